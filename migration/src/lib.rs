@@ -1,0 +1,28 @@
+//! SeaORM migrations of Switchboard schema v1 (see `SCHEMA.md`).
+//!
+//! Migrations are append-only once landed: never edit one that has shipped,
+//! add a new file instead. Every migration creates its tables with their
+//! foreign keys inside `CREATE TABLE` (SQLite cannot add them later) and has a
+//! `down` that drops its tables in reverse dependency order.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_create_users;
+mod m20261121_000002_create_teams_and_skills;
+mod m20261121_000003_create_conversations;
+mod m20261121_000004_create_admin_config;
+
+/// The ordered list of Switchboard migrations; run it with `Migrator::up(&db, None)`.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_create_users::Migration),
+            Box::new(m20261121_000002_create_teams_and_skills::Migration),
+            Box::new(m20261121_000003_create_conversations::Migration),
+            Box::new(m20261121_000004_create_admin_config::Migration),
+        ]
+    }
+}

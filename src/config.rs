@@ -1,0 +1,404 @@
+//! Layered settings: built-in `config/default.toml` < files in the config
+//! directory (`default.toml`, then `<profile>.toml`) < `SWITCHBOARD__SECTION__KEY`
+//! environment variables < command-line flags.
+//!
+//! Everything is validated once at start; a bad value is reported with the
+//! key that carries it (`server.bind`, …) and where it came from.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The defaults shipped inside the binary, so it runs from any directory.
+const BUILT_IN_DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file or variable could not be read or did not fit the expected
+    /// shape; the message names each bad key and where it came from.
+    #[error("configuration: {0}")]
+    Load(String),
+    /// A value parsed but makes no sense.
+    #[error("configuration: invalid value for `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// All settings of one Switchboard process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Listener and process behaviour.
+    pub server: ServerSettings,
+    /// Where conversations and users are stored.
+    pub database: DatabaseSettings,
+    /// Cross-node bus; empty for a single process.
+    pub redis: RedisSettings,
+    /// Token signing and lifetimes.
+    pub auth: AuthSettings,
+    /// Abuse limits.
+    pub limits: LimitSettings,
+    /// Log output.
+    pub log: LogSettings,
+}
+
+/// Listener and process behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on; port 0 lets the OS choose (tests read it back).
+    pub bind: String,
+    /// Holds the SQLite file and the generated JWT key.
+    pub data_dir: PathBuf,
+    /// Grace period for in-flight requests on SIGTERM, so deploys drop nothing.
+    pub shutdown_timeout_s: u64,
+    /// JSON bodies above this are refused with 413 before they are parsed.
+    pub max_body_bytes: usize,
+}
+
+/// Database connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Empty means SQLite in the data directory. May hold a password, so it is
+    /// a secret.
+    pub url: SecretString,
+    /// Pool size; SQLite serialises writers anyway, PostgreSQL benefits more.
+    pub max_connections: u32,
+}
+
+/// Cross-node bus.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// Empty: single process with the in-process bus.
+    pub url: SecretString,
+}
+
+/// Token signing and lifetimes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HMAC key for access tokens; empty means generate once and keep it in the
+    /// data directory. Never logged (`SecretString` redacts `Debug`).
+    pub jwt_secret: SecretString,
+    /// Access tokens are short-lived so a revoked user is out within minutes
+    /// even where a route trusts the token alone.
+    pub access_ttl_s: u64,
+    /// Refresh tokens rotate on every use; this bounds an unused one.
+    pub refresh_ttl_s: u64,
+}
+
+/// Abuse limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Per client IP: bounds credential stuffing from one source.
+    pub login_per_ip_per_minute: u32,
+    /// Per account: bounds password guessing against one user from many IPs.
+    pub login_per_account_per_minute: u32,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter directive; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, for a terminal.
+    Pretty,
+    /// One JSON object per line, for collectors.
+    Json,
+}
+
+/// Values given on the command line; they win over every other layer.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    /// `--bind`.
+    pub bind: Option<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `--redis-url`.
+    pub redis_url: Option<String>,
+}
+
+/// Where the database lives, decided from the settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// An SQLite file (the embedded default).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Settings {
+    /// Loads the layers for `profile` from `config_dir` and the environment,
+    /// applies `overrides`, and validates the result.
+    pub fn load(
+        config_dir: &Path,
+        profile: &str,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new()
+            .merge(Toml::string(BUILT_IN_DEFAULTS))
+            .merge(Toml::file(config_dir.join("default.toml")))
+            .merge(Toml::file(config_dir.join(format!("{profile}.toml"))))
+            .merge(Env::prefixed("SWITCHBOARD__").split("__"));
+        if let Some(bind) = &overrides.bind {
+            figment = figment.merge(Serialized::default("server.bind", bind));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("server.data_dir", dir));
+        }
+        if let Some(url) = &overrides.database_url {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
+        if let Some(url) = &overrides.redis_url {
+            figment = figment.merge(Serialized::default("redis.url", url));
+        }
+        let settings: Settings = figment.extract().map_err(describe)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The profile named by `SWITCHBOARD_PROFILE`, `development` if unset.
+    pub fn profile_from_env() -> String {
+        std::env::var("SWITCHBOARD_PROFILE").unwrap_or_else(|_| "development".to_owned())
+    }
+
+    /// The config directory: `SWITCHBOARD_CONFIG_DIR` or `./config`.
+    pub fn config_dir_from_env() -> PathBuf {
+        std::env::var_os("SWITCHBOARD_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"))
+    }
+
+    /// Checks what serde cannot: addresses parse, URLs have a known scheme,
+    /// durations and limits are positive.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.bind_addr()?;
+        self.database_kind()?;
+        let redis = self.redis.url.expose_secret();
+        if !redis.is_empty() && !redis.starts_with("redis://") && !redis.starts_with("rediss://")
+        {
+            return Err(invalid("redis.url", "must start with redis:// or rediss://"));
+        }
+        let secret = self.auth.jwt_secret.expose_secret();
+        if !secret.is_empty() && secret.len() < 32 {
+            return Err(invalid(
+                "auth.jwt_secret",
+                "must be at least 32 characters (or empty to generate one)",
+            ));
+        }
+        positive("auth.access_ttl_s", self.auth.access_ttl_s)?;
+        positive("auth.refresh_ttl_s", self.auth.refresh_ttl_s)?;
+        positive(
+            "limits.login_per_ip_per_minute",
+            self.limits.login_per_ip_per_minute.into(),
+        )?;
+        positive(
+            "limits.login_per_account_per_minute",
+            self.limits.login_per_account_per_minute.into(),
+        )?;
+        positive(
+            "database.max_connections",
+            self.database.max_connections.into(),
+        )?;
+        if self.server.max_body_bytes < 1024 {
+            return Err(invalid("server.max_body_bytes", "must be at least 1024"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid("log.level", "is not a valid tracing filter"));
+        }
+        Ok(())
+    }
+
+    /// The parsed listen address.
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server
+            .bind
+            .parse()
+            .map_err(|e| invalid("server.bind", format!("{e} (expected host:port)")))
+    }
+
+    /// Which backend the database URL selects.
+    pub fn database_kind(&self) -> Result<DatabaseKind, ConfigError> {
+        let url = self.database.url.expose_secret();
+        if url.is_empty() || url.starts_with("sqlite:") {
+            Ok(DatabaseKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseKind::Postgres)
+        } else {
+            Err(invalid(
+                "database.url",
+                "must be empty (SQLite in the data directory), sqlite:… or postgres://…",
+            ))
+        }
+    }
+
+    /// The database URL to connect to, with the SQLite default filled in.
+    pub fn database_url(&self) -> String {
+        let url = self.database.url.expose_secret();
+        if url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.server.data_dir.join("switchboard.db").display()
+            )
+        } else {
+            url.to_owned()
+        }
+    }
+
+    /// The Redis URL, if this node is part of a cluster.
+    pub fn redis_url(&self) -> Option<&str> {
+        Some(self.redis.url.expose_secret()).filter(|u| !u.is_empty())
+    }
+}
+
+/// Turns figment's errors into one line per bad key: `auth.access_ttl_s`
+/// (lower-case, dotted, as in the TOML files) and the source that set it.
+fn describe(errors: figment::Error) -> ConfigError {
+    let lines: Vec<String> = errors
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".").to_lowercase();
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source}", e.kind)
+            } else {
+                format!("invalid value for `{key}`{source}: {}", e.kind)
+            }
+        })
+        .collect();
+    ConfigError::Load(lines.join("; "))
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+fn positive(key: &'static str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 {
+        Err(invalid(key, "must be greater than zero"))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn empty_dir() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    #[test]
+    fn built_in_defaults_load_and_validate() {
+        let dir = empty_dir();
+        figment::Jail::expect_with(|_| {
+            let s = Settings::load(dir.path(), "development", &Overrides::default()).unwrap();
+            assert_eq!(s.server.bind, "127.0.0.1:8080");
+            assert_eq!(s.database_kind().unwrap(), DatabaseKind::Sqlite);
+            assert!(s.database_url().ends_with("switchboard.db?mode=rwc"));
+            assert_eq!(s.redis_url(), None);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn profile_file_then_env_then_flags_override_in_that_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("prod.toml", "[server]\nbind = \"0.0.0.0:1\"\nshutdown_timeout_s = 7")?;
+            jail.set_env("SWITCHBOARD__SERVER__SHUTDOWN_TIMEOUT_S", "9");
+            jail.set_env("SWITCHBOARD__SERVER__BIND", "127.0.0.1:2");
+            let s = Settings::load(jail.directory(), "prod", &Overrides::default()).unwrap();
+            assert_eq!(s.server.shutdown_timeout_s, 9);
+            assert_eq!(s.server.bind, "127.0.0.1:2");
+            let flags = Overrides {
+                bind: Some("127.0.0.1:3".into()),
+                ..Overrides::default()
+            };
+            let s = Settings::load(jail.directory(), "prod", &flags).unwrap();
+            assert_eq!(s.server.bind, "127.0.0.1:3");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_in_the_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("x.toml", "[server]\nbnid = \"oops\"")?;
+            let err = Settings::load(jail.directory(), "x", &Overrides::default()).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("bnid"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_env_value_is_named_with_its_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHBOARD__AUTH__ACCESS_TTL_S", "soon");
+            let err = Settings::load(jail.directory(), "x", &Overrides::default()).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("`auth.access_ttl_s`"), "{text}");
+            assert!(text.contains("soon"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            for (var, value, key) in [
+                ("SWITCHBOARD__SERVER__BIND", "nowhere", "server.bind"),
+                ("SWITCHBOARD__DATABASE__URL", "mysql://x", "database.url"),
+                ("SWITCHBOARD__AUTH__JWT_SECRET", "short", "auth.jwt_secret"),
+                ("SWITCHBOARD__AUTH__ACCESS_TTL_S", "0", "auth.access_ttl_s"),
+                ("SWITCHBOARD__REDIS__URL", "http://x", "redis.url"),
+            ] {
+                jail.clear_env();
+                jail.set_env(var, value);
+                let err = Settings::load(jail.directory(), "x", &Overrides::default())
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(key), "{var}={value}: {err}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        figment::Jail::expect_with(|jail| {
+            let secret = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t";
+            jail.set_env("SWITCHBOARD__AUTH__JWT_SECRET", secret);
+            let s = Settings::load(jail.directory(), "x", &Overrides::default()).unwrap();
+            assert!(!format!("{s:?}").contains(secret));
+            Ok(())
+        });
+    }
+}

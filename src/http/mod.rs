@@ -1,0 +1,60 @@
+//! The wire: REST routes grouped by audience, the error format, OpenAPI.
+//! Handlers translate between HTTP and the store (or, later, actor
+//! messages); they hold no rules of their own.
+
+pub mod auth;
+pub mod errors;
+pub mod extract;
+pub mod health;
+pub mod me;
+pub mod openapi;
+pub mod pagination;
+pub mod skills;
+pub mod teams;
+pub mod users;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::auth::{LoginLimiter, TokenKeys};
+use crate::config::Settings;
+use crate::store::Db;
+
+pub use errors::ApiError;
+
+/// What every handler may use; cloned cheaply into each worker.
+pub struct AppState {
+    /// The database pool.
+    pub db: Db,
+    /// Access-token keys.
+    pub keys: TokenKeys,
+    /// Login attempt budgets.
+    pub login_limiter: LoginLimiter,
+    /// The settings the process started with.
+    pub settings: Arc<Settings>,
+}
+
+/// Mounts every route, with the JSON/path/query error handlers that turn
+/// extractor failures into problem+json.
+pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_body_bytes)
+            .error_handler(errors::json_error),
+    )
+    .app_data(web::PathConfig::default().error_handler(errors::path_error))
+    .app_data(web::QueryConfig::default().error_handler(errors::query_error))
+    .service(health::healthz)
+    .service(health::readyz)
+    .service(
+        web::scope("/api/v1")
+            .configure(auth::routes)
+            .configure(me::routes)
+            .configure(users::routes)
+            .configure(teams::routes)
+            .configure(skills::routes)
+            .service(openapi::document),
+    )
+    .default_service(web::to(errors::not_found));
+}

@@ -1,0 +1,62 @@
+//! The OpenAPI 3.1 document of every route, generated from the handlers'
+//! annotations so it cannot drift from the code.
+
+use actix_web::{HttpResponse, get};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{auth, errors, health, me, skills, teams, users};
+
+/// The document's root.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard API", version = "1", description = "REST API of Switchboard, a realtime customer-support chat engine. Errors are RFC 9457 problem+json."),
+    paths(
+        health::healthz, health::readyz,
+        auth::login, auth::refresh_session, auth::logout,
+        me::get_me, me::update_me, me::change_password,
+        users::create_user, users::list_users, users::get_user, users::update_user,
+        users::deactivate_user, users::reset_password, users::set_user_teams, users::set_user_skills,
+        teams::create_team, teams::list_teams, teams::get_team, teams::update_team,
+        teams::delete_team, teams::set_members,
+        skills::create_skill, skills::list_skills, skills::delete_skill,
+        document,
+    ),
+    components(schemas(errors::Problem, errors::FieldError, crate::domain::ErrorCode)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "log in, refresh, log out"),
+        (name = "me", description = "the caller's own account"),
+        (name = "users", description = "staff accounts (admin)"),
+        (name = "teams", description = "teams and membership"),
+        (name = "skills", description = "the skill catalogue"),
+        (name = "operations", description = "health and metadata"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the routes refer to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI document")))]
+#[get("/openapi.json")]
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,411 @@
+//! Teams: admins create, change, delete and staff them; every staff user may
+//! read them (agents need them to transfer conversations).
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, Utc};
+use entity::teams;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use super::errors::{Checks, Problem};
+use super::extract::Staff;
+use super::pagination::{self, Page};
+use super::users::client_ip;
+use super::{ApiError, AppState};
+use crate::domain::team::fallback_makes_cycle;
+use crate::domain::{Role, TeamId, TeamName, UserId};
+use crate::store::audit::{self, AuditEntry};
+use crate::store::teams::{NewTeam, TeamChanges};
+use crate::store::{self, StoreError};
+
+/// Longest overflow wait accepted: one week.
+const MAX_OVERFLOW_S: i64 = 7 * 24 * 3600;
+
+/// Mounts the routes of this file.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_team)
+        .service(list_teams)
+        .service(get_team)
+        .service(update_team)
+        .service(delete_team)
+        .service(set_members);
+}
+
+/// A team as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamView {
+    /// Team id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Team that takes conversations waiting longer than `overflow_after_s`.
+    pub fallback_team_id: Option<i64>,
+    /// Seconds before a waiting conversation overflows.
+    pub overflow_after_s: Option<i32>,
+    /// Automatic assignment (`true`) or agents take from the queue.
+    pub auto_assign: bool,
+    /// Member user ids.
+    pub member_ids: Vec<i64>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+fn team_view(t: teams::Model, members: Vec<UserId>) -> TeamView {
+    TeamView {
+        id: t.id,
+        name: t.name,
+        fallback_team_id: t.fallback_team_id,
+        overflow_after_s: t.overflow_after_s,
+        auto_assign: t.auto_assign,
+        member_ids: members.into_iter().map(|u| u.0).collect(),
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+    }
+}
+
+/// Body of `POST /teams`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTeam {
+    /// Unique name, 1–80 characters.
+    pub name: String,
+    /// Overflow target.
+    pub fallback_team_id: Option<i64>,
+    /// Seconds before overflow, 1–604800.
+    pub overflow_after_s: Option<i64>,
+    /// Default `true`.
+    pub auto_assign: Option<bool>,
+}
+
+/// Body of `PATCH /teams/{id}`; `null` clears a nullable field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTeam {
+    /// New name.
+    pub name: Option<String>,
+    /// New overflow target, or `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub fallback_team_id: Option<Option<i64>>,
+    /// New overflow time, or `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub overflow_after_s: Option<Option<i64>>,
+    /// New assignment mode.
+    pub auto_assign: Option<bool>,
+}
+
+/// Tells "field absent" (outer `None`) from "field is null" (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Body of `PUT /teams/{id}/members`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetMembers {
+    /// The complete set of member user ids.
+    pub user_ids: Vec<i64>,
+}
+
+/// Query of `GET /teams`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListTeams {
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<u64>,
+}
+
+fn parse_overflow(checks: &mut Checks, raw: Option<i64>) -> Option<i32> {
+    match raw {
+        Some(s) if (1..=MAX_OVERFLOW_S).contains(&s) => i32::try_from(s).ok(),
+        Some(_) => {
+            checks.fail(
+                "overflow_after_s",
+                format!("must be between 1 and {MAX_OVERFLOW_S}"),
+            );
+            None
+        }
+        None => None,
+    }
+}
+
+/// 422 unless `fallback` exists and does not make a loop with `team`.
+async fn check_fallback(
+    db: &impl ConnectionTrait,
+    team: Option<TeamId>,
+    fallback: TeamId,
+) -> Result<(), ApiError> {
+    let map = store::teams::fallback_map(db).await?;
+    if !map.contains_key(&fallback) {
+        return Err(ApiError::field("fallback_team_id", "no such team"));
+    }
+    if let Some(team) = team
+        && fallback_makes_cycle(&map, team, fallback)
+    {
+        return Err(ApiError::field(
+            "fallback_team_id",
+            "would make overflow go round in a circle",
+        ));
+    }
+    Ok(())
+}
+
+fn name_conflict(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(_) => ApiError::Conflict("a team with this name already exists".into()),
+        other => other.into(),
+    }
+}
+
+async fn load_view(db: &impl ConnectionTrait, id: TeamId) -> Result<TeamView, ApiError> {
+    let team = store::teams::find(db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such team".into()))?;
+    let members = store::teams::member_ids(db, id).await?;
+    Ok(team_view(team, members))
+}
+
+/// Create a team.
+#[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = CreateTeam,
+    security(("bearer" = [])),
+    responses((status = 201, body = TeamView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 409, description = "name in use", body = Problem),
+        (status = 422, body = Problem)))]
+#[post("/teams")]
+pub async fn create_team(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: HttpRequest,
+    body: web::Json<CreateTeam>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(Role::Admin)?;
+    let mut checks = Checks::default();
+    let name = checks.check("name", TeamName::parse(&body.name));
+    let overflow_after_s = parse_overflow(&mut checks, body.overflow_after_s);
+    checks.finish()?;
+    let Some(name) = name else {
+        return Err(ApiError::Internal("validated name missing".into()));
+    };
+    let txn = state.db.begin().await?;
+    let fallback_team = body.fallback_team_id.map(TeamId);
+    if let Some(fb) = fallback_team {
+        check_fallback(&txn, None, fb).await?;
+    }
+    let team = store::teams::insert(
+        &txn,
+        &NewTeam {
+            name,
+            fallback_team,
+            overflow_after_s,
+            auto_assign: body.auto_assign.unwrap_or(true),
+        },
+    )
+    .await
+    .map_err(name_conflict)?;
+    audit::record(
+        &txn,
+        AuditEntry {
+            actor: Some(staff.id),
+            action: "team.create",
+            target_type: "team",
+            target_id: Some(team.id),
+            details: json!({"name": team.name}),
+            ip: client_ip(&req),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(team_view(team, Vec::new())))
+}
+
+/// List teams.
+#[utoipa::path(get, path = "/api/v1/teams", tag = "teams", params(ListTeams),
+    security(("bearer" = [])),
+    responses((status = 200, body = Page<TeamView>), (status = 401, body = Problem),
+        (status = 422, body = Problem)))]
+#[get("/teams")]
+pub async fn list_teams(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    query: web::Query<ListTeams>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = pagination::limit(query.limit)?;
+    let after = query.cursor.as_deref().map(pagination::decode).transpose()?;
+    let rows = store::teams::list(&state.db, after, limit + 1).await?;
+    let ids: Vec<TeamId> = rows.iter().map(|t| TeamId(t.id)).collect();
+    let mut members = store::teams::members_of(&state.db, &ids).await?;
+    let page = pagination::page(rows, limit, |t| t.id, |t| {
+        let m = members.remove(&TeamId(t.id)).unwrap_or_default();
+        team_view(t, m)
+    });
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Read a team.
+#[utoipa::path(get, path = "/api/v1/teams/{id}", tag = "teams",
+    params(("id" = i64, Path, description = "team id")), security(("bearer" = [])),
+    responses((status = 200, body = TeamView), (status = 401, body = Problem),
+        (status = 404, body = Problem)))]
+#[get("/teams/{id}")]
+pub async fn get_team(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(load_view(&state.db, TeamId(path.into_inner())).await?))
+}
+
+/// Change a team.
+#[utoipa::path(patch, path = "/api/v1/teams/{id}", tag = "teams", request_body = UpdateTeam,
+    params(("id" = i64, Path, description = "team id")), security(("bearer" = [])),
+    responses((status = 200, body = TeamView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[patch("/teams/{id}")]
+pub async fn update_team(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    body: web::Json<UpdateTeam>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(Role::Admin)?;
+    let id = TeamId(path.into_inner());
+    let mut checks = Checks::default();
+    let mut changes = TeamChanges {
+        auto_assign: body.auto_assign,
+        ..TeamChanges::default()
+    };
+    if let Some(n) = &body.name {
+        changes.name = checks.check("name", TeamName::parse(n));
+    }
+    if let Some(o) = body.overflow_after_s {
+        changes.overflow_after_s = Some(parse_overflow(&mut checks, o));
+    }
+    changes.fallback_team = body.fallback_team_id.map(|f| f.map(TeamId));
+    checks.finish()?;
+    let txn = state.db.begin().await?;
+    if store::teams::find(&txn, id).await?.is_none() {
+        return Err(ApiError::NotFound("no such team".into()));
+    }
+    if let Some(Some(fb)) = changes.fallback_team {
+        check_fallback(&txn, Some(id), fb).await?;
+    }
+    store::teams::update(&txn, id, changes)
+        .await
+        .map_err(name_conflict)?;
+    audit::record(
+        &txn,
+        AuditEntry {
+            actor: Some(staff.id),
+            action: "team.update",
+            target_type: "team",
+            target_id: Some(id.0),
+            details: json!({}),
+            ip: client_ip(&req),
+        },
+    )
+    .await?;
+    let out = load_view(&txn, id).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Delete a team that has no open conversations.
+#[utoipa::path(delete, path = "/api/v1/teams/{id}", tag = "teams",
+    params(("id" = i64, Path, description = "team id")), security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, description = "the team has open conversations", body = Problem)))]
+#[delete("/teams/{id}")]
+pub async fn delete_team(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: HttpRequest,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(Role::Admin)?;
+    let id = TeamId(path.into_inner());
+    let txn = state.db.begin().await?;
+    if store::teams::find(&txn, id).await?.is_none() {
+        return Err(ApiError::NotFound("no such team".into()));
+    }
+    let open = store::teams::open_conversations(&txn, id).await?;
+    if open > 0 {
+        return Err(ApiError::Conflict(format!(
+            "the team has {open} open conversations; transfer or close them first"
+        )));
+    }
+    store::teams::delete(&txn, id).await?;
+    audit::record(
+        &txn,
+        AuditEntry {
+            actor: Some(staff.id),
+            action: "team.delete",
+            target_type: "team",
+            target_id: Some(id.0),
+            details: json!({}),
+            ip: client_ip(&req),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Replace a team's members.
+#[utoipa::path(put, path = "/api/v1/teams/{id}/members", tag = "teams", request_body = SetMembers,
+    params(("id" = i64, Path, description = "team id")), security(("bearer" = [])),
+    responses((status = 200, body = TeamView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+#[put("/teams/{id}/members")]
+pub async fn set_members(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    body: web::Json<SetMembers>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require(Role::Admin)?;
+    let id = TeamId(path.into_inner());
+    let mut users: Vec<UserId> = body.user_ids.iter().copied().map(UserId).collect();
+    users.sort();
+    users.dedup();
+    let txn = state.db.begin().await?;
+    if store::teams::find(&txn, id).await?.is_none() {
+        return Err(ApiError::NotFound("no such team".into()));
+    }
+    for u in &users {
+        if store::users::find(&txn, *u).await?.is_none() {
+            return Err(ApiError::field("user_ids", format!("no such user: {u}")));
+        }
+    }
+    store::teams::set_members(&txn, id, &users).await?;
+    audit::record(
+        &txn,
+        AuditEntry {
+            actor: Some(staff.id),
+            action: "team.set_members",
+            target_type: "team",
+            target_id: Some(id.0),
+            details: json!({"user_ids": body.user_ids}),
+            ip: client_ip(&req),
+        },
+    )
+    .await?;
+    let out = load_view(&txn, id).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Ok().json(out))
+}

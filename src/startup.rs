@@ -1,0 +1,155 @@
+//! Builds and runs the application: settings → store → auth → HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{App, HttpMessage, HttpServer, web};
+use secrecy::ExposeSecret;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::auth::{LoginLimiter, TokenKeys, tokens};
+use crate::bootstrap::{self, FirstAdmin, Outcome};
+use crate::config::{ConfigError, Settings};
+use crate::http::{self, AppState};
+use crate::store::{self, Db, StoreError};
+
+/// How often idle rate-limit keys are forgotten.
+const LIMITER_SWEEP: Duration = Duration::from_secs(60);
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Bad settings.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The signing key could not be loaded or created.
+    #[error(transparent)]
+    Token(#[from] tokens::TokenError),
+    /// The first admin could not be created.
+    #[error("bootstrap: {0}")]
+    Bootstrap(#[from] bootstrap::BootstrapError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// A built application: bound, migrated, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Db,
+}
+
+impl Application {
+    /// Opens and migrates the database, ensures a first admin, loads keys and
+    /// binds the listener. `bind` port 0 picks a free port (see [`Self::port`]).
+    pub async fn build(settings: Settings, first_admin: &FirstAdmin) -> Result<Self, StartupError> {
+        let db = store::connect(&settings).await?;
+        store::migrate(&db).await?;
+        match bootstrap::first_admin(&db, first_admin).await? {
+            Outcome::NotNeeded => {}
+            Outcome::Created { email } => tracing::info!(%email, "created the first admin"),
+            Outcome::Generated { email, password } => {
+                // Printed, not logged: it must reach the operator once and
+                // never land in a log collector.
+                println!(
+                    "Created the first admin.\n  email:    {email}\n  password: {password}\n\
+                     Log in and change this password (POST /api/v1/me/password)."
+                );
+            }
+        }
+        let secret = tokens::load_or_create_secret(
+            settings.auth.jwt_secret.expose_secret(),
+            &settings.server.data_dir,
+        )?;
+        let keys = TokenKeys::new(&secret, settings.auth.access_ttl_s);
+        let addr = settings.bind_addr()?;
+        let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?
+            .port();
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            keys,
+            login_limiter: LoginLimiter::new(&settings.limits),
+            settings: Arc::new(settings.clone()),
+        });
+        let sweeper = state.clone();
+        actix_rt::spawn(async move {
+            let mut tick = tokio::time::interval(LIMITER_SWEEP);
+            loop {
+                tick.tick().await;
+                sweeper.login_limiter.forget_idle();
+            }
+        });
+        let max_body = settings.server.max_body_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap_fn(|req, srv| {
+                    let id = req.extensions().get::<RequestId>().copied();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        if let Some(id) = id
+                            && let Ok(v) = HeaderValue::from_str(&id.to_string())
+                        {
+                            res.headers_mut()
+                                .insert(HeaderName::from_static("x-request-id"), v);
+                        }
+                        Ok(res)
+                    }
+                })
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(|cfg| http::config(cfg, max_body))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_s)
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?
+        .run();
+        tracing::info!(%addr, port, "listening");
+        Ok(Application { port, server, db })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database pool (tests inspect the store through it).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight requests for up to
+    /// `server.shutdown_timeout_s` and closes the database pool.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await?;
+        tracing::info!("server stopped; closing the database");
+        if let Err(e) = self.db.close().await {
+            tracing::warn!(error = %e, "closing the database failed");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! All SQL lives here, grouped by aggregate. Functions take
+//! `&impl ConnectionTrait` so callers can compose them inside a transaction;
+//! handlers and actors never build queries themselves.
+
+pub mod audit;
+pub mod refresh_tokens;
+pub mod skills;
+pub mod teams;
+pub mod users;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+
+use crate::config::{DatabaseKind, Settings};
+
+/// The connection pool every part of the app shares.
+pub type Db = DatabaseConnection;
+
+/// What went wrong in the store, classified so callers can answer precisely.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No row with that id.
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write (duplicate email, name, …).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A foreign key pointed at a row that does not exist.
+    #[error("reference to a missing row: {0}")]
+    MissingReference(String),
+    /// A stored value does not parse (a bug or a hand-edited database).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// Anything else from the database driver.
+    #[error("database error: {0}")]
+    Db(DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(m)) => StoreError::Conflict(m),
+            Some(SqlErr::ForeignKeyConstraintViolation(m)) => StoreError::MissingReference(m),
+            _ => match e {
+                DbErr::RecordNotFound(_) | DbErr::RecordNotUpdated => StoreError::NotFound,
+                other => StoreError::Db(other),
+            },
+        }
+    }
+}
+
+/// Opens the pool for the configured database. SQLite runs in WAL mode with
+/// `synchronous=FULL` (an acknowledged write survives power loss), foreign
+/// keys on and a busy timeout so concurrent writers wait instead of failing.
+pub async fn connect(settings: &Settings) -> Result<Db, StoreError> {
+    let url = settings.database_url();
+    let kind = settings
+        .database_kind()
+        .map_err(|e| StoreError::Db(DbErr::Custom(e.to_string())))?;
+    if kind == DatabaseKind::Sqlite {
+        std::fs::create_dir_all(&settings.server.data_dir).map_err(|e| {
+            StoreError::Db(DbErr::Custom(format!(
+                "cannot create data directory {}: {e}",
+                settings.server.data_dir.display()
+            )))
+        })?;
+    }
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(settings.database.max_connections)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .create_if_missing(true)
+        });
+    Ok(Database::connect(opts).await?)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &Db) -> Result<(), StoreError> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+/// Whether the database answers; `/readyz` uses it.
+pub async fn ping(db: &Db) -> Result<(), StoreError> {
+    db.ping().await?;
+    Ok(())
+}
+
+/// Clamps a page size to `1..=max`, with `default` when absent.
+pub fn page_size(requested: Option<u64>, default: u64, max: u64) -> u64 {
+    requested.unwrap_or(default).clamp(1, max)
+}

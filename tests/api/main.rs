@@ -1,0 +1,18 @@
+//! Integration tests: the real app on a random port, spoken to over HTTP,
+//! on SQLite and (when configured) PostgreSQL. One binary, as the machine
+//! has two cores and linking is slow.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod errors;
+mod health;
+mod me;
+mod openapi;
+mod rbac;
+mod skills;
+mod store;
+mod teams;
+mod users;

@@ -1,0 +1,103 @@
+//! Every route checks its role: no credentials → 401, a lesser role → 403,
+//! and a refused call changes nothing.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::on_both;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Min {
+    Public,
+    Agent,
+    Supervisor,
+    Admin,
+}
+
+/// One route: method, path template (`{uid}`, `{tid}`, `{sid}` are filled
+/// in), a valid body, and the least role that may call it.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub body: Option<fn() -> Value>,
+    pub min: Min,
+}
+
+const fn r(method: Method, path: &'static str, body: Option<fn() -> Value>, min: Min) -> Route {
+    Route { method, path, body, min }
+}
+
+/// Every route the server has. The OpenAPI test checks the document against it.
+pub fn routes() -> Vec<Route> {
+    use Min::*;
+    vec![
+        r(Method::GET, "/healthz", None, Public),
+        r(Method::GET, "/readyz", None, Public),
+        r(Method::GET, "/api/v1/openapi.json", None, Public),
+        r(Method::POST, "/api/v1/auth/login", Some(|| json!({"email": "x@y.z", "password": "p"})), Public),
+        r(Method::POST, "/api/v1/auth/refresh", Some(|| json!({"refresh_token": "x"})), Public),
+        r(Method::POST, "/api/v1/auth/logout", Some(|| json!({"refresh_token": "x"})), Public),
+        r(Method::GET, "/api/v1/me", None, Agent),
+        r(Method::PATCH, "/api/v1/me", Some(|| json!({"status": "away"})), Agent),
+        r(Method::POST, "/api/v1/me/password", Some(|| json!({"current_password": "x", "new_password": "yyyyyyyy"})), Agent),
+        r(Method::POST, "/api/v1/users", Some(|| json!({"email": "new@test.local", "password": "password-1", "name": "New", "role": "agent"})), Admin),
+        r(Method::GET, "/api/v1/users", None, Supervisor),
+        r(Method::GET, "/api/v1/users/{uid}", None, Supervisor),
+        r(Method::PATCH, "/api/v1/users/{uid}", Some(|| json!({"capacity": 9})), Admin),
+        r(Method::POST, "/api/v1/users/{uid}/deactivate", None, Admin),
+        r(Method::POST, "/api/v1/users/{uid}/password", Some(|| json!({"password": "password-2"})), Admin),
+        r(Method::PUT, "/api/v1/users/{uid}/teams", Some(|| json!({"team_ids": []})), Admin),
+        r(Method::PUT, "/api/v1/users/{uid}/skills", Some(|| json!({"skills": {"billing": 2}})), Admin),
+        r(Method::POST, "/api/v1/teams", Some(|| json!({"name": "Intruders"})), Admin),
+        r(Method::GET, "/api/v1/teams", None, Agent),
+        r(Method::GET, "/api/v1/teams/{tid}", None, Agent),
+        r(Method::PATCH, "/api/v1/teams/{tid}", Some(|| json!({"name": "Renamed"})), Admin),
+        r(Method::DELETE, "/api/v1/teams/{tid}", None, Admin),
+        r(Method::PUT, "/api/v1/teams/{tid}/members", Some(|| json!({"user_ids": []})), Admin),
+        r(Method::POST, "/api/v1/skills", Some(|| json!({"name": "intrusion"})), Admin),
+        r(Method::GET, "/api/v1/skills", None, Agent),
+        r(Method::DELETE, "/api/v1/skills/{sid}", None, Admin),
+    ]
+}
+
+/// Rows that any successful write would change.
+async fn snapshot(app: &TestApp) -> Vec<i64> {
+    let mut out = Vec::new();
+    for t in ["users", "teams", "team_members", "skills", "agent_skills", "audit_log", "refresh_tokens"] {
+        out.push(app.count(t).await);
+    }
+    out
+}
+
+on_both! {
+    async fn every_route_refuses_missing_credentials_and_lesser_roles(app) {
+        let admin = app.admin_token().await;
+        let tid = app.create_team(&admin, "Support").await;
+        let target = app.create_user(&admin, "agent", json!({"team_ids": [tid], "skills": {"billing": 1}})).await;
+        let sid = app.get("/api/v1/skills", &admin).await.json::<Value>().await.unwrap()["items"][0]["id"].as_i64().unwrap();
+        let agent = app.create_user(&admin, "agent", json!({"team_ids": [tid]})).await;
+        let supervisor = app.create_user(&admin, "supervisor", json!({"team_ids": [tid]})).await;
+        let fill = |p: &str| p.replace("{uid}", &target.id.to_string()).replace("{tid}", &tid.to_string()).replace("{sid}", &sid.to_string());
+
+        let before = snapshot(&app).await;
+        for route in routes() {
+            let path = fill(route.path);
+            let body = route.body.map(|b| b());
+            if route.min > Min::Public {
+                let res = app.send(route.method.clone(), &path, None, body.as_ref()).await;
+                assert_eq!(res.status(), 401, "{} {path} without credentials", route.method);
+                assert_problem(res, 401, "unauthorized").await;
+            }
+            for (who, token, level) in [("agent", &agent.token, Min::Agent), ("supervisor", &supervisor.token, Min::Supervisor)] {
+                if level < route.min {
+                    let res = app.send(route.method.clone(), &path, Some(token), body.as_ref()).await;
+                    assert_eq!(res.status(), 403, "{} {path} as {who}", route.method);
+                    assert_problem(res, 403, "forbidden").await;
+                }
+            }
+        }
+        assert_eq!(snapshot(&app).await, before, "a refused call changed the store");
+    }
+}

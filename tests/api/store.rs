@@ -1,0 +1,89 @@
+//! The store on its own, run on both backends: constraints, conditional
+//! writes, and SQLite's durability settings.
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, Statement};
+use switchboard::domain::{Capacity, DisplayName, Email, Role, TeamId, TeamName, UserId};
+use switchboard::store::{self, StoreError};
+
+use crate::helpers::*;
+use crate::on_both;
+
+fn new_user(email: &str) -> store::users::NewUser {
+    store::users::NewUser {
+        email: Email::parse(email).unwrap(),
+        name: DisplayName::parse("Someone").unwrap(),
+        password_hash: "$argon2id$placeholder".into(),
+        role: Role::Agent,
+        capacity: Capacity::DEFAULT,
+    }
+}
+
+on_both! {
+    async fn a_duplicate_email_is_a_conflict(app) {
+        store::users::insert(&app.db, &new_user("dup@test.local")).await.unwrap();
+        let err = store::users::insert(&app.db, &new_user("dup@test.local")).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    }
+
+    async fn a_membership_in_a_missing_team_is_a_missing_reference(app) {
+        let u = store::users::insert(&app.db, &new_user("m@test.local")).await.unwrap();
+        let err = store::users::set_teams(&app.db, UserId(u.id), &[TeamId(777)]).await.unwrap_err();
+        assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    }
+
+    async fn a_refresh_token_is_revoked_by_exactly_one_caller(app) {
+        let u = store::users::insert(&app.db, &new_user("r@test.local")).await.unwrap();
+        let exp = Utc::now() + chrono::Duration::hours(1);
+        store::refresh_tokens::insert(&app.db, UserId(u.id), "fam", "hash-1", exp).await.unwrap();
+        let t = store::refresh_tokens::find_by_hash(&app.db, "hash-1").await.unwrap().unwrap();
+        assert!(store::refresh_tokens::family_is_live(&app.db, "fam").await.unwrap());
+        assert!(store::refresh_tokens::revoke_if_live(&app.db, t.id).await.unwrap());
+        assert!(!store::refresh_tokens::revoke_if_live(&app.db, t.id).await.unwrap());
+        assert!(!store::refresh_tokens::family_is_live(&app.db, "fam").await.unwrap());
+    }
+
+    async fn deleting_a_team_nulls_fallbacks_pointing_at_it(app) {
+        let b = store::teams::insert(&app.db, &store::teams::NewTeam {
+            name: TeamName::parse("B").unwrap(), fallback_team: None, overflow_after_s: None, auto_assign: true,
+        }).await.unwrap();
+        let a = store::teams::insert(&app.db, &store::teams::NewTeam {
+            name: TeamName::parse("A").unwrap(), fallback_team: Some(TeamId(b.id)), overflow_after_s: Some(30), auto_assign: true,
+        }).await.unwrap();
+        store::teams::delete(&app.db, TeamId(b.id)).await.unwrap();
+        let a = store::teams::find(&app.db, TeamId(a.id)).await.unwrap().unwrap();
+        assert_eq!(a.fallback_team_id, None);
+        assert!(matches!(store::teams::delete(&app.db, TeamId(b.id)).await, Err(StoreError::NotFound)));
+    }
+
+    async fn timestamps_round_trip_with_their_time_zone(app) {
+        let u = store::users::insert(&app.db, &new_user("t@test.local")).await.unwrap();
+        let back = store::users::find(&app.db, UserId(u.id)).await.unwrap().unwrap();
+        assert_eq!(back.created_at, u.created_at);
+        assert!((Utc::now() - back.created_at).num_seconds().abs() < 60);
+    }
+}
+
+#[actix_web::test]
+async fn sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let pragma = |name: &'static str| {
+        let db = app.db.clone();
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_string(db.get_database_backend(), format!("PRAGMA {name}")))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<sea_orm::prelude::Json>(0)
+                .map(|v| v.to_string())
+                .or_else(|_| row.try_get_by_index::<String>(0))
+                .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                .unwrap()
+        }
+    };
+    assert_eq!(pragma("journal_mode").await.to_lowercase(), "wal");
+    assert_eq!(pragma("synchronous").await, "2", "2 is FULL");
+    assert_eq!(pragma("foreign_keys").await, "1");
+    assert!(app.data_dir.path().join("switchboard.db").exists());
+}
