@@ -193,9 +193,11 @@ impl Settings {
         self.bind_addr()?;
         self.database_kind()?;
         let redis = self.redis.url.expose_secret();
-        if !redis.is_empty() && !redis.starts_with("redis://") && !redis.starts_with("rediss://")
-        {
-            return Err(invalid("redis.url", "must start with redis:// or rediss://"));
+        if !redis.is_empty() && !redis.starts_with("redis://") && !redis.starts_with("rediss://") {
+            return Err(invalid(
+                "redis.url",
+                "must start with redis:// or rediss://",
+            ));
         }
         let secret = self.auth.jwt_secret.expose_secret();
         if !secret.is_empty() && secret.len() < 32 {
@@ -308,7 +310,8 @@ fn positive(key: &'static str, value: u64) -> Result<(), ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    // figment's Jail closures return figment::Error, which is large.
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)]
     use super::*;
 
     fn empty_dir() -> tempfile::TempDir {
@@ -331,7 +334,10 @@ mod tests {
     #[test]
     fn profile_file_then_env_then_flags_override_in_that_order() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("prod.toml", "[server]\nbind = \"0.0.0.0:1\"\nshutdown_timeout_s = 7")?;
+            jail.create_file(
+                "prod.toml",
+                "[server]\nbind = \"0.0.0.0:1\"\nshutdown_timeout_s = 7",
+            )?;
             jail.set_env("SWITCHBOARD__SERVER__SHUTDOWN_TIMEOUT_S", "9");
             jail.set_env("SWITCHBOARD__SERVER__BIND", "127.0.0.1:2");
             let s = Settings::load(jail.directory(), "prod", &Overrides::default()).unwrap();

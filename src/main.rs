@@ -21,10 +21,20 @@ use switchboard::{store, telemetry};
 #[command(version, about, long_about)]
 struct Cli {
     /// Settings profile: reads config/<profile>.toml on top of the defaults.
-    #[arg(long, env = "SWITCHBOARD_PROFILE", default_value = "development", global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_PROFILE",
+        default_value = "development",
+        global = true
+    )]
     profile: String,
     /// Directory holding default.toml and <profile>.toml.
-    #[arg(long, env = "SWITCHBOARD_CONFIG_DIR", default_value = "config", global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_CONFIG_DIR",
+        default_value = "config",
+        global = true
+    )]
     config_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -146,7 +156,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
             let password =
                 Password::parse(password).map_err(|e| anyhow::anyhow!("--password: {e}"))?;
-            let default_name = email.as_str().split('@').next().unwrap_or("user").to_owned();
+            let default_name = email
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or("user")
+                .to_owned();
             let name = DisplayName::parse(name.as_deref().unwrap_or(&default_name))
                 .map_err(|e| anyhow::anyhow!("--name: {e}"))?;
             let role = Role::parse(role).ok_or_else(|| anyhow::anyhow!("--role: unknown role"))?;

@@ -32,11 +32,13 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Conversations::VisitorId))
                     .col(big_integer_null(Conversations::TeamId))
                     .col(big_integer_null(Conversations::AssigneeId))
-                    .col(text(Conversations::State).check((
-                        "ck_conversations_state",
-                        Expr::col(Conversations::State)
-                            .is_in(["bot", "queued", "assigned", "closed"]),
-                    )))
+                    .col(
+                        text(Conversations::State).check((
+                            "ck_conversations_state",
+                            Expr::col(Conversations::State)
+                                .is_in(["bot", "queued", "assigned", "closed"]),
+                        )),
+                    )
                     .col(integer(Conversations::Priority).default(0))
                     .col(text_null(Conversations::IssueType))
                     .col(text_null(Conversations::Language))
@@ -144,7 +146,10 @@ impl MigrationTrait for Migration {
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_conversation_skills_conversation_id")
-                            .from(ConversationSkills::Table, ConversationSkills::ConversationId)
+                            .from(
+                                ConversationSkills::Table,
+                                ConversationSkills::ConversationId,
+                            )
                             .to(Conversations::Table, Conversations::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
@@ -167,11 +172,13 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Messages::ConversationId))
                     .col(big_integer(Messages::Seq))
                     .col(text_null(Messages::ClientMsgId))
-                    .col(text(Messages::SenderKind).check((
-                        "ck_messages_sender_kind",
-                        Expr::col(Messages::SenderKind)
-                            .is_in(["customer", "agent", "bot", "system"]),
-                    )))
+                    .col(
+                        text(Messages::SenderKind).check((
+                            "ck_messages_sender_kind",
+                            Expr::col(Messages::SenderKind)
+                                .is_in(["customer", "agent", "bot", "system"]),
+                        )),
+                    )
                     .col(big_integer_null(Messages::SenderId))
                     .col(text_null(Messages::SenderName))
                     .col(text(Messages::Text))

@@ -54,6 +54,7 @@ fn per_minute(n: u32) -> Quota {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -2,9 +2,9 @@
 //! purpose, so it always runs on the blocking pool, never on an actor or an
 //! I/O thread.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 use crate::domain::Password;
 

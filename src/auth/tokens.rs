@@ -141,9 +141,9 @@ pub fn load_or_create_secret(configured: &str, data_dir: &Path) -> Result<Vec<u8
         source,
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => STANDARD.decode(text.trim()).map_err(|e| {
-            key_err(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-        }),
+        Ok(text) => STANDARD
+            .decode(text.trim())
+            .map_err(|e| key_err(std::io::Error::new(std::io::ErrorKind::InvalidData, e))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(data_dir).map_err(key_err)?;
             let mut bytes = vec![0u8; 64];
@@ -174,7 +174,9 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_and_carries_its_claims() {
         let keys = TokenKeys::new(&[7u8; 32], 900);
-        let t = keys.issue_access(UserId(42), Role::Supervisor, "fam").unwrap();
+        let t = keys
+            .issue_access(UserId(42), Role::Supervisor, "fam")
+            .unwrap();
         let c = keys.verify_access(&t).unwrap();
         assert_eq!(c.user_id().unwrap(), UserId(42));
         assert_eq!(c.role, Role::Supervisor);
@@ -203,8 +205,8 @@ mod tests {
             iat: 0,
             exp: chrono::Utc::now().timestamp() - 60,
         };
-        let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
-            .unwrap();
+        let t =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(keys.verify_access(&t).is_err());
     }
 
@@ -218,9 +220,15 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert_eq!(load_or_create_secret("configured", dir.path()).unwrap(), b"configured");
+        assert_eq!(
+            load_or_create_secret("configured", dir.path()).unwrap(),
+            b"configured"
+        );
     }
 }

@@ -10,4 +10,6 @@ pub mod values;
 pub use error_code::ErrorCode;
 pub use ids::{SkillId, TeamId, UserId};
 pub use role::{AgentStatus, Role};
-pub use values::{Capacity, DisplayName, Email, Password, SkillLevel, SkillName, TeamName, ValidationError};
+pub use values::{
+    Capacity, DisplayName, Email, Password, SkillLevel, SkillName, TeamName, ValidationError,
+};

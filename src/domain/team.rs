@@ -31,12 +31,19 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(i64, Option<i64>)]) -> HashMap<TeamId, Option<TeamId>> {
-        pairs.iter().map(|(a, b)| (TeamId(*a), b.map(TeamId))).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (TeamId(*a), b.map(TeamId)))
+            .collect()
     }
 
     #[test]
     fn a_team_cannot_fall_back_to_itself() {
-        assert!(fallback_makes_cycle(&map(&[(1, None)]), TeamId(1), TeamId(1)));
+        assert!(fallback_makes_cycle(
+            &map(&[(1, None)]),
+            TeamId(1),
+            TeamId(1)
+        ));
     }
 
     #[test]

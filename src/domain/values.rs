@@ -227,8 +227,18 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(Email::parse("  Ana@Example.COM ").unwrap().as_str(), "ana@example.com");
-        for bad in ["", "ana", "ana@", "@example.com", "a b@example.com", "<x>@y.z"] {
+        assert_eq!(
+            Email::parse("  Ana@Example.COM ").unwrap().as_str(),
+            "ana@example.com"
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "a b@example.com",
+            "<x>@y.z",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
         let long = format!("{}@example.com", "a".repeat(250));
@@ -245,7 +255,10 @@ mod tests {
 
     #[test]
     fn names_refuse_markup_control_and_blank() {
-        assert_eq!(DisplayName::parse("  Ana Lima ").unwrap().as_str(), "Ana Lima");
+        assert_eq!(
+            DisplayName::parse("  Ana Lima ").unwrap().as_str(),
+            "Ana Lima"
+        );
         for bad in ["", "   ", "<script>", "a\u{0}b", "tab\there"] {
             assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
         }
@@ -256,7 +269,10 @@ mod tests {
 
     #[test]
     fn skill_names_are_a_small_alphabet() {
-        assert_eq!(SkillName::parse("Language:ES").unwrap().as_str(), "language:es");
+        assert_eq!(
+            SkillName::parse("Language:ES").unwrap().as_str(),
+            "language:es"
+        );
         for bad in ["", "has space", "émoji", "a/b", &"x".repeat(65)] {
             assert!(SkillName::parse(bad).is_err(), "{bad}");
         }

@@ -152,7 +152,11 @@ pub async fn refresh_session(
     if token.revoked_at.is_some() {
         let n = store::refresh_tokens::revoke_family(&txn, &token.family_id).await?;
         txn.commit().await?;
-        tracing::warn!(user_id = token.user_id, revoked = n, "refresh token reused; session ended");
+        tracing::warn!(
+            user_id = token.user_id,
+            revoked = n,
+            "refresh token reused; session ended"
+        );
         return Err(session_rejected());
     }
     if token.expires_at <= Utc::now() {

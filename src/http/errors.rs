@@ -9,8 +9,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::password::PasswordError;
 use crate::auth::TokenError;
+use crate::auth::password::PasswordError;
 use crate::domain::{ErrorCode, ValidationError};
 use crate::store::StoreError;
 
@@ -256,9 +256,9 @@ impl Checks {
 pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     let api = match &err {
-        E::OverflowKnownLength { length, limit } => {
-            ApiError::TooLarge(format!("body of {length} bytes is over the {limit} byte limit"))
-        }
+        E::OverflowKnownLength { length, limit } => ApiError::TooLarge(format!(
+            "body of {length} bytes is over the {limit} byte limit"
+        )),
         E::Overflow { limit } => ApiError::TooLarge(format!("body is over the {limit} byte limit")),
         E::ContentType => ApiError::BadRequest("Content-Type must be application/json".into()),
         E::Deserialize(e) if e.is_syntax() || e.is_eof() => {
@@ -277,7 +277,10 @@ pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix
 }
 
 /// A query string of the wrong shape: 422 naming the problem.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
     ApiError::field("query", err.to_string()).into()
 }
 

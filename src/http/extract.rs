@@ -74,7 +74,9 @@ impl FromRequest for Staff {
                 return Err(ApiError::Unauthorized("account is deactivated".into()));
             }
             if !store::refresh_tokens::family_is_live(&state.db, &claims.sid).await? {
-                return Err(ApiError::Unauthorized("session has ended; log in again".into()));
+                return Err(ApiError::Unauthorized(
+                    "session has ended; log in again".into(),
+                ));
             }
             let role = store::users::role_of(&user)?;
             Ok(Staff {

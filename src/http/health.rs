@@ -24,9 +24,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"})),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            let mut res = actix_web::ResponseError::error_response(&ApiError::Internal(
-                format!("database: {e}"),
-            ));
+            let mut res = actix_web::ResponseError::error_response(&ApiError::Internal(format!(
+                "database: {e}"
+            )));
             *res.status_mut() = actix_web::http::StatusCode::SERVICE_UNAVAILABLE;
             res
         }

@@ -19,7 +19,9 @@ use crate::store::users::UserChanges;
 
 /// Mounts the routes of this file.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(get_me).service(update_me).service(change_password);
+    cfg.service(get_me)
+        .service(update_me)
+        .service(change_password);
 }
 
 /// Body of `PATCH /me`.
@@ -92,9 +94,13 @@ pub async fn change_password(
     req: HttpRequest,
     body: web::Json<ChangePassword>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = Password::parse(&body.new_password).map_err(|e| ApiError::field("new_password", e.0))?;
+    let new =
+        Password::parse(&body.new_password).map_err(|e| ApiError::field("new_password", e.0))?;
     if !password::verify(&body.current_password, &staff.user.password_hash).await? {
-        return Err(ApiError::field("current_password", "is not your current password"));
+        return Err(ApiError::field(
+            "current_password",
+            "is not your current password",
+        ));
     }
     let hash = password::hash(&new).await?;
     let txn = state.db.begin().await?;

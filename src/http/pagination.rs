@@ -51,10 +51,19 @@ pub fn limit(requested: Option<u64>) -> Result<u64, ApiError> {
 
 /// Builds a page from `limit + 1` fetched rows: the extra row only proves a
 /// next page exists.
-pub fn page<R, T>(mut rows: Vec<R>, limit: u64, id: impl Fn(&R) -> i64, map: impl FnMut(R) -> T) -> Page<T> {
+pub fn page<R, T>(
+    mut rows: Vec<R>,
+    limit: u64,
+    id: impl Fn(&R) -> i64,
+    map: impl FnMut(R) -> T,
+) -> Page<T> {
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|r| encode(id(r))) } else { None };
+    let next_cursor = if more {
+        rows.last().map(|r| encode(id(r)))
+    } else {
+        None
+    };
     Page {
         items: rows.into_iter().map(map).collect(),
         next_cursor,

@@ -17,7 +17,9 @@ use crate::store::{self, StoreError};
 
 /// Mounts the routes of this file.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(create_skill).service(list_skills).service(delete_skill);
+    cfg.service(create_skill)
+        .service(list_skills)
+        .service(delete_skill);
 }
 
 /// A skill.
@@ -61,10 +63,14 @@ pub async fn create_skill(
     staff.require(Role::Admin)?;
     let name = SkillName::parse(&body.name).map_err(|e| ApiError::field("name", e.0))?;
     let txn = state.db.begin().await?;
-    let skill = store::skills::insert(&txn, &name).await.map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::Conflict("a skill with this name already exists".into()),
-        other => other.into(),
-    })?;
+    let skill = store::skills::insert(&txn, &name)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                ApiError::Conflict("a skill with this name already exists".into())
+            }
+            other => other.into(),
+        })?;
     audit::record(
         &txn,
         AuditEntry {
@@ -89,7 +95,10 @@ pub async fn create_skill(
 #[utoipa::path(get, path = "/api/v1/skills", tag = "skills", security(("bearer" = [])),
     responses((status = 200, body = SkillList), (status = 401, body = Problem)))]
 #[get("/skills")]
-pub async fn list_skills(state: web::Data<AppState>, _staff: Staff) -> Result<HttpResponse, ApiError> {
+pub async fn list_skills(
+    state: web::Data<AppState>,
+    _staff: Staff,
+) -> Result<HttpResponse, ApiError> {
     let items = store::skills::list(&state.db)
         .await?
         .into_iter()

@@ -163,7 +163,9 @@ async fn check_fallback(
 
 fn name_conflict(e: StoreError) -> ApiError {
     match e {
-        StoreError::Conflict(_) => ApiError::Conflict("a team with this name already exists".into()),
+        StoreError::Conflict(_) => {
+            ApiError::Conflict("a team with this name already exists".into())
+        }
         other => other.into(),
     }
 }
@@ -241,14 +243,23 @@ pub async fn list_teams(
     query: web::Query<ListTeams>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(query.limit)?;
-    let after = query.cursor.as_deref().map(pagination::decode).transpose()?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(pagination::decode)
+        .transpose()?;
     let rows = store::teams::list(&state.db, after, limit + 1).await?;
     let ids: Vec<TeamId> = rows.iter().map(|t| TeamId(t.id)).collect();
     let mut members = store::teams::members_of(&state.db, &ids).await?;
-    let page = pagination::page(rows, limit, |t| t.id, |t| {
-        let m = members.remove(&TeamId(t.id)).unwrap_or_default();
-        team_view(t, m)
-    });
+    let page = pagination::page(
+        rows,
+        limit,
+        |t| t.id,
+        |t| {
+            let m = members.remove(&TeamId(t.id)).unwrap_or_default();
+            team_view(t, m)
+        },
+    );
     Ok(HttpResponse::Ok().json(page))
 }
 

@@ -249,7 +249,9 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
 
 fn email_conflict(e: StoreError) -> ApiError {
     match e {
-        StoreError::Conflict(_) => ApiError::Conflict("a user with this email already exists".into()),
+        StoreError::Conflict(_) => {
+            ApiError::Conflict("a user with this email already exists".into())
+        }
         other => other.into(),
     }
 }
@@ -299,7 +301,8 @@ pub async fn create_user(
     };
     let skills = parse_skills(&mut checks, &body.skills);
     checks.finish()?;
-    let (Some(email), Some(password), Some(name), Some(capacity)) = (email, password, name, capacity)
+    let (Some(email), Some(password), Some(name), Some(capacity)) =
+        (email, password, name, capacity)
     else {
         return Err(ApiError::Internal("validated fields missing".into()));
     };
@@ -315,7 +318,9 @@ pub async fn create_user(
         role: body.role,
         capacity,
     };
-    let user = store::users::insert(&txn, &new).await.map_err(email_conflict)?;
+    let user = store::users::insert(&txn, &new)
+        .await
+        .map_err(email_conflict)?;
     let id = UserId(user.id);
     store::users::set_teams(&txn, id, &team_ids).await?;
     apply_skills(&txn, id, &skills).await?;
@@ -539,7 +544,15 @@ pub async fn update_user(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(Role::Admin)?;
     let update = parse_update(&body)?;
-    let out = apply_update(&state, &staff, &req, UserId(path.into_inner()), update, "user.update").await?;
+    let out = apply_update(
+        &state,
+        &staff,
+        &req,
+        UserId(path.into_inner()),
+        update,
+        "user.update",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -561,7 +574,15 @@ pub async fn deactivate_user(
         active: Some(false),
         ..UpdateUser::default()
     })?;
-    let out = apply_update(&state, &staff, &req, UserId(path.into_inner()), update, "user.deactivate").await?;
+    let out = apply_update(
+        &state,
+        &staff,
+        &req,
+        UserId(path.into_inner()),
+        update,
+        "user.deactivate",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -583,7 +604,15 @@ pub async fn reset_password(
         password: Some(body.into_inner().password),
         ..UpdateUser::default()
     })?;
-    apply_update(&state, &staff, &req, UserId(path.into_inner()), update, "user.reset_password").await?;
+    apply_update(
+        &state,
+        &staff,
+        &req,
+        UserId(path.into_inner()),
+        update,
+        "user.reset_password",
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -605,7 +634,15 @@ pub async fn set_user_teams(
         team_ids: Some(body.into_inner().team_ids),
         ..UpdateUser::default()
     })?;
-    let out = apply_update(&state, &staff, &req, UserId(path.into_inner()), update, "user.set_teams").await?;
+    let out = apply_update(
+        &state,
+        &staff,
+        &req,
+        UserId(path.into_inner()),
+        update,
+        "user.set_teams",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -627,7 +664,15 @@ pub async fn set_user_skills(
         skills: Some(body.into_inner().skills),
         ..UpdateUser::default()
     })?;
-    let out = apply_update(&state, &staff, &req, UserId(path.into_inner()), update, "user.set_skills").await?;
+    let out = apply_update(
+        &state,
+        &staff,
+        &req,
+        UserId(path.into_inner()),
+        update,
+        "user.set_skills",
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 

@@ -69,7 +69,10 @@ pub async fn revoke_family(db: &impl ConnectionTrait, family: &str) -> Result<u6
 }
 
 /// Revokes every live token of a user (deactivation, password change).
-pub async fn revoke_all_of_user(db: &impl ConnectionTrait, user: UserId) -> Result<u64, StoreError> {
+pub async fn revoke_all_of_user(
+    db: &impl ConnectionTrait,
+    user: UserId,
+) -> Result<u64, StoreError> {
     let res = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(refresh_tokens::Column::UserId.eq(user.0))

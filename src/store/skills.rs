@@ -11,7 +11,10 @@ use super::StoreError;
 use crate::domain::{SkillId, SkillName};
 
 /// Inserts a skill.
-pub async fn insert(db: &impl ConnectionTrait, name: &SkillName) -> Result<skills::Model, StoreError> {
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    name: &SkillName,
+) -> Result<skills::Model, StoreError> {
     Ok(skills::ActiveModel {
         name: Set(name.as_str().to_owned()),
         created_at: Set(Utc::now()),
@@ -30,7 +33,10 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<skills::Model>, Store
 }
 
 /// Finds a skill.
-pub async fn find(db: &impl ConnectionTrait, id: SkillId) -> Result<Option<skills::Model>, StoreError> {
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: SkillId,
+) -> Result<Option<skills::Model>, StoreError> {
     Ok(skills::Entity::find_by_id(id.0).one(db).await?)
 }
 

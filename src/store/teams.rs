@@ -55,7 +55,10 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewTeam) -> Result<teams::M
 }
 
 /// Finds a team.
-pub async fn find(db: &impl ConnectionTrait, id: TeamId) -> Result<Option<teams::Model>, StoreError> {
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: TeamId,
+) -> Result<Option<teams::Model>, StoreError> {
     Ok(teams::Entity::find_by_id(id.0).one(db).await?)
 }
 
@@ -81,7 +84,11 @@ pub async fn missing(db: &impl ConnectionTrait, ids: &[TeamId]) -> Result<Vec<Te
         .into_tuple()
         .all(db)
         .await?;
-    Ok(ids.iter().copied().filter(|t| !found.contains(&t.0)).collect())
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|t| !found.contains(&t.0))
+        .collect())
 }
 
 /// Every team's fallback, for cycle checks.
@@ -170,7 +177,9 @@ pub async fn members_of(
         .await?;
     let mut out: HashMap<TeamId, Vec<UserId>> = HashMap::new();
     for m in rows {
-        out.entry(TeamId(m.team_id)).or_default().push(UserId(m.user_id));
+        out.entry(TeamId(m.team_id))
+            .or_default()
+            .push(UserId(m.user_id));
     }
     Ok(out)
 }
@@ -193,7 +202,6 @@ pub async fn set_members(
         team_id: Set(id.0),
         user_id: Set(u.0),
         created_at: Set(now),
-        ..Default::default()
     });
     team_members::Entity::insert_many(rows).exec(db).await?;
     Ok(())

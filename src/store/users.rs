@@ -108,7 +108,10 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewUser) -> Result<users::M
 }
 
 /// Finds a user by id.
-pub async fn find(db: &impl ConnectionTrait, id: UserId) -> Result<Option<users::Model>, StoreError> {
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: UserId,
+) -> Result<Option<users::Model>, StoreError> {
     Ok(users::Entity::find_by_id(id.0).one(db).await?)
 }
 
@@ -242,7 +245,6 @@ pub async fn set_teams(
         team_id: Set(t.0),
         user_id: Set(id.0),
         created_at: Set(now),
-        ..Default::default()
     });
     team_members::Entity::insert_many(rows).exec(db).await?;
     Ok(())
@@ -261,12 +263,13 @@ pub async fn set_skills(
     if levels.is_empty() {
         return Ok(());
     }
-    let rows = levels.iter().map(|(skill, level)| agent_skills::ActiveModel {
-        user_id: Set(id.0),
-        skill_id: Set(*skill),
-        level: Set(i32::from(*level)),
-        ..Default::default()
-    });
+    let rows = levels
+        .iter()
+        .map(|(skill, level)| agent_skills::ActiveModel {
+            user_id: Set(id.0),
+            skill_id: Set(*skill),
+            level: Set(i32::from(*level)),
+        });
     agent_skills::Entity::insert_many(rows).exec(db).await?;
     Ok(())
 }

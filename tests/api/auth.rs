@@ -105,22 +105,41 @@ mod rate_limits {
     async fn login_is_limited_per_account_with_retry_after() {
         let app = limited_app(Backend::Sqlite).await.unwrap();
         for _ in 0..3 {
-            assert_eq!(app.login_response(ADMIN_EMAIL, "wrong-password").await.status(), 401);
+            assert_eq!(
+                app.login_response(ADMIN_EMAIL, "wrong-password")
+                    .await
+                    .status(),
+                401
+            );
         }
         // Even the right password is refused now, and nothing is checked.
         let res = app.login_response(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-        let retry: u64 = res.headers().get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+        let retry: u64 = res
+            .headers()
+            .get("retry-after")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((1..=60).contains(&retry), "{retry}");
         assert_problem(res, 429, "rate_limited").await;
         // Another account from the same IP still works.
-        assert_eq!(app.login_response("other@test.local", "whatever-pass").await.status(), 401);
+        assert_eq!(
+            app.login_response("other@test.local", "whatever-pass")
+                .await
+                .status(),
+            401
+        );
     }
 
     #[actix_web::test]
     async fn login_is_limited_per_ip_across_accounts() {
         let app = limited_app(Backend::Sqlite).await.unwrap();
         for i in 0..6 {
-            let res = app.login_response(&format!("u{i}@test.local"), "whatever-pass").await;
+            let res = app
+                .login_response(&format!("u{i}@test.local"), "whatever-pass")
+                .await;
             assert_eq!(res.status(), 401);
         }
         let res = app.login_response("u9@test.local", "whatever-pass").await;

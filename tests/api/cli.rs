@@ -30,7 +30,10 @@ fn help_names_every_command() {
     for word in ["serve", "migrate", "user", "SWITCHBOARD__"] {
         assert!(text.contains(word), "{word} missing from:\n{text}");
     }
-    let out = Command::new(BIN).args(["user", "create", "--help"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["user", "create", "--help"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for word in ["--email", "--password", "--role", "--database-url"] {
         assert!(text.contains(word), "{word} missing from:\n{text}");
@@ -56,21 +59,49 @@ fn user_create_makes_a_user_and_refuses_a_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let create = |email: &str| {
         command(dir.path())
-            .args(["user", "create", "--email", email, "--password", "cli-password", "--role", "supervisor", "--data-dir"])
+            .args([
+                "user",
+                "create",
+                "--email",
+                email,
+                "--password",
+                "cli-password",
+                "--role",
+                "supervisor",
+                "--data-dir",
+            ])
             .arg(dir.path())
             .output()
             .unwrap()
     };
     let out = create("Cli@Test.local");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("created supervisor cli@test.local"));
     let out = create("cli@test.local");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
-    let out = command(dir.path()).args(["migrate", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let out = command(dir.path())
+        .args(["migrate", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let out = command(dir.path())
-        .args(["user", "create", "--email", "x@y.z", "--password", "short", "--role", "agent", "--data-dir"])
+        .args([
+            "user",
+            "create",
+            "--email",
+            "x@y.z",
+            "--password",
+            "short",
+            "--role",
+            "agent",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -79,13 +110,22 @@ fn user_create_makes_a_user_and_refuses_a_duplicate() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts `serve`, waits for /healthz, returns the child and any stdout lines seen.
 fn serve(dir: &std::path::Path, port: u16) -> (std::process::Child, Vec<String>) {
     let mut child = command(dir)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -118,7 +158,11 @@ async fn serve_prints_a_generated_admin_password_once_and_stops_cleanly_on_sigte
     let (mut child, lines) = serve(dir.path(), port);
     let password = lines
         .iter()
-        .find_map(|l| l.trim().strip_prefix("password:").map(|p| p.trim().to_owned()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("password:")
+                .map(|p| p.trim().to_owned())
+        })
         .unwrap_or_else(|| panic!("no password printed in {lines:?}"));
     let client = reqwest::Client::new();
     let res = client
@@ -128,7 +172,10 @@ async fn serve_prints_a_generated_admin_password_once_and_stops_cleanly_on_sigte
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let exit = loop {

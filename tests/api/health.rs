@@ -10,11 +10,23 @@ async fn healthz_and_readyz_answer_and_carry_a_request_id() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let res = app.send(Method::GET, "/healthz", None, None).await;
     assert_eq!(res.status(), 200);
-    let id = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    let id = res
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(uuid_like(&id), "{id}");
     let res = app.send(Method::GET, "/readyz", None, None).await;
     assert_eq!(res.status(), 200);
-    let other = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    let other = res
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(id, other);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["database"], "ok");

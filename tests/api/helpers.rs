@@ -89,7 +89,9 @@ pub async fn fresh_pg_database() -> Option<String> {
         note_pg_skipped();
         return None;
     };
-    let admin = Database::connect(&base).await.expect("connect to SWITCHBOARD_TEST_DATABASE_URL");
+    let admin = Database::connect(&base)
+        .await
+        .expect("connect to SWITCHBOARD_TEST_DATABASE_URL");
     let pid = std::process::id();
     PG_CLEANUP
         .get_or_init(|| async {
@@ -104,13 +106,18 @@ pub async fn fresh_pg_database() -> Option<String> {
                 let name: String = row.try_get("", "datname").expect("datname");
                 if !name.starts_with(&format!("sb_test_{pid}_")) {
                     let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
                         .await;
                 }
             }
         })
         .await;
-    let name = format!("sb_test_{pid}_{}", DB_COUNTER.fetch_add(1, Ordering::SeqCst));
+    let name = format!(
+        "sb_test_{pid}_{}",
+        DB_COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
     admin
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
         .await
@@ -140,7 +147,10 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 /// Like [`spawn_app`], with a chance to adjust the settings first.
-pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
     INIT_LOG.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
             let mut s = test_settings(Path::new("."), None);
@@ -200,8 +210,16 @@ macro_rules! on_both {
 
 impl TestApp {
     /// Sends a request with an optional bearer token and JSON body.
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
-        let mut req = self.client.request(method, format!("{}{}", self.address, path));
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -218,12 +236,14 @@ impl TestApp {
 
     /// POST JSON with a token.
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
-        self.send(Method::POST, path, Some(token), Some(&body)).await
+        self.send(Method::POST, path, Some(token), Some(&body))
+            .await
     }
 
     /// PATCH JSON with a token.
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
-        self.send(Method::PATCH, path, Some(token), Some(&body)).await
+        self.send(Method::PATCH, path, Some(token), Some(&body))
+            .await
     }
 
     /// PUT JSON with a token.
@@ -273,7 +293,12 @@ impl TestApp {
             }
         }
         let res = self.post("/api/v1/users", admin_token, body).await;
-        assert_eq!(res.status(), 201, "create {role}: {}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status(),
+            201,
+            "create {role}: {}",
+            res.text().await.unwrap_or_default()
+        );
         let created: Value = res.json().await.expect("user body");
         let pair = self.login(&email, USER_PASSWORD).await;
         TestUser {
@@ -286,9 +311,13 @@ impl TestApp {
 
     /// Creates a team and returns its id.
     pub async fn create_team(&self, admin_token: &str, name: &str) -> i64 {
-        let res = self.post("/api/v1/teams", admin_token, json!({"name": name})).await;
+        let res = self
+            .post("/api/v1/teams", admin_token, json!({"name": name}))
+            .await;
         assert_eq!(res.status(), 201, "create team {name}");
-        res.json::<Value>().await.expect("team")["id"].as_i64().expect("id")
+        res.json::<Value>().await.expect("team")["id"]
+            .as_i64()
+            .expect("id")
     }
 
     /// Counts the rows of a table (to prove a refused request changed nothing).
@@ -319,8 +348,15 @@ pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
     let body: Value = res.json().await.expect("problem body");
     assert_eq!(body["status"], status, "{body}");
     assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["type"], format!("urn:switchboard:problem:{code}"), "{body}");
+    assert_eq!(
+        body["type"],
+        format!("urn:switchboard:problem:{code}"),
+        "{body}"
+    );
     assert!(body["title"].is_string(), "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
     body
 }

@@ -26,7 +26,12 @@ pub struct Route {
 }
 
 const fn r(method: Method, path: &'static str, body: Option<fn() -> Value>, min: Min) -> Route {
-    Route { method, path, body, min }
+    Route {
+        method,
+        path,
+        body,
+        min,
+    }
 }
 
 /// Every route the server has. The OpenAPI test checks the document against it.
@@ -36,27 +41,99 @@ pub fn routes() -> Vec<Route> {
         r(Method::GET, "/healthz", None, Public),
         r(Method::GET, "/readyz", None, Public),
         r(Method::GET, "/api/v1/openapi.json", None, Public),
-        r(Method::POST, "/api/v1/auth/login", Some(|| json!({"email": "x@y.z", "password": "p"})), Public),
-        r(Method::POST, "/api/v1/auth/refresh", Some(|| json!({"refresh_token": "x"})), Public),
-        r(Method::POST, "/api/v1/auth/logout", Some(|| json!({"refresh_token": "x"})), Public),
+        r(
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(|| json!({"email": "x@y.z", "password": "p"})),
+            Public,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            Some(|| json!({"refresh_token": "x"})),
+            Public,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/auth/logout",
+            Some(|| json!({"refresh_token": "x"})),
+            Public,
+        ),
         r(Method::GET, "/api/v1/me", None, Agent),
-        r(Method::PATCH, "/api/v1/me", Some(|| json!({"status": "away"})), Agent),
-        r(Method::POST, "/api/v1/me/password", Some(|| json!({"current_password": "x", "new_password": "yyyyyyyy"})), Agent),
-        r(Method::POST, "/api/v1/users", Some(|| json!({"email": "new@test.local", "password": "password-1", "name": "New", "role": "agent"})), Admin),
+        r(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(|| json!({"status": "away"})),
+            Agent,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/me/password",
+            Some(|| json!({"current_password": "x", "new_password": "yyyyyyyy"})),
+            Agent,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/users",
+            Some(
+                || json!({"email": "new@test.local", "password": "password-1", "name": "New", "role": "agent"}),
+            ),
+            Admin,
+        ),
         r(Method::GET, "/api/v1/users", None, Supervisor),
         r(Method::GET, "/api/v1/users/{uid}", None, Supervisor),
-        r(Method::PATCH, "/api/v1/users/{uid}", Some(|| json!({"capacity": 9})), Admin),
+        r(
+            Method::PATCH,
+            "/api/v1/users/{uid}",
+            Some(|| json!({"capacity": 9})),
+            Admin,
+        ),
         r(Method::POST, "/api/v1/users/{uid}/deactivate", None, Admin),
-        r(Method::POST, "/api/v1/users/{uid}/password", Some(|| json!({"password": "password-2"})), Admin),
-        r(Method::PUT, "/api/v1/users/{uid}/teams", Some(|| json!({"team_ids": []})), Admin),
-        r(Method::PUT, "/api/v1/users/{uid}/skills", Some(|| json!({"skills": {"billing": 2}})), Admin),
-        r(Method::POST, "/api/v1/teams", Some(|| json!({"name": "Intruders"})), Admin),
+        r(
+            Method::POST,
+            "/api/v1/users/{uid}/password",
+            Some(|| json!({"password": "password-2"})),
+            Admin,
+        ),
+        r(
+            Method::PUT,
+            "/api/v1/users/{uid}/teams",
+            Some(|| json!({"team_ids": []})),
+            Admin,
+        ),
+        r(
+            Method::PUT,
+            "/api/v1/users/{uid}/skills",
+            Some(|| json!({"skills": {"billing": 2}})),
+            Admin,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/teams",
+            Some(|| json!({"name": "Intruders"})),
+            Admin,
+        ),
         r(Method::GET, "/api/v1/teams", None, Agent),
         r(Method::GET, "/api/v1/teams/{tid}", None, Agent),
-        r(Method::PATCH, "/api/v1/teams/{tid}", Some(|| json!({"name": "Renamed"})), Admin),
+        r(
+            Method::PATCH,
+            "/api/v1/teams/{tid}",
+            Some(|| json!({"name": "Renamed"})),
+            Admin,
+        ),
         r(Method::DELETE, "/api/v1/teams/{tid}", None, Admin),
-        r(Method::PUT, "/api/v1/teams/{tid}/members", Some(|| json!({"user_ids": []})), Admin),
-        r(Method::POST, "/api/v1/skills", Some(|| json!({"name": "intrusion"})), Admin),
+        r(
+            Method::PUT,
+            "/api/v1/teams/{tid}/members",
+            Some(|| json!({"user_ids": []})),
+            Admin,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/skills",
+            Some(|| json!({"name": "intrusion"})),
+            Admin,
+        ),
         r(Method::GET, "/api/v1/skills", None, Agent),
         r(Method::DELETE, "/api/v1/skills/{sid}", None, Admin),
     ]
@@ -65,7 +142,15 @@ pub fn routes() -> Vec<Route> {
 /// Rows that any successful write would change.
 async fn snapshot(app: &TestApp) -> Vec<i64> {
     let mut out = Vec::new();
-    for t in ["users", "teams", "team_members", "skills", "agent_skills", "audit_log", "refresh_tokens"] {
+    for t in [
+        "users",
+        "teams",
+        "team_members",
+        "skills",
+        "agent_skills",
+        "audit_log",
+        "refresh_tokens",
+    ] {
         out.push(app.count(t).await);
     }
     out

@@ -71,7 +71,10 @@ async fn sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys() {
         let db = app.db.clone();
         async move {
             let row = db
-                .query_one_raw(Statement::from_string(db.get_database_backend(), format!("PRAGMA {name}")))
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    format!("PRAGMA {name}"),
+                ))
                 .await
                 .unwrap()
                 .unwrap();
