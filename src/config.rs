@@ -42,8 +42,47 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Abuse limits.
     pub limits: LimitSettings,
+    /// Sockets, actors and timers of the live system.
+    pub realtime: RealtimeSettings,
     /// Log output.
     pub log: LogSettings,
+}
+
+/// Sockets, actors and timers of the live system.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealtimeSettings {
+    /// This node's name in `hello` frames and, later, the cluster directory.
+    /// Empty: the host name plus a random suffix.
+    pub node_id: String,
+    /// The server pings every socket this often.
+    pub heartbeat_ms: u64,
+    /// A client silent for this many heartbeats is dropped (stale sessions).
+    pub client_timeout_heartbeats: u32,
+    /// Frames queued for one socket before it counts as too slow and is
+    /// disconnected; bounds the memory one client can hold.
+    pub outbound_buffer: usize,
+    /// Largest client frame; larger closes the socket with 1009.
+    pub max_frame_bytes: usize,
+    /// `message.send` allowed per socket in `send_window_s` seconds.
+    pub send_limit: u32,
+    /// The window of `send_limit`.
+    pub send_window_s: u64,
+    /// Rate-limit refusals after which the socket is closed with 1008.
+    pub abuse_strikes: u32,
+    /// A conversation with no customer message for this long is closed
+    /// with reason `idle`.
+    pub idle_close_after_s: u64,
+    /// A closed conversation's actor with no subscribers stops after this long.
+    pub passivate_after_s: u64,
+    /// An agent whose last socket closed is shown offline after this long
+    /// (a page reload should not flap its presence).
+    pub presence_grace_s: u64,
+    /// Worker threads for conversation actors, so both cores are used.
+    pub arbiters: usize,
+    /// Team a new conversation joins when no team matches its issue type;
+    /// empty: the first team.
+    pub default_team: String,
 }
 
 /// Listener and process behaviour.
@@ -91,6 +130,8 @@ pub struct AuthSettings {
     pub access_ttl_s: u64,
     /// Refresh tokens rotate on every use; this bounds an unused one.
     pub refresh_ttl_s: u64,
+    /// Lifetime of a widget visitor token (kept by the browser across visits).
+    pub visitor_ttl_s: u64,
 }
 
 /// Abuse limits.
@@ -208,6 +249,20 @@ impl Settings {
         }
         positive("auth.access_ttl_s", self.auth.access_ttl_s)?;
         positive("auth.refresh_ttl_s", self.auth.refresh_ttl_s)?;
+        positive("auth.visitor_ttl_s", self.auth.visitor_ttl_s)?;
+        let rt = &self.realtime;
+        positive("realtime.heartbeat_ms", rt.heartbeat_ms)?;
+        positive("realtime.client_timeout_heartbeats", rt.client_timeout_heartbeats.into())?;
+        positive("realtime.outbound_buffer", rt.outbound_buffer as u64)?;
+        positive("realtime.send_limit", rt.send_limit.into())?;
+        positive("realtime.send_window_s", rt.send_window_s)?;
+        positive("realtime.abuse_strikes", rt.abuse_strikes.into())?;
+        positive("realtime.idle_close_after_s", rt.idle_close_after_s)?;
+        positive("realtime.passivate_after_s", rt.passivate_after_s)?;
+        positive("realtime.arbiters", rt.arbiters as u64)?;
+        if rt.max_frame_bytes < 1024 {
+            return Err(invalid("realtime.max_frame_bytes", "must be at least 1024"));
+        }
         positive(
             "limits.login_per_ip_per_minute",
             self.limits.login_per_ip_per_minute.into(),

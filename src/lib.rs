@@ -15,8 +15,10 @@
 //! Actors (`actors/`) and cross-node addressing (`bus/`) arrive with the
 //! realtime core; see `docs/architecture.md`.
 
+pub mod actors;
 pub mod auth;
 pub mod bootstrap;
+pub mod bus;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -29,3 +29,11 @@ id_type!(
     /// Identifies a skill.
     SkillId
 );
+id_type!(
+    /// Identifies a conversation.
+    ConversationId
+);
+id_type!(
+    /// Identifies a visitor (a customer of the widget).
+    VisitorId
+);

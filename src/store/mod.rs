@@ -3,6 +3,9 @@
 //! handlers and actors never build queries themselves.
 
 pub mod audit;
+pub mod conversations;
+pub mod messages;
+pub mod notes;
 pub mod refresh_tokens;
 pub mod skills;
 pub mod teams;

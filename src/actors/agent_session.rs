@@ -1,0 +1,457 @@
+//! One staff socket (agent, supervisor or admin). It follows the
+//! conversations assigned to its user, and any other it resumes or accepts;
+//! every request is checked by the Conversation actor against invariant 6.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+use actix_ws::{Message, ProtocolError};
+
+use super::conversation::{
+    Accept, Assign, Close, MarkRead, SendMessage, SetTyping, Subscribe, Transfer, Unsubscribe,
+};
+use super::router::AgentEvent;
+use super::socket::{Intake, SocketCore};
+use super::team_queue::{Unwatch, Watch};
+use super::{ActorError, Deliver, Party};
+use crate::bus::{Bus, BusError, ConversationRef, TeamRef};
+use crate::config::RealtimeSettings;
+use crate::domain::access::StaffScope;
+use crate::domain::protocol::{ClientEvent, ServerFrame};
+use crate::domain::{ConversationId, ErrorCode, Role, TeamId};
+use crate::store::{self, Db};
+
+/// The live socket of a staff member.
+pub struct AgentSession {
+    core: SocketCore,
+    bus: Bus,
+    db: Db,
+    party: Party,
+    scope: StaffScope,
+    me: serde_json::Value,
+    node_id: String,
+    /// Resolved conversations (a cache of bus lookups).
+    convs: HashMap<ConversationId, ConversationRef>,
+    /// Queues this socket watches.
+    watching: HashMap<TeamId, TeamRef>,
+}
+
+impl AgentSession {
+    /// A session for a staff member; `me` is the user as `/me` shows it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        session: actix_ws::Session,
+        settings: &RealtimeSettings,
+        node_id: String,
+        bus: Bus,
+        db: Db,
+        scope: StaffScope,
+        name: String,
+        me: serde_json::Value,
+    ) -> Self {
+        AgentSession {
+            core: SocketCore::new(session, settings),
+            bus,
+            db,
+            party: Party::Staff {
+                scope: scope.clone(),
+                name,
+            },
+            scope,
+            me,
+            node_id,
+            convs: HashMap::new(),
+            watching: HashMap::new(),
+        }
+    }
+
+    fn core(&mut self) -> &mut SocketCore {
+        &mut self.core
+    }
+
+    fn reply_result(
+        &mut self,
+        ctx: &mut Context<Self>,
+        id: ConversationId,
+        reference: Option<String>,
+        res: Result<ServerFrame, ActorError>,
+    ) {
+        let frame = res.unwrap_or_else(|e| {
+            if e.code == ErrorCode::Internal {
+                // Maybe the actor stopped; resolve afresh next time.
+                self.convs.remove(&id);
+            }
+            e.frame(reference)
+        });
+        self.core.reply(ctx, &frame);
+    }
+
+    /// Runs `then` with the conversation's reference, resolving it first
+    /// if needed. While resolving, the socket handles nothing else, so
+    /// requests reach the conversation in the order they were sent.
+    fn with_conv(
+        &mut self,
+        ctx: &mut Context<Self>,
+        id: ConversationId,
+        reference: Option<String>,
+        then: impl FnOnce(&mut Self, &mut Context<Self>, ConversationRef) + 'static,
+    ) {
+        if let Some(conv) = self.convs.get(&id).filter(|c| c.is_alive()).cloned() {
+            then(self, ctx, conv);
+            return;
+        }
+        let bus = self.bus.clone();
+        ctx.wait(
+            async move { bus.conversation(id).await }
+                .into_actor(self)
+                .map(move |res: Result<ConversationRef, BusError>, act, ctx| match res {
+                    Ok(conv) => {
+                        act.convs.insert(id, conv.clone());
+                        then(act, ctx, conv);
+                    }
+                    Err(e) => act.core.reply(ctx, &ActorError::from(e).frame(reference)),
+                }),
+        );
+    }
+
+    fn subscribe(&mut self, ctx: &mut Context<Self>, conv: &ConversationRef) {
+        let ask = conv.ask(Subscribe {
+            session: self.core.id,
+            party: self.party.clone(),
+            recipient: ctx.address().recipient(),
+            after_seq: None,
+            reference: None,
+        });
+        ctx.spawn(async move { let _ = ask.await; }.into_actor(self));
+    }
+
+    fn need_conv(
+        &mut self,
+        ctx: &mut Context<Self>,
+        id: Option<ConversationId>,
+        reference: &Option<String>,
+    ) -> Option<ConversationId> {
+        if id.is_none() {
+            self.core.reply(
+                ctx,
+                &ServerFrame::error(
+                    reference.clone(),
+                    ErrorCode::BadRequest,
+                    "conversation_id is required",
+                ),
+            );
+        }
+        id
+    }
+
+    fn handle_frame(&mut self, event: ClientEvent, reference: Option<String>, ctx: &mut Context<Self>) {
+        let party = self.party.clone();
+        let session = self.core.id;
+        match event {
+            ClientEvent::MessageSend {
+                conversation_id,
+                client_msg_id,
+                text,
+            } => {
+                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else { return };
+                self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
+                    let cid = client_msg_id.clone();
+                    let ask = conv.ask(SendMessage {
+                        session: Some(session),
+                        party,
+                        client_msg_id,
+                        text,
+                    });
+                    ctx.spawn(ask.into_actor(act).map(move |res, act, ctx| {
+                        let r = reference.clone();
+                        let res = res
+                            .map_err(ActorError::from)
+                            .and_then(|r| r)
+                            .map(|message| ServerFrame::MessageAck {
+                                reference: r,
+                                client_msg_id: cid,
+                                message,
+                            });
+                        act.reply_result(ctx, id, reference, res);
+                    }));
+                });
+            }
+            ClientEvent::Typing {
+                conversation_id,
+                is_typing,
+            } => {
+                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else { return };
+                self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
+                    let ask = conv.ask(SetTyping {
+                        session,
+                        party,
+                        is_typing,
+                    });
+                    act.spawn_unit(ctx, id, reference, ask, false);
+                });
+            }
+            ClientEvent::Read {
+                conversation_id,
+                up_to_seq,
+            } => {
+                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else { return };
+                self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
+                    let ask = conv.ask(MarkRead { party, up_to_seq });
+                    act.spawn_unit(ctx, id, reference, ask, false);
+                });
+            }
+            ClientEvent::Resume {
+                conversation_id,
+                after_seq,
+            } => {
+                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else { return };
+                self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
+                    let ask = conv.ask(Subscribe {
+                        session,
+                        party,
+                        recipient: ctx.address().recipient(),
+                        after_seq: Some(after_seq),
+                        reference: reference.clone(),
+                    });
+                    act.spawn_unit(ctx, id, reference, ask, false);
+                });
+            }
+            ClientEvent::Accept { conversation_id } => {
+                let id = conversation_id;
+                self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
+                    let ask = conv.ask(Accept { party });
+                    ctx.spawn(ask.into_actor(act).map(move |res, act, ctx| {
+                        let res = res.map_err(ActorError::from).and_then(|r| r);
+                        if res.is_ok()
+                            && let Some(conv) = act.convs.get(&id).cloned()
+                        {
+                            act.subscribe(ctx, &conv);
+                        }
+                        let r = reference.clone();
+                        act.reply_result(ctx, id, reference, res.map(|_| ServerFrame::Ok { reference: r }));
+                    }));
+                });
+            }
+            ClientEvent::Assign {
+                conversation_id,
+                agent_id,
+            } => {
+                let id = conversation_id;
+                self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
+                    let ask = conv.ask(Assign { by: party, agent: agent_id });
+                    act.spawn_ok(ctx, id, reference, ask);
+                });
+            }
+            ClientEvent::Transfer {
+                conversation_id,
+                agent_id,
+                team_id,
+                note,
+            } => {
+                let id = conversation_id;
+                self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
+                    let ask = conv.ask(Transfer {
+                        by: party,
+                        agent: agent_id,
+                        team: team_id,
+                        note,
+                    });
+                    act.spawn_ok(ctx, id, reference, ask);
+                });
+            }
+            ClientEvent::Close {
+                conversation_id,
+                reason,
+            } => {
+                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else { return };
+                self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
+                    let ask = conv.ask(Close {
+                        by: party,
+                        reason: reason.unwrap_or_else(|| "resolved".to_owned()),
+                    });
+                    act.spawn_ok(ctx, id, reference, ask);
+                });
+            }
+            ClientEvent::PresenceSet { status } => {
+                let db = self.db.clone();
+                let user = self.scope.user;
+                let bus = self.bus.clone();
+                ctx.spawn(
+                    async move {
+                        store::users::update(
+                            &db,
+                            user,
+                            store::users::UserChanges {
+                                status: Some(status),
+                                ..Default::default()
+                            },
+                        )
+                        .await
+                    }
+                    .into_actor(self)
+                    .map(move |res, act, ctx| {
+                        let frame = match res {
+                            Ok(_) => {
+                                bus.agent_event(AgentEvent::Changed { agent: user });
+                                ServerFrame::Ok { reference }
+                            }
+                            Err(e) => ActorError::from(e).frame(reference),
+                        };
+                        act.core.reply(ctx, &frame);
+                    }),
+                );
+            }
+            ClientEvent::QueueWatch { team_id } => {
+                let allowed = self.scope.role == Role::Admin || self.scope.teams.contains(&team_id);
+                if !allowed {
+                    self.core.reply(
+                        ctx,
+                        &ServerFrame::error(reference, ErrorCode::Forbidden, "not one of your teams"),
+                    );
+                    return;
+                }
+                let bus = self.bus.clone();
+                ctx.spawn(
+                    async move { bus.team(team_id).await }
+                        .into_actor(self)
+                        .map(move |res, act, ctx| match res {
+                            Ok(team) => {
+                                team.tell(Watch {
+                                    session,
+                                    recipient: ctx.address().recipient(),
+                                });
+                                act.watching.insert(team_id, team);
+                            }
+                            Err(e) => act.core.reply(ctx, &ActorError::from(e).frame(reference)),
+                        }),
+                );
+            }
+            ClientEvent::Ping => self.core.reply(ctx, &ServerFrame::Pong { reference }),
+        }
+    }
+
+    /// Awaits a request whose success has no frame of its own (or, with
+    /// `ok`, answers `ok`); failures become `error` frames.
+    fn spawn_unit(
+        &mut self,
+        ctx: &mut Context<Self>,
+        id: ConversationId,
+        reference: Option<String>,
+        ask: impl Future<Output = Result<Result<(), ActorError>, BusError>> + 'static,
+        ok: bool,
+    ) {
+        ctx.spawn(ask.into_actor(self).map(move |res, act, ctx| {
+            match res.map_err(ActorError::from).and_then(|r| r) {
+                Ok(()) if ok => act.core.reply(ctx, &ServerFrame::Ok { reference }),
+                Ok(()) => {}
+                Err(e) => act.reply_result(ctx, id, reference, Err(e)),
+            }
+        }));
+    }
+
+    /// Awaits a state change and answers `ok` or `error`.
+    fn spawn_ok<T: 'static>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        id: ConversationId,
+        reference: Option<String>,
+        ask: impl Future<Output = Result<Result<T, ActorError>, BusError>> + 'static,
+    ) {
+        ctx.spawn(ask.into_actor(self).map(move |res, act, ctx| {
+            let r = reference.clone();
+            let res = res
+                .map_err(ActorError::from)
+                .and_then(|r| r)
+                .map(|_| ServerFrame::Ok { reference: r });
+            act.reply_result(ctx, id, reference, res);
+        }));
+    }
+}
+
+impl Actor for AgentSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.core.start_heartbeat(ctx, Self::core);
+        let hello = ServerFrame::Hello {
+            session_id: self.core.id.to_string(),
+            node_id: self.node_id.clone(),
+            heartbeat_ms: self.core.heartbeat_ms(),
+            me: self.me.clone(),
+        };
+        self.core.reply(ctx, &hello);
+        self.bus.agent_event(AgentEvent::Connected {
+            agent: self.scope.user,
+            session: self.core.id,
+            recipient: ctx.address().recipient(),
+            teams: self.scope.teams.clone(),
+        });
+        // Follow every open conversation this user holds.
+        let db = self.db.clone();
+        let bus = self.bus.clone();
+        let user = self.scope.user;
+        ctx.wait(
+            async move {
+                let ids = store::conversations::open_assigned_to(&db, user).await?;
+                let mut refs = Vec::new();
+                for id in ids {
+                    if let Ok(r) = bus.conversation(id).await {
+                        refs.push((id, r));
+                    }
+                }
+                Ok::<_, store::StoreError>(refs)
+            }
+            .into_actor(self)
+            .map(|res, act, ctx| match res {
+                Ok(refs) => {
+                    for (id, conv) in refs {
+                        act.subscribe(ctx, &conv);
+                        act.convs.insert(id, conv);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "could not load assigned conversations"),
+            }),
+        );
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        for conv in self.convs.values() {
+            conv.tell(Unsubscribe {
+                session: self.core.id,
+            });
+        }
+        for team in self.watching.values() {
+            team.tell(Unwatch {
+                session: self.core.id,
+            });
+        }
+        self.bus.agent_event(AgentEvent::Disconnected {
+            agent: self.scope.user,
+            session: self.core.id,
+        });
+    }
+}
+
+impl Handler<Deliver> for AgentSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
+        if !self.core.outbox.push(msg.0) {
+            ctx.stop();
+        }
+    }
+}
+
+impl StreamHandler<Result<Message, ProtocolError>> for AgentSession {
+    fn handle(&mut self, item: Result<Message, ProtocolError>, ctx: &mut Self::Context) {
+        match self.core.intake(item, ctx) {
+            Intake::Frame(f) => self.handle_frame(f.event, f.reference, ctx),
+            Intake::Done => {}
+            Intake::Stop => ctx.stop(),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

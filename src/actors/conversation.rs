@@ -1,0 +1,1023 @@
+//! The Conversation actor: the single writer of one conversation.
+//!
+//! It assigns each message its `seq` *before* the write starts, commits
+//! messages in batches (one transaction per batch, the next batch starts
+//! when the previous one committed), answers `message.ack` and fans out
+//! `message.new` only after the commit, in `seq` order. State changes are
+//! conditional writes in the store, run as `AtomicResponse` so the actor's
+//! view never runs ahead of the database.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Utc;
+use entity::conversations;
+use sea_orm::TransactionTrait;
+use tokio::sync::oneshot;
+
+use super::router::{Passivated, Router};
+use super::team_queue::{Dequeue, Enqueue, RefreshAgent};
+use super::{ActorError, Deliver, Party, SessionId};
+use crate::bus::Bus;
+use crate::config::RealtimeSettings;
+use crate::domain::access::{staff_may_access, staff_may_reassign};
+use crate::domain::conversation::{ConversationState, Transition};
+use crate::domain::protocol::{
+    ConversationView, MessageView, PartyKind, ReceiptKind, Sender, ServerFrame, Waiting,
+};
+use crate::domain::{ConversationId, ErrorCode, Role, TeamId, UserId};
+use crate::store::conversations::ChangeError;
+use crate::store::messages::NewMessage;
+use crate::store::{self, Db};
+
+/// Most messages committed in one transaction.
+const MAX_BATCH: usize = 256;
+/// Page size when a `resume` reads history.
+const RESUME_PAGE: u64 = 500;
+
+/// One socket following this conversation.
+struct Subscriber {
+    kind: PartyKind,
+    id: i64,
+    /// Who follows, re-checked after every change of assignee or team.
+    party: Party,
+    recipient: Recipient<Deliver>,
+    /// While a `resume` reads history, live frames wait here so the client
+    /// sees history first and nothing twice.
+    catching_up: Option<Vec<Deliver>>,
+}
+
+/// A message with its seq, not yet committed.
+struct Pending {
+    msg: NewMessage,
+    origin: Option<SessionId>,
+    waiters: Vec<oneshot::Sender<Result<MessageView, ActorError>>>,
+}
+
+/// The live state of one conversation.
+pub struct Conversation {
+    id: ConversationId,
+    db: Db,
+    bus: Bus,
+    router: Addr<Router>,
+    settings: Arc<RealtimeSettings>,
+    /// The stored row as of the last write; `None` until loaded.
+    row: Option<conversations::Model>,
+    /// Loading found no such conversation: answer `not_found` and stop.
+    missing: bool,
+    /// Highest committed seq.
+    committed_seq: i64,
+    /// Seq the next accepted message gets.
+    next_seq: i64,
+    /// client_msg_id → seq of committed messages (idempotence memory).
+    committed_ids: HashMap<String, i64>,
+    /// Accepted, waiting for the next batch.
+    pending: Vec<Pending>,
+    /// Being committed now.
+    in_flight: Vec<Pending>,
+    subscribers: HashMap<SessionId, Subscriber>,
+    idle_timer: Option<SpawnHandle>,
+    last_activity: Instant,
+}
+
+impl Conversation {
+    /// A conversation actor that loads itself when started.
+    pub fn new(
+        id: ConversationId,
+        db: Db,
+        bus: Bus,
+        router: Addr<Router>,
+        settings: Arc<RealtimeSettings>,
+    ) -> Self {
+        Conversation {
+            id,
+            db,
+            bus,
+            router,
+            settings,
+            row: None,
+            missing: false,
+            committed_seq: 0,
+            next_seq: 1,
+            committed_ids: HashMap::new(),
+            pending: Vec::new(),
+            in_flight: Vec::new(),
+            subscribers: HashMap::new(),
+            idle_timer: None,
+            last_activity: Instant::now(),
+        }
+    }
+
+    fn state(&self) -> Option<ConversationState> {
+        self.row
+            .as_ref()
+            .and_then(|r| ConversationState::parse(&r.state))
+    }
+
+    /// The row, or `not_found`.
+    fn loaded(&self) -> Result<&conversations::Model, ActorError> {
+        match &self.row {
+            Some(r) if !self.missing => Ok(r),
+            _ => Err(ActorError::new(ErrorCode::NotFound, "no such conversation")),
+        }
+    }
+
+    /// Invariant 6: a customer only its own conversation; staff by role.
+    fn authorize(&self, party: &Party) -> Result<(), ActorError> {
+        let row = self.loaded()?;
+        match party {
+            Party::Customer { conversation, .. } if *conversation == self.id => Ok(()),
+            Party::Customer { .. } => Err(ActorError::forbidden("not your conversation")),
+            Party::Staff { scope, .. } => {
+                let conv = store::conversations::scope_of(row).map_err(ActorError::internal)?;
+                if staff_may_access(scope, &conv) {
+                    Ok(())
+                } else {
+                    Err(ActorError::forbidden(
+                        "this conversation is neither assigned to you nor waiting in your teams' queues",
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Writing needs more than reading for an agent: it must hold the
+    /// conversation (supervisors and admins may step in).
+    fn authorize_write(&self, party: &Party) -> Result<(), ActorError> {
+        self.authorize(party)?;
+        let row = self.loaded()?;
+        if self.state() == Some(ConversationState::Closed) {
+            return Err(ActorError::new(ErrorCode::Conflict, "the conversation is closed"));
+        }
+        if let Party::Staff { scope, .. } = party
+            && scope.role == Role::Agent
+            && row.assignee_id != Some(scope.user.0)
+        {
+            return Err(ActorError::forbidden("accept the conversation first"));
+        }
+        Ok(())
+    }
+
+    /// Sends a frame to every subscriber but `except`.
+    fn broadcast(&mut self, frame: &ServerFrame, except: Option<SessionId>) {
+        let deliver = Deliver::frame(frame);
+        self.broadcast_deliver(&deliver, except, |_| true);
+    }
+
+    /// Sends to the subscribers `filter` accepts; returns who got it.
+    fn broadcast_deliver(
+        &mut self,
+        deliver: &Deliver,
+        except: Option<SessionId>,
+        filter: impl Fn(&Subscriber) -> bool,
+    ) -> Vec<(PartyKind, i64)> {
+        let mut reached = Vec::new();
+        let mut dead = Vec::new();
+        for (sid, sub) in self.subscribers.iter_mut() {
+            if Some(*sid) == except || !filter(sub) {
+                continue;
+            }
+            if let Some(buffer) = sub.catching_up.as_mut() {
+                buffer.push(deliver.clone());
+                reached.push((sub.kind, sub.id));
+            } else if sub.recipient.try_send(deliver.clone()).is_ok() {
+                reached.push((sub.kind, sub.id));
+            } else {
+                // Full or closed mailbox: a slow or gone socket is dropped,
+                // never waited for.
+                dead.push(*sid);
+            }
+        }
+        for sid in dead {
+            self.subscribers.remove(&sid);
+        }
+        reached
+    }
+
+    /// Starts committing the pending messages unless a batch is in flight.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if !self.in_flight.is_empty() || self.pending.is_empty() {
+            return;
+        }
+        let take = self.pending.len().min(MAX_BATCH);
+        self.in_flight = self.pending.drain(..take).collect();
+        let batch: Vec<NewMessage> = self.in_flight.iter().map(|p| p.msg.clone()).collect();
+        let db = self.db.clone();
+        let id = self.id;
+        ctx.spawn(
+            async move { store::messages::commit_batch(&db, id, &batch).await }
+                .into_actor(self)
+                .map(|res, act, ctx| {
+                    let batch = std::mem::take(&mut act.in_flight);
+                    match res {
+                        Ok(rows) => act.committed(batch, rows),
+                        Err(e) => act.batch_failed(batch, e),
+                    }
+                    act.flush(ctx);
+                }),
+        );
+    }
+
+    /// After a commit: ack senders, then fan out in seq order, then receipts.
+    fn committed(&mut self, batch: Vec<Pending>, rows: Vec<entity::messages::Model>) {
+        let mut last_from = HashMap::<PartyKind, i64>::new();
+        for (pending, row) in batch.into_iter().zip(rows) {
+            let view = store::messages::view(&row);
+            self.committed_seq = row.seq;
+            if let Some(c) = &row.client_msg_id {
+                self.committed_ids.insert(c.clone(), row.seq);
+            }
+            if let Some(r) = self.row.as_mut() {
+                r.last_seq = row.seq;
+            }
+            for w in pending.waiters {
+                let _ = w.send(Ok(view.clone()));
+            }
+            let side = side_of(view.sender.kind);
+            let deliver = Deliver::frame(&ServerFrame::MessageNew {
+                message: view,
+            });
+            let reached = self.broadcast_deliver(&deliver, pending.origin, |_| true);
+            if reached.iter().any(|(k, _)| *k != side) {
+                last_from.insert(side, row.seq);
+            }
+        }
+        for (side, seq) in last_from {
+            self.delivered_receipt(side, seq);
+        }
+    }
+
+    /// Tells the sending side its messages reached the other side.
+    fn delivered_receipt(&mut self, sender_side: PartyKind, up_to_seq: i64) {
+        let by = match sender_side {
+            PartyKind::Customer => {
+                let agent = self
+                    .row
+                    .as_ref()
+                    .and_then(|r| r.assignee_id)
+                    .or_else(|| {
+                        self.subscribers
+                            .values()
+                            .find(|s| s.kind == PartyKind::Agent)
+                            .map(|s| s.id)
+                    });
+                let Some(agent) = agent else { return };
+                crate::domain::protocol::Actor {
+                    kind: PartyKind::Agent,
+                    id: agent,
+                    name: None,
+                }
+            }
+            _ => {
+                let visitor = self.row.as_ref().map(|r| r.visitor_id).unwrap_or_default();
+                crate::domain::protocol::Actor {
+                    kind: PartyKind::Customer,
+                    id: visitor,
+                    name: None,
+                }
+            }
+        };
+        let frame = Deliver::frame(&ServerFrame::Receipt {
+            conversation_id: self.id.0,
+            kind: ReceiptKind::Delivered,
+            up_to_seq,
+            by,
+        });
+        self.broadcast_deliver(&frame, None, |s| s.kind == sender_side);
+    }
+
+    /// A batch did not commit: nothing of it is durable, so its senders get
+    /// an error (they may resend the same client_msg_id) and the messages
+    /// still pending are renumbered to keep seqs gap-free.
+    fn batch_failed(&mut self, batch: Vec<Pending>, error: store::StoreError) {
+        let err = ActorError::internal(format!("commit of conversation {} failed: {error}", self.id));
+        for p in batch {
+            for w in p.waiters {
+                let _ = w.send(Err(err.clone()));
+            }
+        }
+        self.next_seq = self.committed_seq + 1;
+        for p in self.pending.iter_mut() {
+            p.msg.seq = self.next_seq;
+            self.next_seq += 1;
+        }
+    }
+
+    /// (Re)arms the idle-close timer for `after` from now.
+    fn arm_idle(&mut self, ctx: &mut Context<Self>, after: Duration) {
+        if let Some(h) = self.idle_timer.take() {
+            ctx.cancel_future(h);
+        }
+        if self.state().is_some_and(|s| s.is_open()) {
+            self.idle_timer = Some(ctx.run_later(after, |act, ctx| {
+                act.idle_timer = None;
+                if act.state().is_some_and(|s| s.is_open()) {
+                    tracing::info!(conversation_id = %act.id, "closing idle conversation");
+                    ctx.notify(CloseIdle);
+                }
+            }));
+        }
+    }
+
+    /// After a committed state change: remember the row, tell subscribers,
+    /// the queues and the agents concerned.
+    fn changed(
+        &mut self,
+        ctx: &mut Context<Self>,
+        before: Option<conversations::Model>,
+        view: ConversationView,
+        row: conversations::Model,
+    ) {
+        let was_queued_in = before
+            .as_ref()
+            .filter(|b| b.state == ConversationState::Queued.as_str())
+            .and_then(|b| b.team_id);
+        let now_queued_in = (row.state == ConversationState::Queued.as_str())
+            .then_some(row.team_id)
+            .flatten();
+        let old_assignee = before.as_ref().and_then(|b| b.assignee_id);
+        let new_assignee = row.assignee_id;
+        self.row = Some(row.clone());
+        self.broadcast(
+            &ServerFrame::ConversationUpdated {
+                conversation: view.clone(),
+            },
+            None,
+        );
+        if let Some(agent) = new_assignee
+            && new_assignee != old_assignee
+        {
+            self.bus.to_agent(
+                UserId(agent),
+                Deliver::frame(&ServerFrame::ConversationAssigned {
+                    conversation: view.clone(),
+                }),
+            );
+        }
+        // Least privilege after a move: whoever may no longer see the
+        // conversation (the agent who handed it on) stops following it.
+        let keep: Vec<SessionId> = self
+            .subscribers
+            .iter()
+            .filter(|(_, s)| self.authorize(&s.party).is_ok())
+            .map(|(id, _)| *id)
+            .collect();
+        self.subscribers.retain(|id, _| keep.contains(id));
+        let bus = self.bus.clone();
+        let id = self.id;
+        let waiting = Waiting {
+            conversation_id: id.0,
+            waiting_since: row.waiting_since.unwrap_or_else(Utc::now),
+            priority: row.priority,
+            skills: Vec::new(),
+        };
+        let team_of_row = row.team_id;
+        let agents: Vec<i64> = [old_assignee, new_assignee].into_iter().flatten().collect();
+        ctx.spawn(
+            async move {
+                if let Some(t) = was_queued_in
+                    && Some(t) != now_queued_in
+                    && let Ok(team) = bus.team(TeamId(t)).await
+                {
+                    team.tell(Dequeue { conversation: id });
+                }
+                if let Some(t) = now_queued_in
+                    && let Ok(team) = bus.team(TeamId(t)).await
+                {
+                    team.tell(Enqueue { waiting });
+                }
+                for agent in agents {
+                    if let Some(t) = team_of_row
+                        && let Ok(team) = bus.team(TeamId(t)).await
+                    {
+                        team.tell(RefreshAgent { agent: UserId(agent) });
+                    }
+                }
+            }
+            .into_actor(self),
+        );
+        if self.state().is_some_and(|s| s.is_open()) {
+            if self.idle_timer.is_none() {
+                self.arm_idle(ctx, Duration::from_secs(self.settings.idle_close_after_s));
+            }
+        } else if let Some(h) = self.idle_timer.take() {
+            ctx.cancel_future(h);
+        }
+    }
+
+    /// Runs a state change as a conditional write, then [`Self::changed`].
+    /// Atomic: the mailbox waits, so no other change reads a stale row.
+    fn change<F, Fut>(&mut self, op: F) -> AtomicResponse<Self, Result<ConversationView, ActorError>>
+    where
+        F: FnOnce(Db, ConversationId) -> Fut + 'static,
+        Fut: Future<Output = Result<conversations::Model, ChangeError>> + 'static,
+    {
+        let db = self.db.clone();
+        let id = self.id;
+        let before = self.row.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let row = op(db.clone(), id).await.map_err(change_error)?;
+                let view = store::conversations::view(&db, row.clone())
+                    .await
+                    .map_err(ActorError::from)?;
+                Ok::<_, ActorError>((row, view))
+            }
+            .into_actor(self)
+            .map(move |res, act, ctx| {
+                let (row, view) = res?;
+                act.changed(ctx, before, view.clone(), row);
+                Ok(view)
+            }),
+        ))
+    }
+}
+
+fn side_of(kind: PartyKind) -> PartyKind {
+    match kind {
+        PartyKind::Customer => PartyKind::Customer,
+        _ => PartyKind::Agent,
+    }
+}
+
+fn change_error(e: ChangeError) -> ActorError {
+    match e {
+        ChangeError::Conflict => ActorError::new(
+            ErrorCode::Conflict,
+            "the conversation changed meanwhile (already taken, closed or moved)",
+        ),
+        ChangeError::AtCapacity => ActorError::new(ErrorCode::Conflict, "the agent is at capacity"),
+        ChangeError::AgentUnavailable => {
+            ActorError::new(ErrorCode::NotFound, "no such active agent")
+        }
+        ChangeError::Store(s) => s.into(),
+    }
+}
+
+impl Actor for Conversation {
+    type Context = Context<Self>;
+
+    #[tracing::instrument(skip_all, fields(conversation_id = %self.id))]
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let db = self.db.clone();
+        let id = self.id;
+        // `wait`: no message is handled before the state is loaded.
+        ctx.wait(
+            async move {
+                let row = store::conversations::find(&db, id).await?;
+                let Some(row) = row else { return Ok(None) };
+                let ids = store::messages::client_ids(&db, id).await?;
+                let activity = store::messages::last_customer_activity(&db, id).await?;
+                Ok::<_, store::StoreError>(Some((row, ids, activity)))
+            }
+            .into_actor(self)
+            .map(|res, act, ctx| match res {
+                Ok(Some((row, ids, activity))) => {
+                    act.committed_seq = row.last_seq;
+                    act.next_seq = row.last_seq + 1;
+                    act.committed_ids = ids;
+                    let since = activity.unwrap_or(row.created_at);
+                    act.row = Some(row);
+                    let idle = Duration::from_secs(act.settings.idle_close_after_s);
+                    let elapsed = (Utc::now() - since).to_std().unwrap_or_default();
+                    act.arm_idle(ctx, idle.saturating_sub(elapsed));
+                }
+                Ok(None) => {
+                    act.missing = true;
+                    ctx.run_later(Duration::from_secs(1), |_, ctx| ctx.stop());
+                }
+                Err(e) => {
+                    tracing::error!(conversation_id = %act.id, error = %e, "could not load conversation");
+                    act.missing = true;
+                    ctx.stop();
+                }
+            }),
+        );
+        let every = Duration::from_secs(self.settings.passivate_after_s.max(2) / 2);
+        ctx.run_interval(every, |act, ctx| {
+            let idle = act.subscribers.is_empty()
+                && act.pending.is_empty()
+                && act.in_flight.is_empty()
+                && !act.state().is_some_and(|s| s.is_open())
+                && act.last_activity.elapsed() >= Duration::from_secs(act.settings.passivate_after_s);
+            if idle {
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.router.do_send(Passivated {
+            id: self.id,
+            addr: ctx.address(),
+        });
+    }
+}
+
+/// Follow this conversation on a socket; with `after_seq`, first receive
+/// every message after it (a `resume`), then `resume.done`.
+#[derive(Message)]
+#[rtype(result = "Result<(), ActorError>")]
+pub struct Subscribe {
+    /// The socket.
+    pub session: SessionId,
+    /// Who is on it.
+    pub party: Party,
+    /// Where its frames go.
+    pub recipient: Recipient<Deliver>,
+    /// `Some(seq)` for a resume.
+    pub after_seq: Option<i64>,
+    /// The `ref` of the resume frame.
+    pub reference: Option<String>,
+}
+
+impl Handler<Subscribe> for Conversation {
+    type Result = Result<(), ActorError>;
+
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
+        self.authorize(&msg.party)?;
+        self.last_activity = Instant::now();
+        let Some(after) = msg.after_seq else {
+            // A plain join keeps a resume in progress on the same socket.
+            let catching_up = self
+                .subscribers
+                .remove(&msg.session)
+                .and_then(|s| s.catching_up);
+            self.subscribers.insert(
+                msg.session,
+                Subscriber {
+                    kind: msg.party.kind(),
+                    id: msg.party.id(),
+                    catching_up,
+                    party: msg.party,
+                    recipient: msg.recipient,
+                },
+            );
+            return Ok(());
+        };
+        // Everything up to `upto` comes from the store; anything committed
+        // later arrives live and is held until the history is out.
+        let upto = self.committed_seq;
+        self.subscribers.insert(
+            msg.session,
+            Subscriber {
+                kind: msg.party.kind(),
+                id: msg.party.id(),
+                party: msg.party,
+                recipient: msg.recipient,
+                catching_up: Some(Vec::new()),
+            },
+        );
+        let db = self.db.clone();
+        let id = self.id;
+        let session = msg.session;
+        let reference = msg.reference;
+        ctx.spawn(
+            async move {
+                let mut out = Vec::new();
+                let mut from = after;
+                while from < upto {
+                    let page = store::messages::after(&db, id, from, RESUME_PAGE).await?;
+                    let Some(last) = page.last() else { break };
+                    from = last.seq;
+                    out.extend(page.into_iter().filter(|m| m.seq <= upto));
+                }
+                Ok::<_, store::StoreError>(out)
+            }
+            .into_actor(self)
+            .map(move |res, act, _| {
+                let Some(sub) = act.subscribers.get_mut(&session) else {
+                    return;
+                };
+                let buffered = sub.catching_up.take().unwrap_or_default();
+                let frames: Vec<Deliver> = match res {
+                    Ok(rows) => rows
+                        .iter()
+                        .map(|m| {
+                            Deliver::frame(&ServerFrame::MessageNew {
+                                message: store::messages::view(m),
+                            })
+                        })
+                        .chain(buffered)
+                        .chain(std::iter::once(Deliver::frame(&ServerFrame::ResumeDone {
+                            reference,
+                            conversation_id: id.0,
+                            last_seq: act.committed_seq,
+                        })))
+                        .collect(),
+                    Err(e) => {
+                        vec![Deliver::frame(&ActorError::from(e).frame(reference))]
+                    }
+                };
+                for f in frames {
+                    if sub.recipient.try_send(f).is_err() {
+                        act.subscribers.remove(&session);
+                        return;
+                    }
+                }
+            }),
+        );
+        Ok(())
+    }
+}
+
+/// Stop following this conversation.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    /// The socket.
+    pub session: SessionId,
+}
+
+impl Handler<Unsubscribe> for Conversation {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
+        self.subscribers.remove(&msg.session);
+        self.last_activity = Instant::now();
+    }
+}
+
+/// Post a message; answered with the stored message after it is committed.
+#[derive(Message)]
+#[rtype(result = "Result<MessageView, ActorError>")]
+pub struct SendMessage {
+    /// The sending socket (it gets the ack, not `message.new`).
+    pub session: Option<SessionId>,
+    /// The sender.
+    pub party: Party,
+    /// Idempotency key.
+    pub client_msg_id: String,
+    /// Validated text.
+    pub text: String,
+}
+
+impl Handler<SendMessage> for Conversation {
+    type Result = ResponseFuture<Result<MessageView, ActorError>>;
+
+    fn handle(&mut self, msg: SendMessage, ctx: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.authorize_write(&msg.party) {
+            return Box::pin(async move { Err(e) });
+        }
+        self.last_activity = Instant::now();
+        if msg.party.kind() == PartyKind::Customer {
+            self.arm_idle(ctx, Duration::from_secs(self.settings.idle_close_after_s));
+        }
+        let (tx, rx) = oneshot::channel();
+        // Invariant 3: the same client_msg_id gives the same message.
+        if self.committed_ids.contains_key(&msg.client_msg_id) {
+            let db = self.db.clone();
+            let id = self.id;
+            let cid = msg.client_msg_id;
+            return Box::pin(async move {
+                store::messages::by_client_id(&db, id, &cid)
+                    .await
+                    .map_err(ActorError::from)?
+                    .map(|m| store::messages::view(&m))
+                    .ok_or_else(|| ActorError::internal("committed message vanished"))
+            });
+        }
+        if let Some(p) = self
+            .in_flight
+            .iter_mut()
+            .chain(self.pending.iter_mut())
+            .find(|p| p.msg.client_msg_id.as_deref() == Some(msg.client_msg_id.as_str()))
+        {
+            p.waiters.push(tx);
+        } else {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.pending.push(Pending {
+                msg: NewMessage {
+                    seq,
+                    client_msg_id: Some(msg.client_msg_id),
+                    sender: Sender {
+                        kind: msg.party.kind(),
+                        id: Some(msg.party.id()),
+                        name: msg.party.name(),
+                    },
+                    text: msg.text,
+                },
+                origin: msg.session,
+                waiters: vec![tx],
+            });
+            self.flush(ctx);
+        }
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(ActorError::internal("conversation stopped before commit")))
+        })
+    }
+}
+
+/// Typing started or stopped.
+#[derive(Message)]
+#[rtype(result = "Result<(), ActorError>")]
+pub struct SetTyping {
+    /// The typing socket (not echoed back to it).
+    pub session: SessionId,
+    /// Who types.
+    pub party: Party,
+    /// Started or stopped.
+    pub is_typing: bool,
+}
+
+impl Handler<SetTyping> for Conversation {
+    type Result = Result<(), ActorError>;
+
+    fn handle(&mut self, msg: SetTyping, _: &mut Self::Context) -> Self::Result {
+        self.authorize(&msg.party)?;
+        let frame = ServerFrame::Typing {
+            conversation_id: self.id.0,
+            by: msg.party.wire(true),
+            is_typing: msg.is_typing,
+        };
+        self.broadcast(&frame, Some(msg.session));
+        Ok(())
+    }
+}
+
+/// Read up to a seq.
+#[derive(Message)]
+#[rtype(result = "Result<(), ActorError>")]
+pub struct MarkRead {
+    /// Who read.
+    pub party: Party,
+    /// Highest seq read.
+    pub up_to_seq: i64,
+}
+
+impl Handler<MarkRead> for Conversation {
+    type Result = Result<(), ActorError>;
+
+    fn handle(&mut self, msg: MarkRead, ctx: &mut Self::Context) -> Self::Result {
+        self.authorize(&msg.party)?;
+        let up_to = msg.up_to_seq.min(self.committed_seq);
+        let side = side_of(msg.party.kind());
+        let db = self.db.clone();
+        let id = self.id;
+        ctx.spawn(
+            async move {
+                if let Err(e) = store::conversations::mark_read(&db, id, side, up_to).await {
+                    tracing::error!(conversation_id = %id, error = %e, "could not store read mark");
+                }
+            }
+            .into_actor(self),
+        );
+        let frame = ServerFrame::Receipt {
+            conversation_id: self.id.0,
+            kind: ReceiptKind::Read,
+            up_to_seq: up_to,
+            by: msg.party.wire(false),
+        };
+        self.broadcast(&frame, None);
+        Ok(())
+    }
+}
+
+/// An agent takes the conversation from the queue.
+#[derive(Message)]
+#[rtype(result = "Result<ConversationView, ActorError>")]
+pub struct Accept {
+    /// The agent (staff).
+    pub party: Party,
+}
+
+impl Handler<Accept> for Conversation {
+    type Result = AtomicResponse<Self, Result<ConversationView, ActorError>>;
+
+    #[tracing::instrument(skip_all, fields(conversation_id = %self.id))]
+    fn handle(&mut self, msg: Accept, _: &mut Self::Context) -> Self::Result {
+        let agent = match (&msg.party, self.authorize(&msg.party)) {
+            (_, Err(e)) => return AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
+            (Party::Staff { scope, .. }, Ok(())) => scope.user,
+            (Party::Customer { .. }, Ok(())) => {
+                return AtomicResponse::new(Box::pin(fut::ready(Err(ActorError::forbidden(
+                    "customers cannot accept",
+                )))));
+            }
+        };
+        if self.state() != Some(ConversationState::Queued) {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(ActorError::new(
+                ErrorCode::Conflict,
+                "the conversation is not waiting in a queue",
+            )))));
+        }
+        self.change(move |db, id| async move {
+            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            let row = store::conversations::assign(&txn, id, agent, &[ConversationState::Queued]).await?;
+            txn.commit().await.map_err(store::StoreError::from)?;
+            Ok(row)
+        })
+    }
+}
+
+/// A supervisor or admin gives the conversation to an agent.
+#[derive(Message)]
+#[rtype(result = "Result<ConversationView, ActorError>")]
+pub struct Assign {
+    /// Who assigns.
+    pub by: Party,
+    /// The agent.
+    pub agent: UserId,
+}
+
+impl Handler<Assign> for Conversation {
+    type Result = AtomicResponse<Self, Result<ConversationView, ActorError>>;
+
+    fn handle(&mut self, msg: Assign, _: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.check_reassign(&msg.by, true) {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(e))));
+        }
+        let agent = msg.agent;
+        self.change(move |db, id| async move {
+            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            let row = store::conversations::assign(
+                &txn,
+                id,
+                agent,
+                &[ConversationState::Queued, ConversationState::Assigned],
+            )
+            .await?;
+            txn.commit().await.map_err(store::StoreError::from)?;
+            Ok(row)
+        })
+    }
+}
+
+impl Conversation {
+    /// Who may move the conversation: supervisors of its team and admins
+    /// (`assign`), or additionally the agent holding it (`transfer`).
+    fn check_reassign(&self, by: &Party, supervisors_only: bool) -> Result<(), ActorError> {
+        let row = self.loaded()?;
+        let Party::Staff { scope, .. } = by else {
+            return Err(ActorError::forbidden("customers cannot move conversations"));
+        };
+        if supervisors_only && scope.role == Role::Agent {
+            return Err(ActorError::forbidden("only supervisors and admins assign"));
+        }
+        let conv = store::conversations::scope_of(row).map_err(ActorError::internal)?;
+        if !staff_may_reassign(scope, &conv) {
+            return Err(ActorError::forbidden("you may not move this conversation"));
+        }
+        if !conv.state.is_open() {
+            return Err(ActorError::new(ErrorCode::Conflict, "the conversation is closed"));
+        }
+        Ok(())
+    }
+}
+
+/// Hand the conversation to another agent or to a team's queue.
+#[derive(Message)]
+#[rtype(result = "Result<ConversationView, ActorError>")]
+pub struct Transfer {
+    /// Who transfers.
+    pub by: Party,
+    /// To this agent…
+    pub agent: Option<UserId>,
+    /// …or to this team.
+    pub team: Option<TeamId>,
+    /// Stored as an internal note.
+    pub note: Option<String>,
+}
+
+impl Handler<Transfer> for Conversation {
+    type Result = AtomicResponse<Self, Result<ConversationView, ActorError>>;
+
+    fn handle(&mut self, msg: Transfer, _: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.check_reassign(&msg.by, false) {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(e))));
+        }
+        let author = UserId(msg.by.id());
+        let note = msg.note.filter(|n| !n.trim().is_empty());
+        let (agent, team) = (msg.agent, msg.team);
+        self.change(move |db, id| async move {
+            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            let row = match (agent, team) {
+                (Some(agent), _) => {
+                    store::conversations::assign(
+                        &txn,
+                        id,
+                        agent,
+                        &[ConversationState::Queued, ConversationState::Assigned],
+                    )
+                    .await?
+                }
+                (None, Some(team)) => {
+                    if store::teams::find(&txn, team).await?.is_none() {
+                        return Err(ChangeError::Store(store::StoreError::NotFound));
+                    }
+                    store::conversations::requeue(
+                        &txn,
+                        id,
+                        Some(team),
+                        &[ConversationState::Queued, ConversationState::Assigned],
+                    )
+                    .await?
+                }
+                (None, None) => return Err(ChangeError::Conflict),
+            };
+            if let Some(text) = note {
+                store::notes::insert(&txn, id, author, &text).await?;
+            }
+            txn.commit().await.map_err(store::StoreError::from)?;
+            Ok(row)
+        })
+    }
+}
+
+/// End the conversation.
+#[derive(Message)]
+#[rtype(result = "Result<ConversationView, ActorError>")]
+pub struct Close {
+    /// Who closes (customer, or staff with access).
+    pub by: Party,
+    /// Why.
+    pub reason: String,
+}
+
+impl Handler<Close> for Conversation {
+    type Result = AtomicResponse<Self, Result<ConversationView, ActorError>>;
+
+    fn handle(&mut self, msg: Close, _: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.authorize(&msg.by) {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(e))));
+        }
+        if let Party::Staff { scope, .. } = &msg.by
+            && scope.role == Role::Agent
+            && self.row.as_ref().and_then(|r| r.assignee_id) != Some(scope.user.0)
+        {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(ActorError::forbidden(
+                "only the assigned agent, a supervisor or the customer closes",
+            )))));
+        }
+        if let Some(state) = self.state()
+            && state.apply(Transition::Close).is_err()
+        {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(ActorError::new(
+                ErrorCode::Conflict,
+                "the conversation is already closed",
+            )))));
+        }
+        let reason = msg.reason;
+        self.change(move |db, id| async move { store::conversations::close(&db, id, &reason).await })
+    }
+}
+
+/// Start a closed conversation again: back to its team's queue.
+#[derive(Message)]
+#[rtype(result = "Result<ConversationView, ActorError>")]
+pub struct Reopen {
+    /// Staff with access.
+    pub by: Party,
+}
+
+impl Handler<Reopen> for Conversation {
+    type Result = AtomicResponse<Self, Result<ConversationView, ActorError>>;
+
+    fn handle(&mut self, msg: Reopen, _: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.authorize(&msg.by) {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(e))));
+        }
+        if self.state() != Some(ConversationState::Closed) {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(ActorError::new(
+                ErrorCode::Conflict,
+                "only a closed conversation can be reopened",
+            )))));
+        }
+        let team = self.row.as_ref().and_then(|r| r.team_id).map(TeamId);
+        self.change(move |db, id| async move {
+            store::conversations::requeue(&db, id, team, &[ConversationState::Closed]).await
+        })
+    }
+}
+
+/// The idle timer fired.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct CloseIdle;
+
+impl Handler<CloseIdle> for Conversation {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, _: CloseIdle, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let id = self.id;
+        let before = self.row.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let row = store::conversations::close(&db, id, "idle").await.ok()?;
+                let view = store::conversations::view(&db, row.clone()).await.ok()?;
+                Some((row, view))
+            }
+            .into_actor(self)
+            .map(move |res, act, ctx| {
+                if let Some((row, view)) = res {
+                    act.changed(ctx, before, view, row);
+                }
+            }),
+        ))
+    }
+}

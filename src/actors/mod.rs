@@ -1,0 +1,137 @@
+//! The live system: one actor per conversation, per team queue and per
+//! socket, started and found through the [`router::Router`]. Actors own
+//! state and ordering; they never block on I/O (database calls are futures
+//! attached to the actor). See `docs/architecture.md`.
+
+pub mod agent_session;
+pub mod conversation;
+pub mod customer_session;
+pub mod router;
+pub mod socket;
+pub mod team_queue;
+
+use actix::Message;
+use bytestring::ByteString;
+
+use crate::domain::access::StaffScope;
+use crate::domain::protocol::{Actor as WireActor, PartyKind, ServerFrame};
+use crate::domain::{ConversationId, ErrorCode, VisitorId};
+
+/// Identifies one socket for the life of the process.
+pub type SessionId = u64;
+
+/// A frame already serialised once, shared by every recipient (cloning a
+/// `ByteString` only bumps a reference count).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Deliver(pub ByteString);
+
+impl Deliver {
+    /// Serialises a frame.
+    pub fn frame(frame: &ServerFrame) -> Self {
+        Deliver(ByteString::from(frame.to_json()))
+    }
+}
+
+/// Who is asking: a customer bound to its conversation, or a staff member.
+#[derive(Debug, Clone)]
+pub enum Party {
+    /// A widget visitor.
+    Customer {
+        /// The visitor.
+        visitor: VisitorId,
+        /// The only conversation it may touch.
+        conversation: ConversationId,
+        /// Its display name.
+        name: Option<String>,
+    },
+    /// A staff member.
+    Staff {
+        /// Id, role and teams.
+        scope: StaffScope,
+        /// Display name.
+        name: String,
+    },
+}
+
+impl Party {
+    /// Customer or agent side.
+    pub fn kind(&self) -> PartyKind {
+        match self {
+            Party::Customer { .. } => PartyKind::Customer,
+            Party::Staff { .. } => PartyKind::Agent,
+        }
+    }
+
+    /// Visitor or user id.
+    pub fn id(&self) -> i64 {
+        match self {
+            Party::Customer { visitor, .. } => visitor.0,
+            Party::Staff { scope, .. } => scope.user.0,
+        }
+    }
+
+    /// Display name.
+    pub fn name(&self) -> Option<String> {
+        match self {
+            Party::Customer { name, .. } => name.clone(),
+            Party::Staff { name, .. } => Some(name.clone()),
+        }
+    }
+
+    /// As it appears in receipts and typing events.
+    pub fn wire(&self, with_name: bool) -> WireActor {
+        WireActor {
+            kind: self.kind(),
+            id: self.id(),
+            name: if with_name { self.name() } else { None },
+        }
+    }
+}
+
+/// A refused or failed request to an actor, as the client will see it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ActorError {
+    /// The wire code.
+    pub code: ErrorCode,
+    /// For a person.
+    pub message: String,
+}
+
+impl ActorError {
+    /// Builds an error.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ActorError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// `internal`, logging the cause.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "actor request failed");
+        Self::new(ErrorCode::Internal, "something went wrong on our side")
+    }
+
+    /// The `error` frame for this failure.
+    pub fn frame(&self, reference: Option<String>) -> ServerFrame {
+        ServerFrame::error(reference, self.code, self.message.clone())
+    }
+}
+
+impl From<crate::store::StoreError> for ActorError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::NotFound => {
+                ActorError::new(ErrorCode::NotFound, "no such conversation")
+            }
+            other => ActorError::internal(other),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The Router: one per node. It activates Conversation and TeamQueue actors
+//! on first use (virtual actors: state comes from the store), replaces one
+//! that has stopped, tracks each agent's sockets, and turns an agent's last
+//! disconnect into `offline` after a grace period. It never awaits I/O.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::conversation::Conversation;
+use super::team_queue::{RefreshAgent, TeamQueue};
+use super::{Deliver, SessionId};
+use crate::bus::{Bus, BusError};
+use crate::config::RealtimeSettings;
+use crate::domain::{AgentStatus, ConversationId, TeamId, UserId};
+use crate::store::{self, Db};
+
+/// The sockets of one agent.
+#[derive(Default)]
+struct AgentSockets {
+    sessions: HashMap<SessionId, Recipient<Deliver>>,
+    teams: Vec<TeamId>,
+    offline_timer: Option<SpawnHandle>,
+}
+
+/// Registry and supervisor of this node's actors.
+pub struct Router {
+    db: Db,
+    settings: Arc<RealtimeSettings>,
+    conversations: HashMap<ConversationId, Addr<Conversation>>,
+    teams: HashMap<TeamId, Addr<TeamQueue>>,
+    agents: HashMap<UserId, AgentSockets>,
+    /// Worker threads conversations are spread over (kept alive here).
+    arbiters: Vec<Arbiter>,
+    next_arbiter: usize,
+}
+
+impl Router {
+    /// A router; call `start()` on the system arbiter.
+    pub fn new(db: Db, settings: Arc<RealtimeSettings>) -> Self {
+        let arbiters = (0..settings.arbiters.max(1)).map(|_| Arbiter::new()).collect();
+        Router {
+            db,
+            settings,
+            conversations: HashMap::new(),
+            teams: HashMap::new(),
+            agents: HashMap::new(),
+            arbiters,
+            next_arbiter: 0,
+        }
+    }
+
+    fn activate(&mut self, id: ConversationId, ctx: &mut Context<Self>) -> Addr<Conversation> {
+        let router = ctx.address();
+        let bus = Bus::local(router.clone());
+        let db = self.db.clone();
+        let settings = self.settings.clone();
+        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+        self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        let addr = Conversation::start_in_arbiter(&arbiter.handle(), move |_| {
+            Conversation::new(id, db, bus, router, settings)
+        });
+        self.conversations.insert(id, addr.clone());
+        addr
+    }
+
+    fn refresh_agent_in_teams(&mut self, agent: UserId, ctx: &mut Context<Self>) {
+        let teams = self
+            .agents
+            .get(&agent)
+            .map(|a| a.teams.clone())
+            .unwrap_or_default();
+        for t in teams {
+            let team = self.team(t, ctx);
+            team.do_send(RefreshAgent { agent });
+        }
+    }
+
+    fn team(&mut self, id: TeamId, ctx: &mut Context<Self>) -> Addr<TeamQueue> {
+        if let Some(addr) = self.teams.get(&id).filter(|a| a.connected()) {
+            return addr.clone();
+        }
+        let addr = TeamQueue::new(id, self.db.clone(), ctx.address()).start();
+        self.teams.insert(id, addr.clone());
+        addr
+    }
+}
+
+impl Actor for Router {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(4096);
+        // Open conversations get their actors back, so their idle timers run
+        // after a restart. One query at start, not a polling loop.
+        let db = self.db.clone();
+        ctx.spawn(
+            async move { store::conversations::open_ids(&db).await }
+                .into_actor(self)
+                .map(|res, act, ctx| match res {
+                    Ok(ids) => {
+                        for id in ids {
+                            if !act.conversations.contains_key(&id) {
+                                act.activate(id, ctx);
+                            }
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "could not list open conversations"),
+                }),
+        );
+    }
+}
+
+/// Find or activate `conversation:<id>`.
+#[derive(Message)]
+#[rtype(result = "Result<Addr<Conversation>, BusError>")]
+pub struct ResolveConversation {
+    /// The conversation.
+    pub id: ConversationId,
+}
+
+impl Handler<ResolveConversation> for Router {
+    type Result = Result<Addr<Conversation>, BusError>;
+
+    fn handle(&mut self, msg: ResolveConversation, ctx: &mut Self::Context) -> Self::Result {
+        if msg.id.0 <= 0 {
+            return Err(BusError::NotFound);
+        }
+        match self.conversations.get(&msg.id) {
+            // A stopped (or crashed) actor is replaced from the store.
+            Some(addr) if addr.connected() => Ok(addr.clone()),
+            _ => Ok(self.activate(msg.id, ctx)),
+        }
+    }
+}
+
+/// Find or activate `team:<id>`.
+#[derive(Message)]
+#[rtype(result = "Result<Addr<TeamQueue>, BusError>")]
+pub struct ResolveTeam {
+    /// The team.
+    pub id: TeamId,
+}
+
+impl Handler<ResolveTeam> for Router {
+    type Result = Result<Addr<TeamQueue>, BusError>;
+
+    fn handle(&mut self, msg: ResolveTeam, ctx: &mut Self::Context) -> Self::Result {
+        if msg.id.0 <= 0 {
+            return Err(BusError::NotFound);
+        }
+        Ok(self.team(msg.id, ctx))
+    }
+}
+
+/// A conversation actor stopped (passivated, or failed to load).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Passivated {
+    /// Its id.
+    pub id: ConversationId,
+    /// Its address, so a newer actor for the same id is not forgotten.
+    pub addr: Addr<Conversation>,
+}
+
+impl Handler<Passivated> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: Passivated, _: &mut Self::Context) {
+        if self.conversations.get(&msg.id) == Some(&msg.addr) {
+            self.conversations.remove(&msg.id);
+        }
+    }
+}
+
+/// Things that happen to agents.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum AgentEvent {
+    /// A socket of the agent opened.
+    Connected {
+        /// The agent.
+        agent: UserId,
+        /// The socket.
+        session: SessionId,
+        /// Where its frames go.
+        recipient: Recipient<Deliver>,
+        /// The agent's teams (whose queues show its presence).
+        teams: Vec<TeamId>,
+    },
+    /// A socket of the agent closed.
+    Disconnected {
+        /// The agent.
+        agent: UserId,
+        /// The socket.
+        session: SessionId,
+    },
+    /// A frame for every socket of the agent.
+    Deliver {
+        /// The agent.
+        agent: UserId,
+        /// The frame.
+        frame: Deliver,
+    },
+    /// The agent's status or load changed; queues should show it.
+    Changed {
+        /// The agent.
+        agent: UserId,
+    },
+}
+
+impl Handler<AgentEvent> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: AgentEvent, ctx: &mut Self::Context) {
+        match msg {
+            AgentEvent::Connected {
+                agent,
+                session,
+                recipient,
+                teams,
+            } => {
+                let entry = self.agents.entry(agent).or_default();
+                if let Some(h) = entry.offline_timer.take() {
+                    ctx.cancel_future(h);
+                }
+                entry.sessions.insert(session, recipient);
+                entry.teams = teams;
+            }
+            AgentEvent::Disconnected { agent, session } => {
+                let Some(entry) = self.agents.get_mut(&agent) else {
+                    return;
+                };
+                entry.sessions.remove(&session);
+                if entry.sessions.is_empty() && entry.offline_timer.is_none() {
+                    let grace = Duration::from_secs(self.settings.presence_grace_s);
+                    entry.offline_timer = Some(ctx.run_later(grace, move |act, ctx| {
+                        let still_gone = act
+                            .agents
+                            .get(&agent)
+                            .is_some_and(|a| a.sessions.is_empty());
+                        if !still_gone {
+                            return;
+                        }
+                        let db = act.db.clone();
+                        ctx.spawn(
+                            async move {
+                                store::users::update(
+                                    &db,
+                                    agent,
+                                    store::users::UserChanges {
+                                        status: Some(AgentStatus::Offline),
+                                        ..Default::default()
+                                    },
+                                )
+                                .await
+                            }
+                            .into_actor(act)
+                            .map(move |res, act, ctx| {
+                                if let Err(e) = res {
+                                    tracing::warn!(agent_id = %agent, error = %e, "could not mark agent offline");
+                                }
+                                act.refresh_agent_in_teams(agent, ctx);
+                                if let Some(a) = act.agents.get_mut(&agent) {
+                                    a.offline_timer = None;
+                                    if a.sessions.is_empty() {
+                                        act.agents.remove(&agent);
+                                    }
+                                }
+                            }),
+                        );
+                    }));
+                }
+            }
+            AgentEvent::Deliver { agent, frame } => {
+                if let Some(entry) = self.agents.get_mut(&agent) {
+                    entry
+                        .sessions
+                        .retain(|_, r| r.try_send(frame.clone()).is_ok());
+                }
+            }
+            AgentEvent::Changed { agent } => self.refresh_agent_in_teams(agent, ctx),
+        }
+    }
+}

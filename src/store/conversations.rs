@@ -1,0 +1,499 @@
+//! Conversations and their visitors: creation, the read model clients see,
+//! access-filtered listing, and the conditional writes behind every state
+//! change (DESIGN.md invariant 4: the database is the final arbiter).
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use entity::{conversation_tags, conversations, tags, users, visitors};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::StoreError;
+use crate::domain::access::{ConversationScope, StaffScope};
+use crate::domain::conversation::ConversationState;
+use crate::domain::protocol::{ConversationView, PartyKind, Unread, VisitorView};
+use crate::domain::{ConversationId, Role, TeamId, UserId, VisitorId};
+
+/// A visitor and the conversation it starts, from the widget's pre-chat form.
+pub struct NewConversation {
+    /// Visitor name.
+    pub name: Option<String>,
+    /// Visitor e-mail.
+    pub email: Option<String>,
+    /// Browser user agent.
+    pub user_agent: Option<String>,
+    /// Chosen issue type.
+    pub issue_type: Option<String>,
+    /// Preferred language.
+    pub language: Option<String>,
+    /// Custom pre-chat fields.
+    pub attributes: serde_json::Value,
+    /// The team whose queue it waits in.
+    pub team: Option<TeamId>,
+    /// Initial state (`queued`, or `bot` once triage exists).
+    pub state: ConversationState,
+}
+
+/// Creates the visitor and its conversation in one transaction.
+pub async fn create_with_visitor(
+    db: &impl ConnectionTrait,
+    new: NewConversation,
+) -> Result<(visitors::Model, conversations::Model), StoreError> {
+    let now = Utc::now();
+    let visitor = visitors::ActiveModel {
+        name: Set(new.name),
+        email: Set(new.email),
+        user_agent: Set(new.user_agent),
+        attributes: Set(serde_json::json!({})),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let queued = new.state == ConversationState::Queued;
+    let conversation = conversations::ActiveModel {
+        visitor_id: Set(visitor.id),
+        team_id: Set(new.team.map(|t| t.0)),
+        assignee_id: Set(None),
+        state: Set(new.state.as_str().to_owned()),
+        priority: Set(0),
+        issue_type: Set(new.issue_type),
+        language: Set(new.language),
+        channel: Set("widget".to_owned()),
+        attributes: Set(new.attributes),
+        offline: Set(false),
+        version: Set(0),
+        last_seq: Set(0),
+        customer_last_read_seq: Set(0),
+        agent_last_read_seq: Set(0),
+        customer_unread: Set(0),
+        agent_unread: Set(0),
+        waiting_since: Set(queued.then_some(now)),
+        first_response_at: Set(None),
+        closed_at: Set(None),
+        closed_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        id: NotSet,
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok((visitor, conversation))
+}
+
+/// Finds a conversation row.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+) -> Result<Option<conversations::Model>, StoreError> {
+    Ok(conversations::Entity::find_by_id(id.0).one(db).await?)
+}
+
+/// The stored state of a row, parsed.
+pub fn state_of(row: &conversations::Model) -> Result<ConversationState, StoreError> {
+    ConversationState::parse(&row.state)
+        .ok_or_else(|| StoreError::Corrupt(format!("conversation state {:?}", row.state)))
+}
+
+/// The facts access checks need.
+pub fn scope_of(row: &conversations::Model) -> Result<ConversationScope, StoreError> {
+    Ok(ConversationScope {
+        state: state_of(row)?,
+        team: row.team_id.map(TeamId),
+        assignee: row.assignee_id.map(UserId),
+    })
+}
+
+/// Builds the client view of many rows with two extra queries.
+pub async fn views(
+    db: &impl ConnectionTrait,
+    rows: Vec<conversations::Model>,
+) -> Result<Vec<ConversationView>, StoreError> {
+    let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+    let visitor_ids: Vec<i64> = rows.iter().map(|c| c.visitor_id).collect();
+    let visitors: HashMap<i64, visitors::Model> = visitors::Entity::find()
+        .filter(visitors::Column::Id.is_in(visitor_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v))
+        .collect();
+    let mut tags_by_conv: HashMap<i64, Vec<String>> = HashMap::new();
+    for (ct, tag) in conversation_tags::Entity::find()
+        .filter(conversation_tags::Column::ConversationId.is_in(ids))
+        .find_also_related(tags::Entity)
+        .all(db)
+        .await?
+    {
+        if let Some(tag) = tag {
+            tags_by_conv.entry(ct.conversation_id).or_default().push(tag.name);
+        }
+    }
+    rows.into_iter()
+        .map(|c| {
+            let v = visitors.get(&c.visitor_id);
+            let mut tags = tags_by_conv.remove(&c.id).unwrap_or_default();
+            tags.sort();
+            Ok(ConversationView {
+                id: c.id,
+                state: state_of(&c)?,
+                team_id: c.team_id,
+                assignee_id: c.assignee_id,
+                visitor: VisitorView {
+                    id: c.visitor_id,
+                    name: v.and_then(|v| v.name.clone()),
+                    email: v.and_then(|v| v.email.clone()),
+                },
+                issue_type: c.issue_type,
+                language: c.language,
+                priority: c.priority,
+                tags,
+                attributes: c.attributes,
+                unread: Unread {
+                    customer: c.customer_unread,
+                    agent: c.agent_unread,
+                },
+                last_seq: c.last_seq,
+                closed_reason: c.closed_reason,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+            })
+        })
+        .collect()
+}
+
+/// The client view of one row.
+pub async fn view(
+    db: &impl ConnectionTrait,
+    row: conversations::Model,
+) -> Result<ConversationView, StoreError> {
+    views(db, vec![row]).await?.pop().ok_or(StoreError::NotFound)
+}
+
+/// Which conversations to list.
+pub struct ConversationFilter {
+    /// Only this state.
+    pub state: Option<ConversationState>,
+    /// Only this team.
+    pub team: Option<TeamId>,
+    /// Only this assignee.
+    pub assignee: Option<UserId>,
+    /// Keyset cursor: ids below this (newest first).
+    pub before_id: Option<i64>,
+    /// Page size.
+    pub limit: u64,
+}
+
+/// Lists what `staff` may see, newest first, with the same rule as
+/// [`crate::domain::access::staff_may_access`], expressed in SQL.
+pub async fn list_for(
+    db: &impl ConnectionTrait,
+    staff: &StaffScope,
+    filter: &ConversationFilter,
+) -> Result<Vec<conversations::Model>, StoreError> {
+    let mut q = conversations::Entity::find().order_by_desc(conversations::Column::Id);
+    let teams: Vec<i64> = staff.teams.iter().map(|t| t.0).collect();
+    let mine = conversations::Column::AssigneeId.eq(staff.user.0);
+    q = match staff.role {
+        Role::Admin => q,
+        Role::Supervisor => q.filter(
+            Condition::any()
+                .add(mine)
+                .add(conversations::Column::TeamId.is_in(teams)),
+        ),
+        Role::Agent => q.filter(
+            Condition::any().add(mine).add(
+                Condition::all()
+                    .add(conversations::Column::State.eq(ConversationState::Queued.as_str()))
+                    .add(conversations::Column::TeamId.is_in(teams)),
+            ),
+        ),
+    };
+    if let Some(s) = filter.state {
+        q = q.filter(conversations::Column::State.eq(s.as_str()));
+    }
+    if let Some(t) = filter.team {
+        q = q.filter(conversations::Column::TeamId.eq(t.0));
+    }
+    if let Some(a) = filter.assignee {
+        q = q.filter(conversations::Column::AssigneeId.eq(a.0));
+    }
+    if let Some(b) = filter.before_id {
+        q = q.filter(conversations::Column::Id.lt(b));
+    }
+    Ok(q.limit(filter.limit).all(db).await?)
+}
+
+/// Ids of open conversations assigned to `agent` (a new socket subscribes to them).
+pub async fn open_assigned_to(
+    db: &impl ConnectionTrait,
+    agent: UserId,
+) -> Result<Vec<ConversationId>, StoreError> {
+    let ids: Vec<i64> = conversations::Entity::find()
+        .select_only()
+        .column(conversations::Column::Id)
+        .filter(conversations::Column::AssigneeId.eq(agent.0))
+        .filter(conversations::Column::State.eq(ConversationState::Assigned.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(ids.into_iter().map(ConversationId).collect())
+}
+
+/// How many open conversations `agent` holds.
+pub async fn load_of(db: &impl ConnectionTrait, agent: UserId) -> Result<u64, StoreError> {
+    Ok(conversations::Entity::find()
+        .filter(conversations::Column::AssigneeId.eq(agent.0))
+        .filter(conversations::Column::State.eq(ConversationState::Assigned.as_str()))
+        .count(db)
+        .await?)
+}
+
+/// Loads of many agents at once.
+pub async fn loads_of(
+    db: &impl ConnectionTrait,
+    agents: &[UserId],
+) -> Result<HashMap<UserId, i64>, StoreError> {
+    let rows: Vec<(Option<i64>, i64)> = conversations::Entity::find()
+        .select_only()
+        .column(conversations::Column::AssigneeId)
+        .column_as(conversations::Column::Id.count(), "n")
+        .filter(conversations::Column::AssigneeId.is_in(agents.iter().map(|a| a.0)))
+        .filter(conversations::Column::State.eq(ConversationState::Assigned.as_str()))
+        .group_by(conversations::Column::AssigneeId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(a, n)| a.map(|a| (UserId(a), n)))
+        .collect())
+}
+
+/// Conversations waiting in `team`, in serving order (priority, then age).
+pub async fn queued_in_team(
+    db: &impl ConnectionTrait,
+    team: TeamId,
+) -> Result<Vec<conversations::Model>, StoreError> {
+    Ok(conversations::Entity::find()
+        .filter(conversations::Column::TeamId.eq(team.0))
+        .filter(conversations::Column::State.eq(ConversationState::Queued.as_str()))
+        .order_by_desc(conversations::Column::Priority)
+        .order_by_asc(conversations::Column::WaitingSince)
+        .order_by_asc(conversations::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Why a conditional state change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// Someone else changed the conversation first, or its state forbids this.
+    #[error("the conversation changed; reload and retry")]
+    Conflict,
+    /// The agent already holds as many conversations as it may.
+    #[error("agent is at capacity")]
+    AtCapacity,
+    /// The agent does not exist or is deactivated.
+    #[error("no such active agent")]
+    AgentUnavailable,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn transitioned(
+    q: sea_orm::UpdateMany<conversations::Entity>,
+) -> sea_orm::UpdateMany<conversations::Entity> {
+    q.col_expr(
+        conversations::Column::Version,
+        Expr::col(conversations::Column::Version).add(1),
+    )
+    .col_expr(conversations::Column::UpdatedAt, Expr::value(Utc::now()))
+}
+
+/// Gives a conversation to `agent` if it is still in one of `from` states
+/// and the agent is active and under its capacity. Call it inside a
+/// transaction: its first statement writes the agent's row, which
+/// serialises every assignment to that agent (a row lock on PostgreSQL, the
+/// write lock on SQLite), so the load it counts cannot change before the
+/// conditional write (DESIGN.md invariant 4: no capacity overrun).
+pub async fn assign(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+    agent: UserId,
+    from: &[ConversationState],
+) -> Result<conversations::Model, ChangeError> {
+    let locked = users::Entity::update_many()
+        .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(users::Column::Id.eq(agent.0))
+        .filter(users::Column::Active.eq(true))
+        .exec(db)
+        .await
+        .map_err(StoreError::from)?;
+    if locked.rows_affected != 1 {
+        return Err(ChangeError::AgentUnavailable);
+    }
+    let capacity = users::Entity::find_by_id(agent.0)
+        .one(db)
+        .await
+        .map_err(StoreError::from)?
+        .map(|u| i64::from(u.capacity))
+        .ok_or(ChangeError::AgentUnavailable)?;
+    let load = i64::try_from(load_of(db, agent).await?).unwrap_or(i64::MAX);
+    if load >= capacity {
+        return Err(ChangeError::AtCapacity);
+    }
+    let res = transitioned(conversations::Entity::update_many())
+        .col_expr(
+            conversations::Column::State,
+            Expr::value(ConversationState::Assigned.as_str()),
+        )
+        .col_expr(conversations::Column::AssigneeId, Expr::value(agent.0))
+        .col_expr(
+            conversations::Column::WaitingSince,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .filter(conversations::Column::Id.eq(id.0))
+        .filter(conversations::Column::State.is_in(from.iter().map(|s| s.as_str())))
+        .filter(
+            Condition::any()
+                .add(conversations::Column::AssigneeId.is_null())
+                .add(conversations::Column::AssigneeId.ne(agent.0)),
+        )
+        .exec(db)
+        .await
+        .map_err(StoreError::from)?;
+    if res.rows_affected != 1 {
+        return Err(ChangeError::Conflict);
+    }
+    find(db, id).await?.ok_or(ChangeError::Conflict)
+}
+
+/// Ids of every conversation that is not closed (activated at start so
+/// their idle timers run).
+pub async fn open_ids(db: &impl ConnectionTrait) -> Result<Vec<ConversationId>, StoreError> {
+    let ids: Vec<i64> = conversations::Entity::find()
+        .select_only()
+        .column(conversations::Column::Id)
+        .filter(conversations::Column::State.ne(ConversationState::Closed.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(ids.into_iter().map(ConversationId).collect())
+}
+
+/// Puts a conversation back in `team`'s queue (transfer to a team, reopen).
+pub async fn requeue(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+    team: Option<TeamId>,
+    from: &[ConversationState],
+) -> Result<conversations::Model, ChangeError> {
+    let res = transitioned(conversations::Entity::update_many())
+        .col_expr(
+            conversations::Column::State,
+            Expr::value(ConversationState::Queued.as_str()),
+        )
+        .col_expr(
+            conversations::Column::AssigneeId,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(conversations::Column::TeamId, Expr::value(team.map(|t| t.0)))
+        .col_expr(conversations::Column::WaitingSince, Expr::value(Utc::now()))
+        .col_expr(
+            conversations::Column::ClosedAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(
+            conversations::Column::ClosedReason,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(conversations::Column::Id.eq(id.0))
+        .filter(conversations::Column::State.is_in(from.iter().map(|s| s.as_str())))
+        .exec(db)
+        .await
+        .map_err(StoreError::from)?;
+    if res.rows_affected != 1 {
+        return Err(ChangeError::Conflict);
+    }
+    find(db, id).await?.ok_or(ChangeError::Conflict)
+}
+
+/// Closes a conversation that is not closed yet.
+pub async fn close(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+    reason: &str,
+) -> Result<conversations::Model, ChangeError> {
+    let now = Utc::now();
+    let res = transitioned(conversations::Entity::update_many())
+        .col_expr(
+            conversations::Column::State,
+            Expr::value(ConversationState::Closed.as_str()),
+        )
+        .col_expr(conversations::Column::ClosedAt, Expr::value(now))
+        .col_expr(conversations::Column::ClosedReason, Expr::value(reason))
+        .col_expr(
+            conversations::Column::WaitingSince,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .filter(conversations::Column::Id.eq(id.0))
+        .filter(conversations::Column::State.ne(ConversationState::Closed.as_str()))
+        .exec(db)
+        .await
+        .map_err(StoreError::from)?;
+    if res.rows_affected != 1 {
+        return Err(ChangeError::Conflict);
+    }
+    find(db, id).await?.ok_or(ChangeError::Conflict)
+}
+
+/// Records that `side` has read up to `up_to_seq` and recounts its unread
+/// messages exactly. Returns the new read mark.
+pub async fn mark_read(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+    side: PartyKind,
+    up_to_seq: i64,
+) -> Result<(), StoreError> {
+    let row = find(db, id).await?.ok_or(StoreError::NotFound)?;
+    let (mark_col, unread_col, current, from_kinds): (_, _, i64, &[&str]) = match side {
+        PartyKind::Customer => (
+            conversations::Column::CustomerLastReadSeq,
+            conversations::Column::CustomerUnread,
+            row.customer_last_read_seq,
+            &["agent", "bot", "system"],
+        ),
+        _ => (
+            conversations::Column::AgentLastReadSeq,
+            conversations::Column::AgentUnread,
+            row.agent_last_read_seq,
+            &["customer"],
+        ),
+    };
+    let mark = Ord::min(Ord::max(up_to_seq, current), row.last_seq);
+    let unread = super::messages::count_after(db, id, mark, from_kinds).await?;
+    conversations::Entity::update_many()
+        .col_expr(mark_col, Expr::value(mark))
+        .col_expr(unread_col, Expr::value(i32::try_from(unread).unwrap_or(i32::MAX)))
+        .filter(conversations::Column::Id.eq(id.0))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A visitor row.
+pub async fn visitor(
+    db: &impl ConnectionTrait,
+    id: VisitorId,
+) -> Result<Option<visitors::Model>, StoreError> {
+    Ok(visitors::Entity::find_by_id(id.0).one(db).await?)
+}

@@ -1,0 +1,221 @@
+//! Messages: the batch insert that makes them durable (and moves the
+//! conversation's `last_seq` and unread counts in the same transaction), and
+//! the history reads behind `resume` and REST pagination.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{conversations, messages};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::StoreError;
+use crate::domain::ConversationId;
+use crate::domain::protocol::{MessageView, PartyKind, Sender};
+
+/// A message with its seq already assigned by the Conversation actor.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// Its place in the conversation.
+    pub seq: i64,
+    /// The sender's idempotency key.
+    pub client_msg_id: Option<String>,
+    /// Who sent it.
+    pub sender: Sender,
+    /// The text as sent.
+    pub text: String,
+}
+
+/// Commits `batch` (ascending, gap-free seqs following the stored
+/// `last_seq`) in one transaction with the conversation's counters. Either
+/// every message is durable when this returns `Ok`, or none is.
+pub async fn commit_batch(
+    db: &sea_orm::DatabaseConnection,
+    conversation: ConversationId,
+    batch: &[NewMessage],
+) -> Result<Vec<messages::Model>, StoreError> {
+    let Some(last) = batch.last() else {
+        return Ok(Vec::new());
+    };
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let mut stored = Vec::with_capacity(batch.len());
+    for m in batch {
+        let row = messages::ActiveModel {
+            conversation_id: Set(conversation.0),
+            seq: Set(m.seq),
+            client_msg_id: Set(m.client_msg_id.clone()),
+            sender_kind: Set(m.sender.kind.as_str().to_owned()),
+            sender_id: Set(m.sender.id),
+            sender_name: Set(m.sender.name.clone()),
+            text: Set(m.text.clone()),
+            attachments: Set(serde_json::json!([])),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        stored.push(row);
+    }
+    let from_customer = batch
+        .iter()
+        .filter(|m| m.sender.kind == PartyKind::Customer)
+        .count();
+    let from_staff = batch.len() - from_customer;
+    let staff_replied = batch.iter().any(|m| m.sender.kind == PartyKind::Agent);
+    let mut update = conversations::Entity::update_many()
+        .col_expr(conversations::Column::LastSeq, Expr::value(last.seq))
+        .col_expr(conversations::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            conversations::Column::AgentUnread,
+            Expr::col(conversations::Column::AgentUnread).add(count_i32(from_customer)),
+        )
+        .col_expr(
+            conversations::Column::CustomerUnread,
+            Expr::col(conversations::Column::CustomerUnread).add(count_i32(from_staff)),
+        );
+    if staff_replied {
+        update = update.col_expr(
+            conversations::Column::FirstResponseAt,
+            Expr::col(conversations::Column::FirstResponseAt).if_null(now),
+        );
+    }
+    let res = update
+        .filter(conversations::Column::Id.eq(conversation.0))
+        .filter(conversations::Column::LastSeq.eq(batch[0].seq - 1))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        // Another writer moved last_seq: this actor is not the only writer
+        // (a lost lease). Refuse rather than leave a gap or a fork.
+        return Err(StoreError::Conflict(format!(
+            "conversation {conversation} last_seq is not {}",
+            batch[0].seq - 1
+        )));
+    }
+    txn.commit().await?;
+    Ok(stored)
+}
+
+fn count_i32(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The client view of a stored message.
+pub fn view(m: &messages::Model) -> MessageView {
+    MessageView {
+        id: m.id,
+        conversation_id: m.conversation_id,
+        seq: m.seq,
+        client_msg_id: m.client_msg_id.clone(),
+        sender: Sender {
+            kind: PartyKind::parse(&m.sender_kind).unwrap_or(PartyKind::System),
+            id: m.sender_id,
+            name: m.sender_name.clone(),
+        },
+        text: m.text.clone(),
+        attachments: m.attachments.as_array().cloned().unwrap_or_default(),
+        created_at: m.created_at,
+    }
+}
+
+/// Messages with `seq > after_seq`, ascending, at most `limit`.
+pub async fn after(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+    after_seq: i64,
+    limit: u64,
+) -> Result<Vec<messages::Model>, StoreError> {
+    Ok(messages::Entity::find()
+        .filter(messages::Column::ConversationId.eq(conversation.0))
+        .filter(messages::Column::Seq.gt(after_seq))
+        .order_by_asc(messages::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Messages with `seq < before_seq`, the newest `limit` of them, ascending.
+pub async fn before(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+    before_seq: i64,
+    limit: u64,
+) -> Result<Vec<messages::Model>, StoreError> {
+    let mut rows = messages::Entity::find()
+        .filter(messages::Column::ConversationId.eq(conversation.0))
+        .filter(messages::Column::Seq.lt(before_seq))
+        .order_by_desc(messages::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// The message a `client_msg_id` produced, if any.
+pub async fn by_client_id(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+    client_msg_id: &str,
+) -> Result<Option<messages::Model>, StoreError> {
+    Ok(messages::Entity::find()
+        .filter(messages::Column::ConversationId.eq(conversation.0))
+        .filter(messages::Column::ClientMsgId.eq(client_msg_id))
+        .one(db)
+        .await?)
+}
+
+/// Every `client_msg_id` used in a conversation, with its seq: the
+/// Conversation actor's idempotence memory, loaded on activation.
+pub async fn client_ids(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+) -> Result<HashMap<String, i64>, StoreError> {
+    let rows: Vec<(Option<String>, i64)> = messages::Entity::find()
+        .select_only()
+        .column(messages::Column::ClientMsgId)
+        .column(messages::Column::Seq)
+        .filter(messages::Column::ConversationId.eq(conversation.0))
+        .filter(messages::Column::ClientMsgId.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(c, s)| c.map(|c| (c, s)))
+        .collect())
+}
+
+/// Messages after `seq` sent by one of `kinds` (unread counting).
+pub async fn count_after(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+    seq: i64,
+    kinds: &[&str],
+) -> Result<u64, StoreError> {
+    Ok(messages::Entity::find()
+        .filter(messages::Column::ConversationId.eq(conversation.0))
+        .filter(messages::Column::Seq.gt(seq))
+        .filter(messages::Column::SenderKind.is_in(kinds.iter().copied()))
+        .count(db)
+        .await?)
+}
+
+/// When the customer last wrote (or the conversation began), for the idle timer.
+pub async fn last_customer_activity(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(messages::Entity::find()
+        .filter(messages::Column::ConversationId.eq(conversation.0))
+        .filter(messages::Column::SenderKind.eq(PartyKind::Customer.as_str()))
+        .order_by_desc(messages::Column::Seq)
+        .one(db)
+        .await?
+        .map(|m| m.created_at))
+}
