@@ -142,6 +142,8 @@ pub struct LimitSettings {
     pub login_per_ip_per_minute: u32,
     /// Per account: bounds password guessing against one user from many IPs.
     pub login_per_account_per_minute: u32,
+    /// New widget conversations per client IP per minute: bounds spam.
+    pub widget_sessions_per_ip_per_minute: u32,
 }
 
 /// Log output.
@@ -252,7 +254,10 @@ impl Settings {
         positive("auth.visitor_ttl_s", self.auth.visitor_ttl_s)?;
         let rt = &self.realtime;
         positive("realtime.heartbeat_ms", rt.heartbeat_ms)?;
-        positive("realtime.client_timeout_heartbeats", rt.client_timeout_heartbeats.into())?;
+        positive(
+            "realtime.client_timeout_heartbeats",
+            rt.client_timeout_heartbeats.into(),
+        )?;
         positive("realtime.outbound_buffer", rt.outbound_buffer as u64)?;
         positive("realtime.send_limit", rt.send_limit.into())?;
         positive("realtime.send_window_s", rt.send_window_s)?;
@@ -270,6 +275,10 @@ impl Settings {
         positive(
             "limits.login_per_account_per_minute",
             self.limits.login_per_account_per_minute.into(),
+        )?;
+        positive(
+            "limits.widget_sessions_per_ip_per_minute",
+            self.limits.widget_sessions_per_ip_per_minute.into(),
         )?;
         positive(
             "database.max_connections",

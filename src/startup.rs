@@ -10,8 +10,12 @@ use actix_web::{App, HttpMessage, HttpServer, web};
 use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use actix::Actor;
+
+use crate::actors::router::Router;
 use crate::auth::{LoginLimiter, TokenKeys, tokens};
 use crate::bootstrap::{self, FirstAdmin, Outcome};
+use crate::bus::Bus;
 use crate::config::{ConfigError, Settings};
 use crate::http::{self, AppState};
 use crate::store::{self, Db, StoreError};
@@ -44,6 +48,24 @@ pub enum StartupError {
     },
 }
 
+/// The configured node id, or the host name with a random suffix.
+fn node_id(configured: &str) -> String {
+    if !configured.is_empty() {
+        return configured.to_owned();
+    }
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| "node".to_owned());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}", &suffix[..6])
+}
+
 /// A built application: bound, migrated, ready to run.
 pub struct Application {
     port: u16,
@@ -73,7 +95,14 @@ impl Application {
             settings.auth.jwt_secret.expose_secret(),
             &settings.server.data_dir,
         )?;
-        let keys = TokenKeys::new(&secret, settings.auth.access_ttl_s);
+        let keys = TokenKeys::new(
+            &secret,
+            settings.auth.access_ttl_s,
+            settings.auth.visitor_ttl_s,
+        );
+        let router = Router::new(db.clone(), Arc::new(settings.realtime.clone())).start();
+        let bus = Bus::local(router);
+        let node_id = node_id(&settings.realtime.node_id);
         let addr = settings.bind_addr()?;
         let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
             addr: addr.to_string(),
@@ -91,6 +120,8 @@ impl Application {
             keys,
             login_limiter: LoginLimiter::new(&settings.limits),
             settings: Arc::new(settings.clone()),
+            bus,
+            node_id,
         });
         let sweeper = state.clone();
         actix_rt::spawn(async move {

@@ -13,13 +13,16 @@ use super::conversation::{
 use super::router::AgentEvent;
 use super::socket::{Intake, SocketCore};
 use super::team_queue::{Unwatch, Watch};
-use super::{ActorError, Deliver, Party};
+use super::{ActorError, Deliver, Kick, Party};
 use crate::bus::{Bus, BusError, ConversationRef, TeamRef};
 use crate::config::RealtimeSettings;
 use crate::domain::access::StaffScope;
 use crate::domain::protocol::{ClientEvent, ServerFrame};
 use crate::domain::{ConversationId, ErrorCode, Role, TeamId};
 use crate::store::{self, Db};
+
+/// Frames waiting for this actor (see `started`).
+const MAILBOX: usize = 1024;
 
 /// The live socket of a staff member.
 pub struct AgentSession {
@@ -104,13 +107,15 @@ impl AgentSession {
         ctx.wait(
             async move { bus.conversation(id).await }
                 .into_actor(self)
-                .map(move |res: Result<ConversationRef, BusError>, act, ctx| match res {
-                    Ok(conv) => {
-                        act.convs.insert(id, conv.clone());
-                        then(act, ctx, conv);
-                    }
-                    Err(e) => act.core.reply(ctx, &ActorError::from(e).frame(reference)),
-                }),
+                .map(
+                    move |res: Result<ConversationRef, BusError>, act, ctx| match res {
+                        Ok(conv) => {
+                            act.convs.insert(id, conv.clone());
+                            then(act, ctx, conv);
+                        }
+                        Err(e) => act.core.reply(ctx, &ActorError::from(e).frame(reference)),
+                    },
+                ),
         );
     }
 
@@ -122,7 +127,12 @@ impl AgentSession {
             after_seq: None,
             reference: None,
         });
-        ctx.spawn(async move { let _ = ask.await; }.into_actor(self));
+        ctx.spawn(
+            async move {
+                let _ = ask.await;
+            }
+            .into_actor(self),
+        );
     }
 
     fn need_conv(
@@ -144,7 +154,12 @@ impl AgentSession {
         id
     }
 
-    fn handle_frame(&mut self, event: ClientEvent, reference: Option<String>, ctx: &mut Context<Self>) {
+    fn handle_frame(
+        &mut self,
+        event: ClientEvent,
+        reference: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
         let party = self.party.clone();
         let session = self.core.id;
         match event {
@@ -153,34 +168,34 @@ impl AgentSession {
                 client_msg_id,
                 text,
             } => {
-                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else { return };
+                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else {
+                    return;
+                };
                 self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
-                    let cid = client_msg_id.clone();
+                    // The ack comes from the conversation, in commit order.
                     let ask = conv.ask(SendMessage {
                         session: Some(session),
+                        reply_to: Some((ctx.address().recipient(), reference.clone())),
                         party,
                         client_msg_id,
                         text,
                     });
-                    ctx.spawn(ask.into_actor(act).map(move |res, act, ctx| {
-                        let r = reference.clone();
-                        let res = res
-                            .map_err(ActorError::from)
-                            .and_then(|r| r)
-                            .map(|message| ServerFrame::MessageAck {
-                                reference: r,
-                                client_msg_id: cid,
-                                message,
-                            });
-                        act.reply_result(ctx, id, reference, res);
-                    }));
+                    act.spawn_unit(
+                        ctx,
+                        id,
+                        reference,
+                        async move { ask.await.map(|r| r.map(|_| ())) },
+                        false,
+                    );
                 });
             }
             ClientEvent::Typing {
                 conversation_id,
                 is_typing,
             } => {
-                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else { return };
+                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else {
+                    return;
+                };
                 self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
                     let ask = conv.ask(SetTyping {
                         session,
@@ -194,7 +209,9 @@ impl AgentSession {
                 conversation_id,
                 up_to_seq,
             } => {
-                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else { return };
+                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else {
+                    return;
+                };
                 self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
                     let ask = conv.ask(MarkRead { party, up_to_seq });
                     act.spawn_unit(ctx, id, reference, ask, false);
@@ -204,7 +221,9 @@ impl AgentSession {
                 conversation_id,
                 after_seq,
             } => {
-                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else { return };
+                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else {
+                    return;
+                };
                 self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
                     let ask = conv.ask(Subscribe {
                         session,
@@ -228,7 +247,12 @@ impl AgentSession {
                             act.subscribe(ctx, &conv);
                         }
                         let r = reference.clone();
-                        act.reply_result(ctx, id, reference, res.map(|_| ServerFrame::Ok { reference: r }));
+                        act.reply_result(
+                            ctx,
+                            id,
+                            reference,
+                            res.map(|_| ServerFrame::Ok { reference: r }),
+                        );
                     }));
                 });
             }
@@ -238,7 +262,10 @@ impl AgentSession {
             } => {
                 let id = conversation_id;
                 self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
-                    let ask = conv.ask(Assign { by: party, agent: agent_id });
+                    let ask = conv.ask(Assign {
+                        by: party,
+                        agent: agent_id,
+                    });
                     act.spawn_ok(ctx, id, reference, ask);
                 });
             }
@@ -263,7 +290,9 @@ impl AgentSession {
                 conversation_id,
                 reason,
             } => {
-                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else { return };
+                let Some(id) = self.need_conv(ctx, conversation_id, &reference) else {
+                    return;
+                };
                 self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
                     let ask = conv.ask(Close {
                         by: party,
@@ -306,25 +335,27 @@ impl AgentSession {
                 if !allowed {
                     self.core.reply(
                         ctx,
-                        &ServerFrame::error(reference, ErrorCode::Forbidden, "not one of your teams"),
+                        &ServerFrame::error(
+                            reference,
+                            ErrorCode::Forbidden,
+                            "not one of your teams",
+                        ),
                     );
                     return;
                 }
                 let bus = self.bus.clone();
-                ctx.spawn(
-                    async move { bus.team(team_id).await }
-                        .into_actor(self)
-                        .map(move |res, act, ctx| match res {
-                            Ok(team) => {
-                                team.tell(Watch {
-                                    session,
-                                    recipient: ctx.address().recipient(),
-                                });
-                                act.watching.insert(team_id, team);
-                            }
-                            Err(e) => act.core.reply(ctx, &ActorError::from(e).frame(reference)),
-                        }),
-                );
+                ctx.spawn(async move { bus.team(team_id).await }.into_actor(self).map(
+                    move |res, act, ctx| match res {
+                        Ok(team) => {
+                            team.tell(Watch {
+                                session,
+                                recipient: ctx.address().recipient(),
+                            });
+                            act.watching.insert(team_id, team);
+                        }
+                        Err(e) => act.core.reply(ctx, &ActorError::from(e).frame(reference)),
+                    },
+                ));
             }
             ClientEvent::Ping => self.core.reply(ctx, &ServerFrame::Pong { reference }),
         }
@@ -372,6 +403,9 @@ impl Actor for AgentSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // Bursts of committed messages arrive here at once; the socket's own
+        // outbound buffer is the slow-client bound, not this mailbox.
+        ctx.set_mailbox_capacity(MAILBOX);
         self.core.start_heartbeat(ctx, Self::core);
         let hello = ServerFrame::Hello {
             session_id: self.core.id.to_string(),
@@ -384,6 +418,7 @@ impl Actor for AgentSession {
             agent: self.scope.user,
             session: self.core.id,
             recipient: ctx.address().recipient(),
+            kick: ctx.address().recipient(),
             teams: self.scope.teams.clone(),
         });
         // Follow every open conversation this user holds.
@@ -436,9 +471,18 @@ impl Handler<Deliver> for AgentSession {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
-        if !self.core.outbox.push(msg.0) {
-            ctx.stop();
-        }
+        self.core.deliver(ctx, msg.0);
+    }
+}
+
+impl Handler<Kick> for AgentSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Kick, ctx: &mut Self::Context) {
+        self.core
+            .outbox
+            .close(actix_ws::CloseCode::Policy, msg.reason);
+        ctx.stop();
     }
 }
 

@@ -49,11 +49,48 @@ struct Subscriber {
     catching_up: Option<Vec<Deliver>>,
 }
 
+/// Who waits for a message's commit.
+pub enum Waiter {
+    /// A socket: it gets `message.ack` (or `error`) in commit order.
+    Socket {
+        /// Where the ack goes.
+        recipient: Recipient<Deliver>,
+        /// The `ref` of the send.
+        reference: Option<String>,
+    },
+    /// A caller awaiting the answer (REST, bots).
+    Call(oneshot::Sender<Result<MessageView, ActorError>>),
+}
+
+impl Waiter {
+    fn answer(self, result: Result<&MessageView, &ActorError>, client_msg_id: &str) {
+        match self {
+            Waiter::Socket {
+                recipient,
+                reference,
+            } => {
+                let frame = match result {
+                    Ok(m) => ServerFrame::MessageAck {
+                        reference,
+                        client_msg_id: client_msg_id.to_owned(),
+                        message: m.clone(),
+                    },
+                    Err(e) => e.frame(reference),
+                };
+                let _ = recipient.try_send(Deliver::frame(&frame));
+            }
+            Waiter::Call(tx) => {
+                let _ = tx.send(result.cloned().map_err(Clone::clone));
+            }
+        }
+    }
+}
+
 /// A message with its seq, not yet committed.
 struct Pending {
     msg: NewMessage,
     origin: Option<SessionId>,
-    waiters: Vec<oneshot::Sender<Result<MessageView, ActorError>>>,
+    waiters: Vec<Waiter>,
 }
 
 /// The live state of one conversation.
@@ -149,7 +186,10 @@ impl Conversation {
         self.authorize(party)?;
         let row = self.loaded()?;
         if self.state() == Some(ConversationState::Closed) {
-            return Err(ActorError::new(ErrorCode::Conflict, "the conversation is closed"));
+            return Err(ActorError::new(
+                ErrorCode::Conflict,
+                "the conversation is closed",
+            ));
         }
         if let Party::Staff { scope, .. } = party
             && scope.role == Role::Agent
@@ -232,13 +272,12 @@ impl Conversation {
             if let Some(r) = self.row.as_mut() {
                 r.last_seq = row.seq;
             }
+            let cid = row.client_msg_id.clone().unwrap_or_default();
             for w in pending.waiters {
-                let _ = w.send(Ok(view.clone()));
+                w.answer(Ok(&view), &cid);
             }
             let side = side_of(view.sender.kind);
-            let deliver = Deliver::frame(&ServerFrame::MessageNew {
-                message: view,
-            });
+            let deliver = Deliver::frame(&ServerFrame::MessageNew { message: view });
             let reached = self.broadcast_deliver(&deliver, pending.origin, |_| true);
             if reached.iter().any(|(k, _)| *k != side) {
                 last_from.insert(side, row.seq);
@@ -253,16 +292,12 @@ impl Conversation {
     fn delivered_receipt(&mut self, sender_side: PartyKind, up_to_seq: i64) {
         let by = match sender_side {
             PartyKind::Customer => {
-                let agent = self
-                    .row
-                    .as_ref()
-                    .and_then(|r| r.assignee_id)
-                    .or_else(|| {
-                        self.subscribers
-                            .values()
-                            .find(|s| s.kind == PartyKind::Agent)
-                            .map(|s| s.id)
-                    });
+                let agent = self.row.as_ref().and_then(|r| r.assignee_id).or_else(|| {
+                    self.subscribers
+                        .values()
+                        .find(|s| s.kind == PartyKind::Agent)
+                        .map(|s| s.id)
+                });
                 let Some(agent) = agent else { return };
                 crate::domain::protocol::Actor {
                     kind: PartyKind::Agent,
@@ -292,10 +327,14 @@ impl Conversation {
     /// an error (they may resend the same client_msg_id) and the messages
     /// still pending are renumbered to keep seqs gap-free.
     fn batch_failed(&mut self, batch: Vec<Pending>, error: store::StoreError) {
-        let err = ActorError::internal(format!("commit of conversation {} failed: {error}", self.id));
+        let err = ActorError::internal(format!(
+            "commit of conversation {} failed: {error}",
+            self.id
+        ));
         for p in batch {
+            let cid = p.msg.client_msg_id.clone().unwrap_or_default();
             for w in p.waiters {
-                let _ = w.send(Err(err.clone()));
+                w.answer(Err(&err), &cid);
             }
         }
         self.next_seq = self.committed_seq + 1;
@@ -392,7 +431,9 @@ impl Conversation {
                     if let Some(t) = team_of_row
                         && let Ok(team) = bus.team(TeamId(t)).await
                     {
-                        team.tell(RefreshAgent { agent: UserId(agent) });
+                        team.tell(RefreshAgent {
+                            agent: UserId(agent),
+                        });
                     }
                 }
             }
@@ -409,7 +450,10 @@ impl Conversation {
 
     /// Runs a state change as a conditional write, then [`Self::changed`].
     /// Atomic: the mailbox waits, so no other change reads a stale row.
-    fn change<F, Fut>(&mut self, op: F) -> AtomicResponse<Self, Result<ConversationView, ActorError>>
+    fn change<F, Fut>(
+        &mut self,
+        op: F,
+    ) -> AtomicResponse<Self, Result<ConversationView, ActorError>>
     where
         F: FnOnce(Db, ConversationId) -> Fut + 'static,
         Fut: Future<Output = Result<conversations::Model, ChangeError>> + 'static,
@@ -501,7 +545,8 @@ impl Actor for Conversation {
                 && act.pending.is_empty()
                 && act.in_flight.is_empty()
                 && !act.state().is_some_and(|s| s.is_open())
-                && act.last_activity.elapsed() >= Duration::from_secs(act.settings.passivate_after_s);
+                && act.last_activity.elapsed()
+                    >= Duration::from_secs(act.settings.passivate_after_s);
             if idle {
                 ctx.stop();
             }
@@ -640,12 +685,17 @@ impl Handler<Unsubscribe> for Conversation {
     }
 }
 
-/// Post a message; answered with the stored message after it is committed.
+/// Post a message. A socket sender gets its `message.ack` from this actor,
+/// in commit order; otherwise the answer is the stored message. Either way
+/// only after the commit.
 #[derive(Message)]
-#[rtype(result = "Result<MessageView, ActorError>")]
+#[rtype(result = "Result<Option<MessageView>, ActorError>")]
 pub struct SendMessage {
     /// The sending socket (it gets the ack, not `message.new`).
     pub session: Option<SessionId>,
+    /// Where a socket's ack goes, with the frame's `ref`; `None` to await
+    /// the stored message instead.
+    pub reply_to: Option<(Recipient<Deliver>, Option<String>)>,
     /// The sender.
     pub party: Party,
     /// Idempotency key.
@@ -655,7 +705,7 @@ pub struct SendMessage {
 }
 
 impl Handler<SendMessage> for Conversation {
-    type Result = ResponseFuture<Result<MessageView, ActorError>>;
+    type Result = ResponseFuture<Result<Option<MessageView>, ActorError>>;
 
     fn handle(&mut self, msg: SendMessage, ctx: &mut Self::Context) -> Self::Result {
         if let Err(e) = self.authorize_write(&msg.party) {
@@ -665,18 +715,37 @@ impl Handler<SendMessage> for Conversation {
         if msg.party.kind() == PartyKind::Customer {
             self.arm_idle(ctx, Duration::from_secs(self.settings.idle_close_after_s));
         }
-        let (tx, rx) = oneshot::channel();
+        let (waiter, rx) = match msg.reply_to {
+            Some((recipient, reference)) => (
+                Waiter::Socket {
+                    recipient,
+                    reference,
+                },
+                None,
+            ),
+            None => {
+                let (tx, rx) = oneshot::channel();
+                (Waiter::Call(tx), Some(rx))
+            }
+        };
         // Invariant 3: the same client_msg_id gives the same message.
         if self.committed_ids.contains_key(&msg.client_msg_id) {
             let db = self.db.clone();
             let id = self.id;
             let cid = msg.client_msg_id;
             return Box::pin(async move {
-                store::messages::by_client_id(&db, id, &cid)
+                let found = store::messages::by_client_id(&db, id, &cid)
                     .await
                     .map_err(ActorError::from)?
                     .map(|m| store::messages::view(&m))
-                    .ok_or_else(|| ActorError::internal("committed message vanished"))
+                    .ok_or_else(|| ActorError::internal("committed message vanished"));
+                match waiter {
+                    Waiter::Socket { .. } => {
+                        waiter.answer(found.as_ref(), &cid);
+                        Ok(None)
+                    }
+                    Waiter::Call(_) => found.map(Some),
+                }
             });
         }
         if let Some(p) = self
@@ -685,7 +754,7 @@ impl Handler<SendMessage> for Conversation {
             .chain(self.pending.iter_mut())
             .find(|p| p.msg.client_msg_id.as_deref() == Some(msg.client_msg_id.as_str()))
         {
-            p.waiters.push(tx);
+            p.waiters.push(waiter);
         } else {
             let seq = self.next_seq;
             self.next_seq += 1;
@@ -701,13 +770,20 @@ impl Handler<SendMessage> for Conversation {
                     text: msg.text,
                 },
                 origin: msg.session,
-                waiters: vec![tx],
+                waiters: vec![waiter],
             });
             self.flush(ctx);
         }
         Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(ActorError::internal("conversation stopped before commit")))
+            match rx {
+                None => Ok(None),
+                Some(rx) => rx
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(ActorError::internal("conversation stopped before commit"))
+                    })
+                    .map(Some),
+            }
         })
     }
 }
@@ -790,6 +866,22 @@ impl Handler<Accept> for Conversation {
 
     #[tracing::instrument(skip_all, fields(conversation_id = %self.id))]
     fn handle(&mut self, msg: Accept, _: &mut Self::Context) -> Self::Result {
+        // A teammate who lost the race learns it was taken (conflict), not
+        // that it may not look (forbidden).
+        let in_team = match &msg.party {
+            Party::Staff { scope, .. } => self
+                .row
+                .as_ref()
+                .and_then(|r| r.team_id)
+                .is_some_and(|t| scope.teams.contains(&TeamId(t)) || scope.role == Role::Admin),
+            Party::Customer { .. } => false,
+        };
+        if in_team && self.state() != Some(ConversationState::Queued) {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(ActorError::new(
+                ErrorCode::Conflict,
+                "the conversation is not waiting in a queue (already taken?)",
+            )))));
+        }
         let agent = match (&msg.party, self.authorize(&msg.party)) {
             (_, Err(e)) => return AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
             (Party::Staff { scope, .. }, Ok(())) => scope.user,
@@ -807,7 +899,8 @@ impl Handler<Accept> for Conversation {
         }
         self.change(move |db, id| async move {
             let txn = db.begin().await.map_err(store::StoreError::from)?;
-            let row = store::conversations::assign(&txn, id, agent, &[ConversationState::Queued]).await?;
+            let row =
+                store::conversations::assign(&txn, id, agent, &[ConversationState::Queued]).await?;
             txn.commit().await.map_err(store::StoreError::from)?;
             Ok(row)
         })
@@ -863,7 +956,10 @@ impl Conversation {
             return Err(ActorError::forbidden("you may not move this conversation"));
         }
         if !conv.state.is_open() {
-            return Err(ActorError::new(ErrorCode::Conflict, "the conversation is closed"));
+            return Err(ActorError::new(
+                ErrorCode::Conflict,
+                "the conversation is closed",
+            ));
         }
         Ok(())
     }
@@ -962,7 +1058,9 @@ impl Handler<Close> for Conversation {
             )))));
         }
         let reason = msg.reason;
-        self.change(move |db, id| async move { store::conversations::close(&db, id, &reason).await })
+        self.change(
+            move |db, id| async move { store::conversations::close(&db, id, &reason).await },
+        )
     }
 }
 

@@ -13,6 +13,9 @@ use crate::config::RealtimeSettings;
 use crate::domain::protocol::{ClientEvent, ServerFrame};
 use crate::domain::{ConversationId, ErrorCode};
 
+/// Frames waiting for this actor (see `started`).
+const MAILBOX: usize = 1024;
+
 /// The live socket of a widget visitor.
 pub struct CustomerSession {
     core: SocketCore,
@@ -59,7 +62,12 @@ impl CustomerSession {
         }));
     }
 
-    fn handle_frame(&mut self, event: ClientEvent, reference: Option<String>, ctx: &mut Context<Self>) {
+    fn handle_frame(
+        &mut self,
+        event: ClientEvent,
+        reference: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(conv) = self.conv.clone() else {
             self.core.reply(
                 ctx,
@@ -72,13 +80,21 @@ impl CustomerSession {
         let party = self.party.clone();
         let session = self.core.id;
         match event {
-            ClientEvent::MessageSend { conversation_id, .. }
-            | ClientEvent::Typing { conversation_id, .. }
-            | ClientEvent::Read { conversation_id, .. }
-            | ClientEvent::Resume { conversation_id, .. }
-            | ClientEvent::Close { conversation_id, .. }
-                if other(&conversation_id) =>
-            {
+            ClientEvent::MessageSend {
+                conversation_id, ..
+            }
+            | ClientEvent::Typing {
+                conversation_id, ..
+            }
+            | ClientEvent::Read {
+                conversation_id, ..
+            }
+            | ClientEvent::Resume {
+                conversation_id, ..
+            }
+            | ClientEvent::Close {
+                conversation_id, ..
+            } if other(&conversation_id) => {
                 self.core.reply(
                     ctx,
                     &ServerFrame::error(reference, ErrorCode::Forbidden, "not your conversation"),
@@ -89,22 +105,19 @@ impl CustomerSession {
                 text,
                 ..
             } => {
-                let cid = client_msg_id.clone();
+                // The ack comes from the conversation, in commit order.
                 let ask = conv.ask(SendMessage {
                     session: Some(session),
+                    reply_to: Some((ctx.address().recipient(), reference.clone())),
                     party,
                     client_msg_id,
                     text,
                 });
-                let r = reference.clone();
-                self.answer(ctx, reference, async move {
-                    let message = ask.await??;
-                    Ok(ServerFrame::MessageAck {
-                        reference: r,
-                        client_msg_id: cid,
-                        message,
-                    })
-                });
+                ctx.spawn(ask.into_actor(self).map(move |res, act, ctx| {
+                    if let Err(e) = res.map_err(ActorError::from).and_then(|r| r) {
+                        act.core.reply(ctx, &e.frame(reference));
+                    }
+                }));
             }
             ClientEvent::Typing { is_typing, .. } => {
                 let ask = conv.ask(SetTyping {
@@ -112,11 +125,21 @@ impl CustomerSession {
                     party,
                     is_typing,
                 });
-                ctx.spawn(async move { let _ = ask.await; }.into_actor(self));
+                ctx.spawn(
+                    async move {
+                        let _ = ask.await;
+                    }
+                    .into_actor(self),
+                );
             }
             ClientEvent::Read { up_to_seq, .. } => {
                 let ask = conv.ask(MarkRead { party, up_to_seq });
-                ctx.spawn(async move { let _ = ask.await; }.into_actor(self));
+                ctx.spawn(
+                    async move {
+                        let _ = ask.await;
+                    }
+                    .into_actor(self),
+                );
             }
             ClientEvent::Resume { after_seq, .. } => {
                 let ask = conv.ask(Subscribe {
@@ -151,7 +174,11 @@ impl CustomerSession {
             | ClientEvent::QueueWatch { .. } => {
                 self.core.reply(
                     ctx,
-                    &ServerFrame::error(reference, ErrorCode::Forbidden, "not available to customers"),
+                    &ServerFrame::error(
+                        reference,
+                        ErrorCode::Forbidden,
+                        "not available to customers",
+                    ),
                 );
             }
         }
@@ -162,6 +189,9 @@ impl Actor for CustomerSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // Bursts of committed messages arrive here at once; the socket's own
+        // outbound buffer is the slow-client bound, not this mailbox.
+        ctx.set_mailbox_capacity(MAILBOX);
         self.core.start_heartbeat(ctx, Self::core);
         let hello = ServerFrame::Hello {
             session_id: self.core.id.to_string(),
@@ -213,9 +243,7 @@ impl Handler<Deliver> for CustomerSession {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
-        if !self.core.outbox.push(msg.0) {
-            ctx.stop();
-        }
+        self.core.deliver(ctx, msg.0);
     }
 }
 

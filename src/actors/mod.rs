@@ -33,6 +33,14 @@ impl Deliver {
     }
 }
 
+/// Ends a socket at once (its user was deactivated or lost its sessions).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Kick {
+    /// Shown to the client in the close frame.
+    pub reason: &'static str,
+}
+
 /// Who is asking: a customer bound to its conversation, or a staff member.
 #[derive(Debug, Clone)]
 pub enum Party {

@@ -11,7 +11,7 @@ use actix::prelude::*;
 
 use super::conversation::Conversation;
 use super::team_queue::{RefreshAgent, TeamQueue};
-use super::{Deliver, SessionId};
+use super::{Deliver, Kick, SessionId};
 use crate::bus::{Bus, BusError};
 use crate::config::RealtimeSettings;
 use crate::domain::{AgentStatus, ConversationId, TeamId, UserId};
@@ -21,6 +21,7 @@ use crate::store::{self, Db};
 #[derive(Default)]
 struct AgentSockets {
     sessions: HashMap<SessionId, Recipient<Deliver>>,
+    kicks: HashMap<SessionId, Recipient<Kick>>,
     teams: Vec<TeamId>,
     offline_timer: Option<SpawnHandle>,
 }
@@ -40,7 +41,9 @@ pub struct Router {
 impl Router {
     /// A router; call `start()` on the system arbiter.
     pub fn new(db: Db, settings: Arc<RealtimeSettings>) -> Self {
-        let arbiters = (0..settings.arbiters.max(1)).map(|_| Arbiter::new()).collect();
+        let arbiters = (0..settings.arbiters.max(1))
+            .map(|_| Arbiter::new())
+            .collect();
         Router {
             db,
             settings,
@@ -187,8 +190,17 @@ pub enum AgentEvent {
         session: SessionId,
         /// Where its frames go.
         recipient: Recipient<Deliver>,
+        /// How to end it.
+        kick: Recipient<Kick>,
         /// The agent's teams (whose queues show its presence).
         teams: Vec<TeamId>,
+    },
+    /// End every socket of the agent (deactivated, password changed).
+    Kick {
+        /// The agent.
+        agent: UserId,
+        /// Why, for the close frame.
+        reason: &'static str,
     },
     /// A socket of the agent closed.
     Disconnected {
@@ -220,6 +232,7 @@ impl Handler<AgentEvent> for Router {
                 agent,
                 session,
                 recipient,
+                kick,
                 teams,
             } => {
                 let entry = self.agents.entry(agent).or_default();
@@ -227,6 +240,7 @@ impl Handler<AgentEvent> for Router {
                     ctx.cancel_future(h);
                 }
                 entry.sessions.insert(session, recipient);
+                entry.kicks.insert(session, kick);
                 entry.teams = teams;
             }
             AgentEvent::Disconnected { agent, session } => {
@@ -234,6 +248,7 @@ impl Handler<AgentEvent> for Router {
                     return;
                 };
                 entry.sessions.remove(&session);
+                entry.kicks.remove(&session);
                 if entry.sessions.is_empty() && entry.offline_timer.is_none() {
                     let grace = Duration::from_secs(self.settings.presence_grace_s);
                     entry.offline_timer = Some(ctx.run_later(grace, move |act, ctx| {
@@ -282,6 +297,13 @@ impl Handler<AgentEvent> for Router {
                 }
             }
             AgentEvent::Changed { agent } => self.refresh_agent_in_teams(agent, ctx),
+            AgentEvent::Kick { agent, reason } => {
+                if let Some(entry) = self.agents.get(&agent) {
+                    for k in entry.kicks.values() {
+                        let _ = k.try_send(Kick { reason });
+                    }
+                }
+            }
         }
     }
 }

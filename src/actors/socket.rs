@@ -32,35 +32,28 @@ enum Outgoing {
     Close(Option<CloseReason>),
 }
 
-/// The sending half of a socket. Dropping it ends the writer and closes the
-/// connection.
+/// How long a closing socket may take to flush what was queued before it.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// The sending half of a socket. Dropping it lets the writer flush what is
+/// queued (for up to [`DRAIN`]) and close; [`Outbox::abort`] drops the
+/// connection at once.
 pub struct Outbox {
     tx: mpsc::Sender<Outgoing>,
+    abort: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Outbox {
     /// Spawns the writer task owning `session`; at most `capacity` frames
     /// wait for a client that does not read.
-    pub fn spawn(mut session: actix_ws::Session, capacity: usize) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Outgoing>(capacity);
-        actix_rt::spawn(async move {
-            while let Some(out) = rx.recv().await {
-                let sent = match out {
-                    Outgoing::Text(t) => session.text(t).await,
-                    Outgoing::Ping => session.ping(b"").await,
-                    Outgoing::Pong(b) => session.pong(&b).await,
-                    Outgoing::Close(reason) => {
-                        let _ = session.close(reason).await;
-                        return;
-                    }
-                };
-                if sent.is_err() {
-                    return;
-                }
-            }
-            let _ = session.close(None).await;
-        });
-        Outbox { tx }
+    pub fn spawn(session: actix_ws::Session, capacity: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Outgoing>(capacity);
+        let (abort_tx, abort_rx) = tokio::sync::oneshot::channel();
+        actix_rt::spawn(write_loop(session, rx, abort_rx));
+        Outbox {
+            tx,
+            abort: Some(abort_tx),
+        }
     }
 
     /// Queues a text frame; `false` when the client is too slow (buffer full)
@@ -85,6 +78,64 @@ impl Outbox {
             description: Some(description.to_owned()),
         })));
     }
+
+    /// Drops the connection now, without flushing: for a client that stopped
+    /// reading, whose writes would block forever.
+    pub fn abort(&mut self) {
+        if let Some(a) = self.abort.take() {
+            let _ = a.send(());
+        }
+    }
+}
+
+/// Resolves when [`Outbox::abort`] was called; never when the outbox was
+/// merely dropped (then the queue is drained instead).
+async fn aborted(rx: &mut Option<tokio::sync::oneshot::Receiver<()>>) {
+    if let Some(r) = rx {
+        if r.await.is_ok() {
+            return;
+        }
+        *rx = None;
+    }
+    std::future::pending::<()>().await;
+}
+
+/// Owns the `actix_ws::Session`: writes queued frames in order; stops when
+/// aborted, when the client is gone, or (after draining) when the queue closes.
+async fn write_loop(
+    mut session: actix_ws::Session,
+    mut rx: mpsc::Receiver<Outgoing>,
+    abort: tokio::sync::oneshot::Receiver<()>,
+) {
+    let mut abort = Some(abort);
+    loop {
+        let out = tokio::select! {
+            biased;
+            _ = aborted(&mut abort) => return,
+            out = rx.recv() => out,
+        };
+        let Some(out) = out else { break };
+        let write = async {
+            match out {
+                Outgoing::Text(t) => session.text(t).await.is_ok(),
+                Outgoing::Ping => session.ping(b"").await.is_ok(),
+                Outgoing::Pong(b) => session.pong(&b).await.is_ok(),
+                Outgoing::Close(reason) => {
+                    let _ = session.clone().close(reason).await;
+                    false
+                }
+            }
+        };
+        let go_on = tokio::select! {
+            biased;
+            _ = aborted(&mut abort) => return,
+            ok = write => ok,
+        };
+        if !go_on {
+            return;
+        }
+    }
+    let _ = tokio::time::timeout(DRAIN, session.close(None)).await;
 }
 
 /// Per-socket plumbing shared by agent and customer sessions.
@@ -155,17 +206,46 @@ impl SocketCore {
     }
 
     /// Sends a frame; a client too slow to take it is disconnected.
-    pub fn reply<A>(&self, ctx: &mut Context<A>, frame: &ServerFrame)
+    pub fn reply<A>(&mut self, ctx: &mut Context<A>, frame: &ServerFrame)
     where
         A: Actor<Context = Context<A>>,
     {
         if !self.outbox.send(frame) {
-            ctx.stop();
+            self.too_slow(ctx);
         }
     }
 
+    /// Delivers an already serialised frame; a client too slow to take it
+    /// is disconnected.
+    pub fn deliver<A>(&mut self, ctx: &mut Context<A>, text: ByteString)
+    where
+        A: Actor<Context = Context<A>>,
+    {
+        if !self.outbox.push(text) {
+            self.too_slow(ctx);
+        }
+    }
+
+    /// The outbound buffer is full: the client does not read. Drop it
+    /// rather than let it hold memory or slow the conversation.
+    fn too_slow<A>(&mut self, ctx: &mut Context<A>)
+    where
+        A: Actor<Context = Context<A>>,
+    {
+        tracing::info!(
+            session_id = self.id,
+            "disconnecting a client that does not read"
+        );
+        self.outbox.abort();
+        ctx.stop();
+    }
+
     /// Turns one WebSocket item into a frame, or handles it here.
-    pub fn intake<A>(&mut self, item: Result<Message, ProtocolError>, ctx: &mut Context<A>) -> Intake
+    pub fn intake<A>(
+        &mut self,
+        item: Result<Message, ProtocolError>,
+        ctx: &mut Context<A>,
+    ) -> Intake
     where
         A: Actor<Context = Context<A>>,
     {
@@ -201,7 +281,11 @@ impl SocketCore {
             Ok(Message::Binary(_)) => {
                 self.reply(
                     ctx,
-                    &ServerFrame::error(None, ErrorCode::BadRequest, "binary frames are not supported"),
+                    &ServerFrame::error(
+                        None,
+                        ErrorCode::BadRequest,
+                        "binary frames are not supported",
+                    ),
                 );
                 Intake::Done
             }

@@ -236,7 +236,9 @@ impl Handler<RefreshAgent> for TeamQueue {
                         });
                         act.publish(presence);
                     }
-                    Err(e) => tracing::warn!(team_id = %team, error = %e, "could not refresh agents"),
+                    Err(e) => {
+                        tracing::warn!(team_id = %team, error = %e, "could not refresh agents")
+                    }
                 }),
         );
     }

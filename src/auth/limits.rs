@@ -14,6 +14,7 @@ use crate::config::LimitSettings;
 pub struct LoginLimiter {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_account: DefaultKeyedRateLimiter<String>,
+    widget_per_ip: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl LoginLimiter {
@@ -23,6 +24,7 @@ impl LoginLimiter {
         LoginLimiter {
             per_ip: RateLimiter::keyed(per_minute(limits.login_per_ip_per_minute)),
             per_account: RateLimiter::keyed(per_minute(limits.login_per_account_per_minute)),
+            widget_per_ip: RateLimiter::keyed(per_minute(limits.widget_sessions_per_ip_per_minute)),
         }
     }
 
@@ -41,10 +43,18 @@ impl LoginLimiter {
             .map_err(|not_until| not_until.wait_time_from(self.per_account.clock().now()))
     }
 
+    /// Spends one new widget conversation from `ip`.
+    pub fn check_widget(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.widget_per_ip
+            .check_key(&ip)
+            .map_err(|not_until| not_until.wait_time_from(self.widget_per_ip.clock().now()))
+    }
+
     /// Forgets keys whose budget is full again, so memory stays bounded.
     pub fn forget_idle(&self) {
         self.per_ip.retain_recent();
         self.per_account.retain_recent();
+        self.widget_per_ip.retain_recent();
     }
 }
 
@@ -62,6 +72,7 @@ mod tests {
         let l = LoginLimiter::new(&LimitSettings {
             login_per_ip_per_minute: 2,
             login_per_account_per_minute: 1,
+            widget_sessions_per_ip_per_minute: 1,
         });
         let a: IpAddr = [10, 0, 0, 1].into();
         let b: IpAddr = [10, 0, 0, 2].into();

@@ -10,12 +10,14 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Role, UserId};
+use crate::domain::{ConversationId, Role, UserId, VisitorId};
 
 /// Issuer claim, so tokens of another system with the same key are refused.
 const ISSUER: &str = "switchboard";
-/// `typ` of a staff access token; visitor tokens get their own type.
+/// `typ` of a staff access token.
 const ACCESS_TYPE: &str = "access";
+/// `typ` of a widget visitor token.
+const VISITOR_TYPE: &str = "visitor";
 /// Name of the generated key file inside the data directory.
 const KEY_FILE: &str = "jwt_secret";
 
@@ -67,6 +69,38 @@ impl AccessClaims {
     }
 }
 
+/// Claims of a widget visitor token: one visitor, one conversation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VisitorClaims {
+    /// The visitor id, as a string.
+    pub sub: String,
+    /// The only conversation this token may touch.
+    pub cid: i64,
+    /// Token type, always `visitor`.
+    pub typ: String,
+    /// Issuer, always `switchboard`.
+    pub iss: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Expires at.
+    pub exp: i64,
+}
+
+impl VisitorClaims {
+    /// The visitor.
+    pub fn visitor_id(&self) -> Result<VisitorId, TokenError> {
+        self.sub
+            .parse()
+            .map(VisitorId)
+            .map_err(|_| TokenError::Invalid("subject is not a visitor id".into()))
+    }
+
+    /// The conversation.
+    pub fn conversation_id(&self) -> ConversationId {
+        ConversationId(self.cid)
+    }
+}
+
 /// The signing and verifying keys of this process.
 #[derive(Clone)]
 pub struct TokenKeys {
@@ -74,6 +108,7 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     validation: Validation,
     access_ttl_s: i64,
+    visitor_ttl_s: i64,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -84,7 +119,7 @@ impl std::fmt::Debug for TokenKeys {
 
 impl TokenKeys {
     /// Builds keys from raw secret bytes.
-    pub fn new(secret: &[u8], access_ttl_s: u64) -> Self {
+    pub fn new(secret: &[u8], access_ttl_s: u64, visitor_ttl_s: u64) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
@@ -94,6 +129,7 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret),
             validation,
             access_ttl_s: i64::try_from(access_ttl_s).unwrap_or(i64::MAX / 2),
+            visitor_ttl_s: i64::try_from(visitor_ttl_s).unwrap_or(i64::MAX / 2),
         }
     }
 
@@ -124,6 +160,38 @@ impl TokenKeys {
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         if data.claims.typ != ACCESS_TYPE {
             return Err(TokenError::Invalid("not an access token".into()));
+        }
+        Ok(data.claims)
+    }
+}
+
+impl TokenKeys {
+    /// Signs a visitor token for one conversation.
+    pub fn issue_visitor(
+        &self,
+        visitor: VisitorId,
+        conversation: ConversationId,
+    ) -> Result<String, TokenError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = VisitorClaims {
+            sub: visitor.0.to_string(),
+            cid: conversation.0,
+            typ: VISITOR_TYPE.to_owned(),
+            iss: ISSUER.to_owned(),
+            iat: now,
+            exp: now + self.visitor_ttl_s,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| TokenError::Sign(e.to_string()))
+    }
+
+    /// Verifies a visitor token (an access token is refused here, and a
+    /// visitor token is refused as an access token).
+    pub fn verify_visitor(&self, token: &str) -> Result<VisitorClaims, TokenError> {
+        let data = jsonwebtoken::decode::<VisitorClaims>(token, &self.decoding, &self.validation)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        if data.claims.typ != VISITOR_TYPE {
+            return Err(TokenError::Invalid("not a visitor token".into()));
         }
         Ok(data.claims)
     }
@@ -173,7 +241,7 @@ mod tests {
 
     #[test]
     fn an_issued_token_verifies_and_carries_its_claims() {
-        let keys = TokenKeys::new(&[7u8; 32], 900);
+        let keys = TokenKeys::new(&[7u8; 32], 900, 3600);
         let t = keys
             .issue_access(UserId(42), Role::Supervisor, "fam")
             .unwrap();
@@ -186,8 +254,8 @@ mod tests {
 
     #[test]
     fn a_token_signed_with_another_key_is_refused() {
-        let a = TokenKeys::new(&[1u8; 32], 900);
-        let b = TokenKeys::new(&[2u8; 32], 900);
+        let a = TokenKeys::new(&[1u8; 32], 900, 3600);
+        let b = TokenKeys::new(&[2u8; 32], 900, 3600);
         let t = a.issue_access(UserId(1), Role::Admin, "s").unwrap();
         assert!(b.verify_access(&t).is_err());
         assert!(a.verify_access("garbage").is_err());
@@ -195,7 +263,7 @@ mod tests {
 
     #[test]
     fn an_expired_token_is_refused() {
-        let keys = TokenKeys::new(&[3u8; 32], 900);
+        let keys = TokenKeys::new(&[3u8; 32], 900, 3600);
         let claims = AccessClaims {
             sub: "1".into(),
             role: Role::Agent,
@@ -208,6 +276,18 @@ mod tests {
         let t =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(keys.verify_access(&t).is_err());
+    }
+
+    #[test]
+    fn visitor_and_access_tokens_are_not_interchangeable() {
+        let keys = TokenKeys::new(&[9u8; 32], 900, 3600);
+        let v = keys.issue_visitor(VisitorId(5), ConversationId(8)).unwrap();
+        let c = keys.verify_visitor(&v).unwrap();
+        assert_eq!(c.visitor_id().unwrap(), VisitorId(5));
+        assert_eq!(c.conversation_id(), ConversationId(8));
+        assert!(keys.verify_access(&v).is_err());
+        let a = keys.issue_access(UserId(1), Role::Admin, "s").unwrap();
+        assert!(keys.verify_visitor(&a).is_err());
     }
 
     #[test]

@@ -64,7 +64,11 @@ mod tests {
         }
     }
 
-    fn conv(state: ConversationState, team: Option<i64>, assignee: Option<i64>) -> ConversationScope {
+    fn conv(
+        state: ConversationState,
+        team: Option<i64>,
+        assignee: Option<i64>,
+    ) -> ConversationScope {
         ConversationScope {
             state,
             team: team.map(TeamId),
@@ -92,6 +96,9 @@ mod tests {
         assert!(!staff_may_access(&s, &conv(Assigned, Some(11), Some(2))));
         let admin = staff(Role::Admin, &[]);
         assert!(staff_may_access(&admin, &conv(Queued, None, None)));
-        assert!(staff_may_reassign(&admin, &conv(Assigned, Some(3), Some(9))));
+        assert!(staff_may_reassign(
+            &admin,
+            &conv(Assigned, Some(3), Some(9))
+        ));
     }
 }

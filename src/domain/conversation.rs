@@ -127,7 +127,12 @@ mod tests {
 
     #[test]
     fn a_closed_conversation_only_reopens() {
-        for t in [Transition::Enqueue, Transition::Assign, Transition::Requeue, Transition::Close] {
+        for t in [
+            Transition::Enqueue,
+            Transition::Assign,
+            Transition::Requeue,
+            Transition::Close,
+        ] {
             assert!(ConversationState::Closed.apply(t).is_err(), "{t:?}");
         }
     }

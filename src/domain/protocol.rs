@@ -236,7 +236,10 @@ fn positive_id(field: &str, id: i64) -> Result<i64, (ErrorCode, String)> {
     if id > 0 {
         Ok(id)
     } else {
-        Err((ErrorCode::BadRequest, format!("{field} must be a positive id")))
+        Err((
+            ErrorCode::BadRequest,
+            format!("{field} must be a positive id"),
+        ))
     }
 }
 
@@ -322,13 +325,20 @@ fn validate(wire: Wire) -> Result<ClientEvent, (ErrorCode, String)> {
             if agent_id.is_some() == team_id.is_some() {
                 return Err(bad("give exactly one of agent_id and team_id"));
             }
-            if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
+            if note
+                .as_ref()
+                .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+            {
                 return Err((ErrorCode::TooLarge, "note is too long".to_owned()));
             }
             ClientEvent::Transfer {
                 conversation_id: ConversationId(positive_id("conversation_id", conversation_id)?),
-                agent_id: agent_id.map(|a| positive_id("agent_id", a).map(UserId)).transpose()?,
-                team_id: team_id.map(|t| positive_id("team_id", t).map(TeamId)).transpose()?,
+                agent_id: agent_id
+                    .map(|a| positive_id("agent_id", a).map(UserId))
+                    .transpose()?,
+                team_id: team_id
+                    .map(|t| positive_id("team_id", t).map(TeamId))
+                    .transpose()?,
                 note,
             }
         }
@@ -336,7 +346,10 @@ fn validate(wire: Wire) -> Result<ClientEvent, (ErrorCode, String)> {
             conversation_id,
             reason,
         } => {
-            if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
+            if reason
+                .as_ref()
+                .is_some_and(|r| r.chars().count() > MAX_REASON)
+            {
                 return Err(bad("reason must be at most 200 characters"));
             }
             ClientEvent::Close {
@@ -719,15 +732,51 @@ mod tests {
             ("{", None, ErrorCode::BadRequest),
             ("[1,2]", None, ErrorCode::BadRequest),
             (r#"{"ref":"a"}"#, Some("a"), ErrorCode::BadRequest),
-            (r#"{"ref":"b","type":"nope"}"#, Some("b"), ErrorCode::BadRequest),
-            (r#"{"ref":"c","type":"message.send","client_msg_id":"x"}"#, Some("c"), ErrorCode::BadRequest),
-            (r#"{"ref":"d","type":"message.send","client_msg_id":"","text":"hi"}"#, Some("d"), ErrorCode::BadRequest),
-            (r#"{"ref":"e","type":"message.send","client_msg_id":"x","text":"   "}"#, Some("e"), ErrorCode::BadRequest),
-            (r#"{"ref":"f","type":"typing","is_typing":"yes"}"#, Some("f"), ErrorCode::BadRequest),
-            (r#"{"ref":"g","type":"ping","extra":1}"#, Some("g"), ErrorCode::BadRequest),
-            (r#"{"ref":"h","type":"conversation.accept","conversation_id":-3}"#, Some("h"), ErrorCode::BadRequest),
-            (r#"{"ref":"i","type":"presence.set","status":"busy"}"#, Some("i"), ErrorCode::BadRequest),
-            (r#"{"ref":"j","type":"conversation.transfer","conversation_id":1}"#, Some("j"), ErrorCode::BadRequest),
+            (
+                r#"{"ref":"b","type":"nope"}"#,
+                Some("b"),
+                ErrorCode::BadRequest,
+            ),
+            (
+                r#"{"ref":"c","type":"message.send","client_msg_id":"x"}"#,
+                Some("c"),
+                ErrorCode::BadRequest,
+            ),
+            (
+                r#"{"ref":"d","type":"message.send","client_msg_id":"","text":"hi"}"#,
+                Some("d"),
+                ErrorCode::BadRequest,
+            ),
+            (
+                r#"{"ref":"e","type":"message.send","client_msg_id":"x","text":"   "}"#,
+                Some("e"),
+                ErrorCode::BadRequest,
+            ),
+            (
+                r#"{"ref":"f","type":"typing","is_typing":"yes"}"#,
+                Some("f"),
+                ErrorCode::BadRequest,
+            ),
+            (
+                r#"{"ref":"g","type":"ping","extra":1}"#,
+                Some("g"),
+                ErrorCode::BadRequest,
+            ),
+            (
+                r#"{"ref":"h","type":"conversation.accept","conversation_id":-3}"#,
+                Some("h"),
+                ErrorCode::BadRequest,
+            ),
+            (
+                r#"{"ref":"i","type":"presence.set","status":"busy"}"#,
+                Some("i"),
+                ErrorCode::BadRequest,
+            ),
+            (
+                r#"{"ref":"j","type":"conversation.transfer","conversation_id":1}"#,
+                Some("j"),
+                ErrorCode::BadRequest,
+            ),
         ];
         for (text, reference, code) in cases {
             let e = parse_client_frame(text).unwrap_err();
@@ -748,15 +797,23 @@ mod tests {
             r#"{{"type":"message.send","client_msg_id":"x","text":"{}"}}"#,
             "é".repeat(MAX_TEXT_CHARS + 1)
         );
-        assert_eq!(parse_client_frame(&long).unwrap_err().code, ErrorCode::TooLarge);
+        assert_eq!(
+            parse_client_frame(&long).unwrap_err().code,
+            ErrorCode::TooLarge
+        );
     }
 
     #[test]
     fn server_frames_have_the_documented_shape() {
-        let f = ServerFrame::Ok { reference: Some("r".into()) };
+        let f = ServerFrame::Ok {
+            reference: Some("r".into()),
+        };
         assert_eq!(f.to_json(), r#"{"type":"ok","ref":"r"}"#);
         let e = ServerFrame::error(None, ErrorCode::Forbidden, "no");
-        assert_eq!(e.to_json(), r#"{"type":"error","code":"forbidden","message":"no"}"#);
+        assert_eq!(
+            e.to_json(),
+            r#"{"type":"error","code":"forbidden","message":"no"}"#
+        );
     }
 
     proptest! {

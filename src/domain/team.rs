@@ -54,3 +54,47 @@ mod tests {
         assert!(fallback_makes_cycle(&m, TeamId(1), TeamId(3)));
     }
 }
+
+/// The team a new conversation waits in until routing rules exist: the team
+/// named like its issue type (case-insensitive), else the configured default
+/// team, else the first team; `None` when there are no teams.
+pub fn team_for_issue(
+    issue_type: Option<&str>,
+    default_team: &str,
+    teams: &[(TeamId, String)],
+) -> Option<TeamId> {
+    let named = |name: &str| {
+        teams
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name.trim()))
+            .map(|(id, _)| *id)
+    };
+    issue_type
+        .and_then(named)
+        .or_else(|| {
+            (!default_team.is_empty())
+                .then(|| named(default_team))
+                .flatten()
+        })
+        .or_else(|| teams.iter().map(|(id, _)| *id).min())
+}
+
+#[cfg(test)]
+mod choice_tests {
+    use super::*;
+
+    #[test]
+    fn issue_type_then_default_then_first_team() {
+        let teams = vec![
+            (TeamId(3), "Sales".to_owned()),
+            (TeamId(2), "Billing".to_owned()),
+        ];
+        assert_eq!(team_for_issue(Some("billing"), "", &teams), Some(TeamId(2)));
+        assert_eq!(
+            team_for_issue(Some("other"), "Sales", &teams),
+            Some(TeamId(3))
+        );
+        assert_eq!(team_for_issue(None, "", &teams), Some(TeamId(2)));
+        assert_eq!(team_for_issue(Some("x"), "", &[]), None);
+    }
+}

@@ -60,6 +60,9 @@ pub enum ApiError {
     /// Authenticated without the right.
     #[error("forbidden")]
     Forbidden,
+    /// Authenticated without the right, with the reason.
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(String),
     /// Absent, or not to be known by this caller.
     #[error("not found: {0}")]
     NotFound(String),
@@ -91,7 +94,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::Invalid(_) => ErrorCode::BadRequest,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
-            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::Forbidden | ApiError::ForbiddenBecause(_) => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::TooLarge(_) => ErrorCode::TooLarge,
@@ -119,6 +122,7 @@ impl ApiError {
                 "your role does not allow this".to_owned(),
                 Vec::new(),
             ),
+            ApiError::ForbiddenBecause(d) => ("Forbidden", d.clone(), Vec::new()),
             ApiError::NotFound(d) => ("Not found", d.clone(), Vec::new()),
             ApiError::Conflict(d) => ("Conflict", d.clone(), Vec::new()),
             ApiError::TooLarge(d) => ("Too large", d.clone(), Vec::new()),
@@ -154,7 +158,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -207,6 +211,27 @@ impl From<TokenError> for ApiError {
             TokenError::Invalid(_) => ApiError::Unauthorized("invalid or expired token".into()),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<crate::actors::ActorError> for ApiError {
+    fn from(e: crate::actors::ActorError) -> Self {
+        match e.code {
+            ErrorCode::BadRequest => ApiError::BadRequest(e.message),
+            ErrorCode::Unauthorized => ApiError::Unauthorized(e.message),
+            ErrorCode::Forbidden => ApiError::ForbiddenBecause(e.message),
+            ErrorCode::NotFound => ApiError::NotFound(e.message),
+            ErrorCode::Conflict => ApiError::Conflict(e.message),
+            ErrorCode::TooLarge => ApiError::TooLarge(e.message),
+            ErrorCode::RateLimited => ApiError::RateLimited(Duration::from_secs(1)),
+            ErrorCode::Internal => ApiError::Internal(e.message),
+        }
+    }
+}
+
+impl From<crate::bus::BusError> for ApiError {
+    fn from(e: crate::bus::BusError) -> Self {
+        crate::actors::ActorError::from(e).into()
     }
 }
 

@@ -128,5 +128,11 @@ pub async fn change_password(
     .await?;
     let pair = issue_tokens(&state, &txn, staff.id, &refresh::new_family_id()).await?;
     txn.commit().await?;
+    state
+        .bus
+        .agent_event(crate::actors::router::AgentEvent::Kick {
+            agent: staff.id,
+            reason: "password changed; log in again",
+        });
     Ok(HttpResponse::Ok().json(pair))
 }

@@ -3,6 +3,7 @@
 //! messages); they hold no rules of their own.
 
 pub mod auth;
+pub mod conversations;
 pub mod errors;
 pub mod extract;
 pub mod health;
@@ -12,12 +13,15 @@ pub mod pagination;
 pub mod skills;
 pub mod teams;
 pub mod users;
+pub mod widget;
+pub mod ws;
 
 use std::sync::Arc;
 
 use actix_web::web;
 
 use crate::auth::{LoginLimiter, TokenKeys};
+use crate::bus::Bus;
 use crate::config::Settings;
 use crate::store::Db;
 
@@ -33,6 +37,10 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     /// The settings the process started with.
     pub settings: Arc<Settings>,
+    /// Reaches the actors.
+    pub bus: Bus,
+    /// This node's name.
+    pub node_id: String,
 }
 
 /// Mounts every route, with the JSON/path/query error handlers that turn
@@ -47,6 +55,8 @@ pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     .app_data(web::QueryConfig::default().error_handler(errors::query_error))
     .service(health::healthz)
     .service(health::readyz)
+    .service(ws::agent_socket)
+    .service(ws::customer_socket)
     .service(
         web::scope("/api/v1")
             .configure(auth::routes)
@@ -54,6 +64,8 @@ pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .configure(users::routes)
             .configure(teams::routes)
             .configure(skills::routes)
+            .configure(widget::routes)
+            .configure(conversations::routes)
             .service(openapi::document),
     )
     .default_service(web::to(errors::not_found));

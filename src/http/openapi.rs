@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, errors, health, me, skills, teams, users};
+use super::{auth, conversations, errors, health, me, skills, teams, users, widget};
 
 /// The document's root.
 #[derive(OpenApi)]
@@ -20,6 +20,10 @@ use super::{auth, errors, health, me, skills, teams, users};
         teams::create_team, teams::list_teams, teams::get_team, teams::update_team,
         teams::delete_team, teams::set_members,
         skills::create_skill, skills::list_skills, skills::delete_skill,
+        widget::create_session,
+        conversations::list_conversations, conversations::get_conversation,
+        conversations::list_messages, conversations::accept, conversations::assign,
+        conversations::transfer, conversations::close, conversations::reopen,
         document,
     ),
     components(schemas(errors::Problem, errors::FieldError, crate::domain::ErrorCode)),
@@ -30,6 +34,8 @@ use super::{auth, errors, health, me, skills, teams, users};
         (name = "users", description = "staff accounts (admin)"),
         (name = "teams", description = "teams and membership"),
         (name = "skills", description = "the skill catalogue"),
+        (name = "widget", description = "the embeddable widget's entry (no auth)"),
+        (name = "conversations", description = "inbox, history and state changes"),
         (name = "operations", description = "health and metadata"),
     )
 )]

@@ -524,6 +524,14 @@ async fn apply_update(
     .await?;
     let out = view(&txn, id).await?;
     txn.commit().await?;
+    if ends_sessions {
+        state
+            .bus
+            .agent_event(crate::actors::router::AgentEvent::Kick {
+                agent: id,
+                reason: "your sessions were ended",
+            });
+    }
     Ok(out)
 }
 

@@ -81,7 +81,6 @@ pub async fn create_with_visitor(
         created_at: Set(now),
         updated_at: Set(now),
         id: NotSet,
-        ..Default::default()
     }
     .insert(db)
     .await?;
@@ -133,7 +132,10 @@ pub async fn views(
         .await?
     {
         if let Some(tag) = tag {
-            tags_by_conv.entry(ct.conversation_id).or_default().push(tag.name);
+            tags_by_conv
+                .entry(ct.conversation_id)
+                .or_default()
+                .push(tag.name);
         }
     }
     rows.into_iter()
@@ -174,7 +176,10 @@ pub async fn view(
     db: &impl ConnectionTrait,
     row: conversations::Model,
 ) -> Result<ConversationView, StoreError> {
-    views(db, vec![row]).await?.pop().ok_or(StoreError::NotFound)
+    views(db, vec![row])
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)
 }
 
 /// Which conversations to list.
@@ -406,7 +411,10 @@ pub async fn requeue(
             conversations::Column::AssigneeId,
             Expr::value(Option::<i64>::None),
         )
-        .col_expr(conversations::Column::TeamId, Expr::value(team.map(|t| t.0)))
+        .col_expr(
+            conversations::Column::TeamId,
+            Expr::value(team.map(|t| t.0)),
+        )
         .col_expr(conversations::Column::WaitingSince, Expr::value(Utc::now()))
         .col_expr(
             conversations::Column::ClosedAt,
@@ -483,7 +491,10 @@ pub async fn mark_read(
     let unread = super::messages::count_after(db, id, mark, from_kinds).await?;
     conversations::Entity::update_many()
         .col_expr(mark_col, Expr::value(mark))
-        .col_expr(unread_col, Expr::value(i32::try_from(unread).unwrap_or(i32::MAX)))
+        .col_expr(
+            unread_col,
+            Expr::value(i32::try_from(unread).unwrap_or(i32::MAX)),
+        )
         .filter(conversations::Column::Id.eq(id.0))
         .exec(db)
         .await?;

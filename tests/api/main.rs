@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod ws_client;
 
 mod auth;
 mod cli;
@@ -12,6 +13,7 @@ mod health;
 mod me;
 mod openapi;
 mod rbac;
+mod realtime;
 mod skills;
 mod store;
 mod teams;

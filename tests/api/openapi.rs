@@ -28,7 +28,8 @@ async fn the_document_lists_every_route_with_its_method_and_schemas() {
             .path
             .replace("{uid}", "{id}")
             .replace("{tid}", "{id}")
-            .replace("{sid}", "{id}");
+            .replace("{sid}", "{id}")
+            .replace("{cid}", "{id}");
         let method = route.method.as_str().to_lowercase();
         let op = &paths
             .get(&template)

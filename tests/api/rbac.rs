@@ -136,6 +136,50 @@ pub fn routes() -> Vec<Route> {
         ),
         r(Method::GET, "/api/v1/skills", None, Agent),
         r(Method::DELETE, "/api/v1/skills/{sid}", None, Admin),
+        r(
+            Method::POST,
+            "/api/v1/widget/sessions",
+            Some(|| json!({"name": "Visitor"})),
+            Public,
+        ),
+        r(Method::GET, "/api/v1/conversations", None, Agent),
+        r(Method::GET, "/api/v1/conversations/{cid}", None, Agent),
+        r(
+            Method::GET,
+            "/api/v1/conversations/{cid}/messages",
+            None,
+            Agent,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/conversations/{cid}/accept",
+            None,
+            Agent,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/conversations/{cid}/assign",
+            Some(|| json!({"agent_id": 1})),
+            Supervisor,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/conversations/{cid}/transfer",
+            Some(|| json!({"team_id": 1})),
+            Agent,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/conversations/{cid}/close",
+            Some(|| json!({})),
+            Agent,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/conversations/{cid}/reopen",
+            None,
+            Agent,
+        ),
     ]
 }
 
@@ -164,7 +208,8 @@ on_both! {
         let sid = app.get("/api/v1/skills", &admin).await.json::<Value>().await.unwrap()["items"][0]["id"].as_i64().unwrap();
         let agent = app.create_user(&admin, "agent", json!({"team_ids": [tid]})).await;
         let supervisor = app.create_user(&admin, "supervisor", json!({"team_ids": [tid]})).await;
-        let fill = |p: &str| p.replace("{uid}", &target.id.to_string()).replace("{tid}", &tid.to_string()).replace("{sid}", &sid.to_string());
+        let (cid, _) = crate::realtime::widget_session(&app, json!({"issue_type": "Support"})).await;
+        let fill = |p: &str| p.replace("{uid}", &target.id.to_string()).replace("{tid}", &tid.to_string()).replace("{sid}", &sid.to_string()).replace("{cid}", &cid.to_string());
 
         let before = snapshot(&app).await;
         for route in routes() {

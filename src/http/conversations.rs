@@ -1,0 +1,412 @@
+//! Conversations over REST: the inbox (only what the caller may see),
+//! one conversation, its history, and the state changes — which go through
+//! the Conversation actor exactly like their socket events.
+
+use actix_web::{HttpResponse, get, post, web};
+use entity::conversations;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::errors::Problem;
+use super::extract::Staff;
+use super::pagination::{self, Page};
+use super::{ApiError, AppState};
+use crate::actors::Party;
+use crate::actors::conversation::{Accept, Assign, Close, Reopen, Transfer};
+use crate::domain::access::{StaffScope, staff_may_access};
+use crate::domain::conversation::ConversationState;
+use crate::domain::protocol::{ConversationView, MAX_NOTE_CHARS, MAX_REASON, MessageView};
+use crate::domain::{ConversationId, TeamId, UserId};
+use crate::store;
+use crate::store::conversations::ConversationFilter;
+
+/// Mounts the routes of this file.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_conversations)
+        .service(get_conversation)
+        .service(list_messages)
+        .service(accept)
+        .service(assign)
+        .service(transfer)
+        .service(close)
+        .service(reopen);
+}
+
+/// Query of `GET /conversations`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListConversations {
+    /// `bot`, `queued`, `assigned` or `closed`.
+    pub state: Option<ConversationState>,
+    /// Only this team.
+    pub team_id: Option<i64>,
+    /// Only this agent's; `me` for the caller.
+    pub assignee_id: Option<String>,
+    /// Alias of `assignee_id`.
+    pub assignee: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<u64>,
+}
+
+/// Query of `GET /conversations/{id}/messages`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListMessages {
+    /// Messages after this seq, ascending (catching up).
+    pub after_seq: Option<i64>,
+    /// Messages before this seq, the newest first page (scrolling back).
+    pub before_seq: Option<i64>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<u64>,
+}
+
+/// One page of history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessagePage {
+    /// Ascending by seq.
+    pub items: Vec<MessageView>,
+    /// Pass as `cursor` to continue in the same direction; `null` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// Body of `POST /conversations/{id}/assign`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    /// The agent.
+    pub agent_id: i64,
+}
+
+/// Body of `POST /conversations/{id}/transfer`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    /// To this agent…
+    pub agent_id: Option<i64>,
+    /// …or to this team's queue.
+    pub team_id: Option<i64>,
+    /// An internal note for the receiving side.
+    pub note: Option<String>,
+}
+
+/// Body of `POST /conversations/{id}/close`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseBody {
+    /// Why, e.g. `resolved`.
+    pub reason: Option<String>,
+}
+
+async fn scope(state: &AppState, staff: &Staff) -> Result<StaffScope, ApiError> {
+    Ok(StaffScope {
+        user: staff.id,
+        role: staff.role,
+        teams: store::users::team_ids(&state.db, staff.id).await?,
+    })
+}
+
+/// The row, if the caller may see it; otherwise 404 (it may not know it exists).
+async fn visible(
+    state: &AppState,
+    scope: &StaffScope,
+    id: i64,
+) -> Result<conversations::Model, ApiError> {
+    let not_found = || ApiError::NotFound("no such conversation".into());
+    let row = store::conversations::find(&state.db, ConversationId(id))
+        .await?
+        .ok_or_else(not_found)?;
+    let conv = store::conversations::scope_of(&row)?;
+    if staff_may_access(scope, &conv) {
+        Ok(row)
+    } else {
+        Err(not_found())
+    }
+}
+
+fn party(staff: &Staff, scope: StaffScope) -> Party {
+    Party::Staff {
+        scope,
+        name: staff.user.name.clone(),
+    }
+}
+
+/// The inbox: conversations the caller may see, newest first.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations",
+    params(ListConversations), security(("bearer" = [])),
+    responses((status = 200, body = Page<ConversationView>), (status = 401, body = Problem),
+        (status = 422, body = Problem)))]
+#[get("/conversations")]
+pub async fn list_conversations(
+    state: web::Data<AppState>,
+    staff: Staff,
+    query: web::Query<ListConversations>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let limit = pagination::limit(q.limit)?;
+    let before_id = q.cursor.as_deref().map(pagination::decode).transpose()?;
+    let assignee = match q.assignee_id.as_deref().or(q.assignee.as_deref()) {
+        None => None,
+        Some("me") => Some(staff.id),
+        Some(n) => Some(UserId(n.parse().map_err(|_| {
+            ApiError::field("assignee_id", "must be a user id or `me`")
+        })?)),
+    };
+    let scope = scope(&state, &staff).await?;
+    let rows = store::conversations::list_for(
+        &state.db,
+        &scope,
+        &ConversationFilter {
+            state: q.state,
+            team: q.team_id.map(TeamId),
+            assignee,
+            before_id,
+            limit: limit + 1,
+        },
+    )
+    .await?;
+    let page = pagination::page(rows, limit, |r| r.id, |r| r);
+    let items = store::conversations::views(&state.db, page.items).await?;
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One conversation.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
+    params(("id" = i64, Path, description = "conversation id")), security(("bearer" = [])),
+    responses((status = 200, body = ConversationView), (status = 401, body = Problem),
+        (status = 404, body = Problem)))]
+#[get("/conversations/{id}")]
+pub async fn get_conversation(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = scope(&state, &staff).await?;
+    let row = visible(&state, &scope, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(store::conversations::view(&state.db, row).await?))
+}
+
+/// History: `after_seq` pages forward, `before_seq` pages back; ascending.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "conversations",
+    params(("id" = i64, Path, description = "conversation id"), ListMessages),
+    security(("bearer" = [])),
+    responses((status = 200, body = MessagePage), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[get("/conversations/{id}/messages")]
+pub async fn list_messages(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    query: web::Query<ListMessages>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let limit = pagination::limit(q.limit)?;
+    let scope = scope(&state, &staff).await?;
+    let row = visible(&state, &scope, path.into_inner()).await?;
+    let id = ConversationId(row.id);
+    // A cursor is "a:<seq>" (forward) or "b:<seq>" (backward).
+    let (forward, seq) = match (&q.cursor, q.after_seq, q.before_seq) {
+        (Some(c), None, None) => decode_seq_cursor(c)?,
+        (None, Some(a), None) if a >= 0 => (true, a),
+        (None, None, Some(b)) if b >= 1 => (false, b),
+        (None, None, None) => (false, row.last_seq + 1),
+        _ => {
+            return Err(ApiError::field(
+                "after_seq",
+                "give one of after_seq (≥ 0), before_seq (≥ 1) or cursor",
+            ));
+        }
+    };
+    let rows = if forward {
+        store::messages::after(&state.db, id, seq, limit + 1).await?
+    } else {
+        store::messages::before(&state.db, id, seq, limit + 1).await?
+    };
+    let more = rows.len() as u64 > limit;
+    let mut rows = rows;
+    let next_cursor = if forward {
+        rows.truncate(limit as usize);
+        more.then(|| rows.last().map(|m| encode_seq_cursor(true, m.seq)))
+            .flatten()
+    } else {
+        if more {
+            rows.remove(0);
+        }
+        more.then(|| rows.first().map(|m| encode_seq_cursor(false, m.seq)))
+            .flatten()
+    };
+    Ok(HttpResponse::Ok().json(MessagePage {
+        items: rows.iter().map(store::messages::view).collect(),
+        next_cursor,
+    }))
+}
+
+fn encode_seq_cursor(forward: bool, seq: i64) -> String {
+    format!("{}{seq}", if forward { "a" } else { "b" })
+}
+
+fn decode_seq_cursor(c: &str) -> Result<(bool, i64), ApiError> {
+    let bad = || ApiError::field("cursor", "is not a cursor this server issued");
+    let (dir, n) = c.split_at_checked(1).ok_or_else(bad)?;
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    match dir {
+        "a" => Ok((true, n)),
+        "b" => Ok((false, n)),
+        _ => Err(bad()),
+    }
+}
+
+/// Take a queued conversation.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/accept", tag = "conversations",
+    params(("id" = i64, Path, description = "conversation id")), security(("bearer" = [])),
+    responses((status = 200, body = ConversationView), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/conversations/{id}/accept")]
+pub async fn accept(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = scope(&state, &staff).await?;
+    let row = visible(&state, &scope, path.into_inner()).await?;
+    let conv = state.bus.conversation(ConversationId(row.id)).await?;
+    let view = conv
+        .ask(Accept {
+            party: party(&staff, scope),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Give a conversation to an agent (supervisors of its team, admins).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations",
+    request_body = AssignBody,
+    params(("id" = i64, Path, description = "conversation id")), security(("bearer" = [])),
+    responses((status = 200, body = ConversationView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/conversations/{id}/assign")]
+pub async fn assign(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    body: web::Json<AssignBody>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = scope(&state, &staff).await?;
+    let row = visible(&state, &scope, path.into_inner()).await?;
+    let conv = state.bus.conversation(ConversationId(row.id)).await?;
+    let view = conv
+        .ask(Assign {
+            by: party(&staff, scope),
+            agent: UserId(body.agent_id),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Hand a conversation to another agent or team, with a note.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/transfer", tag = "conversations",
+    request_body = TransferBody,
+    params(("id" = i64, Path, description = "conversation id")), security(("bearer" = [])),
+    responses((status = 200, body = ConversationView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+#[post("/conversations/{id}/transfer")]
+pub async fn transfer(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    body: web::Json<TransferBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if body.agent_id.is_some() == body.team_id.is_some() {
+        return Err(ApiError::field(
+            "agent_id",
+            "give exactly one of agent_id and team_id",
+        ));
+    }
+    if body
+        .note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
+        return Err(ApiError::field(
+            "note",
+            format!("at most {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    let scope = scope(&state, &staff).await?;
+    let row = visible(&state, &scope, path.into_inner()).await?;
+    let conv = state.bus.conversation(ConversationId(row.id)).await?;
+    let view = conv
+        .ask(Transfer {
+            by: party(&staff, scope),
+            agent: body.agent_id.map(UserId),
+            team: body.team_id.map(TeamId),
+            note: body.note,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// End a conversation.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/close", tag = "conversations",
+    request_body = CloseBody,
+    params(("id" = i64, Path, description = "conversation id")), security(("bearer" = [])),
+    responses((status = 200, body = ConversationView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/conversations/{id}/close")]
+pub async fn close(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    body: web::Json<CloseBody>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = body
+        .into_inner()
+        .reason
+        .unwrap_or_else(|| "resolved".to_owned());
+    if reason.chars().count() > MAX_REASON {
+        return Err(ApiError::field(
+            "reason",
+            format!("at most {MAX_REASON} characters"),
+        ));
+    }
+    let scope = scope(&state, &staff).await?;
+    let row = visible(&state, &scope, path.into_inner()).await?;
+    let conv = state.bus.conversation(ConversationId(row.id)).await?;
+    let view = conv
+        .ask(Close {
+            by: party(&staff, scope),
+            reason,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Reopen a closed conversation: back to its team's queue.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/reopen", tag = "conversations",
+    params(("id" = i64, Path, description = "conversation id")), security(("bearer" = [])),
+    responses((status = 200, body = ConversationView), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/conversations/{id}/reopen")]
+pub async fn reopen(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = scope(&state, &staff).await?;
+    let row = visible(&state, &scope, path.into_inner()).await?;
+    let conv = state.bus.conversation(ConversationId(row.id)).await?;
+    let view = conv
+        .ask(Reopen {
+            by: party(&staff, scope),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,614 @@
+//! The realtime core over real WebSockets: every guarantee of DESIGN.md and
+//! the realtime issue, pinned with simultaneous clients.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::on_both;
+use crate::ws_client::{Ended, Ws};
+
+/// A team with one agent, and a customer conversation waiting in it.
+pub struct Scene {
+    pub admin: String,
+    pub team: i64,
+    pub agent: TestUser,
+    pub conversation: i64,
+    pub visitor_token: String,
+}
+
+/// Starts a widget conversation; returns (conversation id, visitor token).
+pub async fn widget_session(app: &TestApp, body: Value) -> (i64, String) {
+    let res = app
+        .send(Method::POST, "/api/v1/widget/sessions", None, Some(&body))
+        .await;
+    assert_eq!(
+        res.status(),
+        201,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let s: Value = res.json().await.unwrap();
+    (
+        s["conversation_id"].as_i64().unwrap(),
+        s["visitor_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+pub async fn scene(app: &TestApp) -> Scene {
+    let admin = app.admin_token().await;
+    let team = app.create_team(&admin, "Support").await;
+    let agent = app
+        .create_user(&admin, "agent", json!({"team_ids": [team]}))
+        .await;
+    let (conversation, visitor_token) = widget_session(
+        app,
+        json!({"name": "Ana", "email": "ana@example.com", "issue_type": "support"}),
+    )
+    .await;
+    Scene {
+        admin,
+        team,
+        agent,
+        conversation,
+        visitor_token,
+    }
+}
+
+/// The scene with the agent connected and holding the conversation.
+async fn accepted(app: &TestApp) -> (Scene, Ws, Ws) {
+    let s = scene(app).await;
+    let mut customer = Ws::customer(app, &s.visitor_token).await;
+    let mut agent = Ws::agent(app, &s.agent.token).await;
+    agent
+        .send(
+            json!({"type": "conversation.accept", "conversation_id": s.conversation, "ref": "acc"}),
+        )
+        .await;
+    let got = agent.recv_all(&["ok", "conversation.assigned"]).await;
+    assert_eq!(got["ok"]["ref"], "acc");
+    let upd = customer.recv_type("conversation.updated").await;
+    assert_eq!(upd["conversation"]["state"], "assigned");
+    (s, customer, agent)
+}
+
+async fn stored_messages(app: &TestApp, conversation: i64) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = {conversation}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+on_both! {
+    async fn hello_tells_each_side_who_it_is(app) {
+        let s = scene(&app).await;
+        let customer = Ws::customer(&app, &s.visitor_token).await;
+        assert_eq!(customer.hello["me"]["conversation_id"], s.conversation);
+        assert!(customer.hello["heartbeat_ms"].as_u64().unwrap() > 0);
+        assert!(customer.hello["session_id"].is_string() && customer.hello["node_id"].is_string());
+        let agent = Ws::agent(&app, &s.agent.token).await;
+        assert_eq!(agent.hello["me"]["id"], s.agent.id);
+        assert_eq!(agent.hello["me"]["role"], "agent");
+    }
+
+    async fn messages_are_acked_after_commit_and_delivered_in_order_without_gaps(app) {
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        for i in 1..=25 {
+            customer.send(json!({"type": "message.send", "client_msg_id": format!("c{i}"), "text": format!("hello {i}")})).await;
+        }
+        for i in 1..=25i64 {
+            let ack = customer.recv_type("message.ack").await;
+            assert_eq!(ack["message"]["seq"], i, "{ack}");
+            // Ack only after commit: the row is there when the ack is.
+            assert!(stored_messages(&app, s.conversation).await >= i);
+        }
+        for i in 1..=25i64 {
+            let m = agent.recv_type("message.new").await;
+            assert_eq!(m["message"]["seq"], i);
+            assert_eq!(m["message"]["text"], format!("hello {i}"));
+            assert_eq!(m["message"]["sender"]["kind"], "customer");
+        }
+        let reply = agent.say(Some(s.conversation), "a1", "<b>hi</b> & welcome").await;
+        assert_eq!(reply["message"]["seq"], 26);
+        let m = customer.recv_type("message.new").await;
+        assert_eq!(m["message"]["text"], "<b>hi</b> & welcome", "text is stored and sent as is");
+        assert_eq!(m["message"]["sender"]["kind"], "agent");
+        assert_eq!(m["message"]["sender"]["id"], s.agent.id);
+        assert_eq!(stored_messages(&app, s.conversation).await, 26);
+    }
+
+    async fn resume_after_a_reconnect_returns_exactly_what_was_missed(app) {
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        for i in 1..=3 {
+            customer.say(None, &format!("c{i}"), &format!("m{i}")).await;
+        }
+        drop(customer);
+        for i in 4..=8 {
+            agent.say(Some(s.conversation), &format!("a{i}"), &format!("m{i}")).await;
+        }
+        let mut customer = Ws::customer(&app, &s.visitor_token).await;
+        customer.send(json!({"type": "resume", "after_seq": 3, "ref": "r"})).await;
+        for i in 4..=8i64 {
+            let m = customer.recv().await;
+            assert_eq!(m["type"], "message.new", "{m}");
+            assert_eq!(m["message"]["seq"], i);
+        }
+        let done = customer.recv_type("resume.done").await;
+        assert_eq!(done["last_seq"], 8);
+        assert_eq!(done["ref"], "r");
+        assert_eq!(done["conversation_id"], s.conversation);
+        // And it keeps following live.
+        agent.say(Some(s.conversation), "a9", "m9").await;
+        assert_eq!(customer.recv_type("message.new").await["message"]["seq"], 9);
+        // An agent resumes too.
+        let mut again = Ws::agent(&app, &s.agent.token).await;
+        again.send(json!({"type": "resume", "conversation_id": s.conversation, "after_seq": 7})).await;
+        assert_eq!(again.recv_type("message.new").await["message"]["seq"], 8);
+        assert_eq!(again.recv_type("message.new").await["message"]["seq"], 9);
+        assert_eq!(again.recv_type("resume.done").await["last_seq"], 9);
+    }
+
+    async fn the_same_client_msg_id_twice_gives_one_message_and_the_same_ack(app) {
+        let (s, mut customer, _agent) = accepted(&app).await;
+        // Twice back to back (the second arrives while the first is in flight)…
+        for _ in 0..2 {
+            customer.send(json!({"type": "message.send", "client_msg_id": "dup", "text": "once"})).await;
+        }
+        let a = customer.recv_type("message.ack").await;
+        let b = customer.recv_type("message.ack").await;
+        assert_eq!(a["message"], b["message"]);
+        // …and again long after the commit, from a new socket.
+        let mut later = Ws::customer(&app, &s.visitor_token).await;
+        let c = later.say(None, "dup", "once").await;
+        assert_eq!(c["message"], a["message"]);
+        assert_eq!(stored_messages(&app, s.conversation).await, 1);
+        let next = later.say(None, "other", "twice").await;
+        assert_eq!(next["message"]["seq"], 2);
+    }
+
+    async fn an_agent_cannot_reach_a_conversation_outside_its_scope(app) {
+        let s = scene(&app).await;
+        let other_team = app.create_team(&s.admin, "Elsewhere").await;
+        let outsider = app.create_user(&s.admin, "agent", json!({"team_ids": [other_team]})).await;
+        let mut ws = Ws::agent(&app, &outsider.token).await;
+        for (i, frame) in [
+            json!({"type": "resume", "conversation_id": s.conversation, "after_seq": 0}),
+            json!({"type": "message.send", "conversation_id": s.conversation, "client_msg_id": "x", "text": "hi"}),
+            json!({"type": "conversation.accept", "conversation_id": s.conversation}),
+            json!({"type": "typing", "conversation_id": s.conversation, "is_typing": true}),
+            json!({"type": "read", "conversation_id": s.conversation, "up_to_seq": 1}),
+            json!({"type": "conversation.close", "conversation_id": s.conversation}),
+            json!({"type": "queue.watch", "team_id": s.team}),
+        ].into_iter().enumerate() {
+            let mut f = frame;
+            f["ref"] = json!(format!("r{i}"));
+            ws.send(f).await;
+            let e = ws.recv_type("error").await;
+            assert_eq!(e["code"], "forbidden", "{e}");
+            assert_eq!(e["ref"], format!("r{i}"));
+        }
+        let rest = app.get(&format!("/api/v1/conversations/{}", s.conversation), &outsider.token).await;
+        assert_problem(rest, 404, "not_found").await;
+        let inbox: Value = app.get("/api/v1/conversations", &outsider.token).await.json().await.unwrap();
+        assert_eq!(inbox["items"], json!([]));
+        // A teammate may look at the queued conversation but must accept before writing.
+        let mut mate = Ws::agent(&app, &s.agent.token).await;
+        mate.send(json!({"type": "message.send", "conversation_id": s.conversation, "client_msg_id": "y", "text": "hi"})).await;
+        assert_eq!(mate.recv_type("error").await["code"], "forbidden");
+        assert_eq!(stored_messages(&app, s.conversation).await, 0);
+    }
+
+    async fn a_customer_token_cannot_touch_another_conversation(app) {
+        let s = scene(&app).await;
+        let (other, _) = widget_session(&app, json!({"name": "Bob"})).await;
+        let mut ws = Ws::customer(&app, &s.visitor_token).await;
+        ws.send(json!({"type": "message.send", "conversation_id": other, "client_msg_id": "x", "text": "hi"})).await;
+        assert_eq!(ws.recv_type("error").await["code"], "forbidden");
+        ws.send(json!({"type": "resume", "conversation_id": other, "after_seq": 0})).await;
+        assert_eq!(ws.recv_type("error").await["code"], "forbidden");
+        ws.send(json!({"type": "conversation.accept", "conversation_id": other})).await;
+        assert_eq!(ws.recv_type("error").await["code"], "forbidden");
+        assert_eq!(stored_messages(&app, other).await, 0);
+        // Bad or staff tokens do not open a customer socket, and vice versa.
+        assert_eq!(Ws::connect(&app, "/ws/v1/customer?token=garbage").await.err(), Some(401));
+        assert_eq!(Ws::connect(&app, "/ws/v1/customer").await.err(), Some(401));
+        assert_eq!(Ws::connect(&app, &format!("/ws/v1/customer?token={}", s.agent.token)).await.err(), Some(401));
+        assert_eq!(Ws::connect(&app, &format!("/ws/v1/agent?access_token={}", s.visitor_token)).await.err(), Some(401));
+        assert_eq!(Ws::connect(&app, "/ws/v1/agent").await.err(), Some(401));
+    }
+
+    async fn bad_frames_get_an_error_frame_store_nothing_and_keep_the_socket(app) {
+        let (s, mut customer, _agent) = accepted(&app).await;
+        let cases: Vec<(String, &str)> = vec![
+            ("{not json".into(), "bad_request"),
+            ("[]".into(), "bad_request"),
+            (json!({"type": "fly", "ref": "u"}).to_string(), "bad_request"),
+            (json!({"type": "message.send", "client_msg_id": "m"}).to_string(), "bad_request"),
+            (json!({"type": "message.send", "client_msg_id": "m", "text": ""}).to_string(), "bad_request"),
+            (json!({"type": "message.send", "client_msg_id": "x".repeat(65), "text": "hi"}).to_string(), "bad_request"),
+            (json!({"type": "message.send", "client_msg_id": "m", "text": "y".repeat(4001)}).to_string(), "too_large"),
+            (json!({"type": "read", "up_to_seq": -1}).to_string(), "bad_request"),
+        ];
+        for (frame, code) in cases {
+            customer.send_raw(frame.clone()).await;
+            let e = customer.recv_type("error").await;
+            assert_eq!(e["code"], code, "{frame} → {e}");
+        }
+        customer.send(json!({"type": "ping", "ref": "p"})).await;
+        assert_eq!(customer.recv_type("pong").await["ref"], "p");
+        assert_eq!(stored_messages(&app, s.conversation).await, 0);
+        let ok = customer.say(None, "fine", "y".repeat(4000).as_str()).await;
+        assert_eq!(ok["message"]["seq"], 1);
+    }
+
+    async fn typing_and_receipts_reach_the_other_side_and_unread_counts_are_kept(app) {
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        customer.send(json!({"type": "typing", "is_typing": true})).await;
+        let t = agent.recv_type("typing").await;
+        assert_eq!(t["is_typing"], true);
+        assert_eq!(t["by"]["kind"], "customer");
+        assert_eq!(t["conversation_id"], s.conversation);
+        agent.send(json!({"type": "typing", "conversation_id": s.conversation, "is_typing": true})).await;
+        let t = customer.recv_type("typing").await;
+        assert_eq!(t["by"]["kind"], "agent");
+        assert_eq!(t["by"]["id"], s.agent.id);
+
+        customer.say(None, "c1", "one").await;
+        customer.say(None, "c2", "two").await;
+        let delivered = customer.recv_type("receipt").await;
+        assert_eq!(delivered["kind"], "delivered");
+        assert_eq!(delivered["by"]["kind"], "agent");
+        let conv: Value = app.get(&format!("/api/v1/conversations/{}", s.conversation), &s.agent.token).await.json().await.unwrap();
+        assert_eq!(conv["unread"]["agent"], 2);
+        agent.send(json!({"type": "read", "conversation_id": s.conversation, "up_to_seq": 2})).await;
+        let read = customer.recv_type("receipt").await;
+        let read = if read["kind"] == "read" { read } else { customer.recv_type("receipt").await };
+        assert_eq!(read["kind"], "read");
+        assert_eq!(read["up_to_seq"], 2);
+        assert_eq!(read["by"]["kind"], "agent");
+        // The store catches up right after the receipt.
+        let mut unread = json!(null);
+        for _ in 0..50 {
+            let conv: Value = app.get(&format!("/api/v1/conversations/{}", s.conversation), &s.agent.token).await.json().await.unwrap();
+            unread = conv["unread"].clone();
+            if unread["agent"] == 0 { break; }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(unread, json!({"agent": 0, "customer": 0}));
+        agent.say(Some(s.conversation), "a1", "reply").await;
+        let conv: Value = app.get(&format!("/api/v1/conversations/{}", s.conversation), &s.agent.token).await.json().await.unwrap();
+        assert_eq!(conv["unread"]["customer"], 1);
+    }
+
+    async fn closing_reaches_everyone_and_a_closed_conversation_takes_no_messages(app) {
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        customer.send(json!({"type": "conversation.close", "reason": "done", "ref": "c"})).await;
+        assert_eq!(customer.recv_type("ok").await["ref"], "c");
+        let upd = agent.recv_type("conversation.updated").await;
+        assert_eq!(upd["conversation"]["state"], "closed");
+        assert_eq!(upd["conversation"]["closed_reason"], "done");
+        customer.send(json!({"type": "message.send", "client_msg_id": "late", "text": "hello?"})).await;
+        assert_eq!(customer.recv_type("error").await["code"], "conflict");
+        agent.send(json!({"type": "conversation.close", "conversation_id": s.conversation})).await;
+        assert_eq!(agent.recv_type("error").await["code"], "conflict");
+        // Reopen puts it back in the queue.
+        let res = app.post(&format!("/api/v1/conversations/{}/reopen", s.conversation), &s.admin, json!({})).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.json::<Value>().await.unwrap()["state"], "queued");
+        assert_eq!(customer.recv_type("conversation.updated").await["conversation"]["state"], "queued");
+    }
+
+    async fn queue_watchers_see_waiting_conversations_accepts_and_presence(app) {
+        let s = scene(&app).await;
+        let sup = app.create_user(&s.admin, "supervisor", json!({"team_ids": [s.team]})).await;
+        let mut watcher = Ws::agent(&app, &sup.token).await;
+        watcher.send(json!({"type": "queue.watch", "team_id": s.team})).await;
+        let snap = watcher.recv_type("queue.snapshot").await;
+        assert_eq!(snap["team_id"], s.team);
+        assert_eq!(snap["waiting"][0]["conversation_id"], s.conversation);
+        let agents = snap["agents"].as_array().unwrap();
+        assert!(agents.iter().any(|a| a["id"] == s.agent.id && a["status"] == "offline" && a["load"] == 0));
+
+        let (second, _) = widget_session(&app, json!({"issue_type": "Support"})).await;
+        let upd = watcher.recv_type("queue.update").await;
+        let waiting: Vec<i64> = upd["waiting"].as_array().unwrap().iter().map(|w| w["conversation_id"].as_i64().unwrap()).collect();
+        assert_eq!(waiting, vec![s.conversation, second], "oldest first");
+
+        let mut agent = Ws::agent(&app, &s.agent.token).await;
+        agent.send(json!({"type": "presence.set", "status": "online", "ref": "p"})).await;
+        assert_eq!(agent.recv_type("ok").await["ref"], "p");
+        let p = watcher.recv_type("presence").await;
+        assert_eq!(p["agent_id"], s.agent.id);
+        assert_eq!(p["status"], "online");
+
+        agent.send(json!({"type": "conversation.accept", "conversation_id": s.conversation})).await;
+        let got = agent.recv_all(&["ok", "conversation.assigned"]).await;
+        assert_eq!(got["conversation.assigned"]["conversation"]["assignee_id"], s.agent.id);
+        loop {
+            let upd = watcher.recv_type("queue.update").await;
+            let ids: Vec<i64> = upd["waiting"].as_array().unwrap().iter().map(|w| w["conversation_id"].as_i64().unwrap()).collect();
+            if ids == vec![second] {
+                let me = upd["agents"].as_array().unwrap().iter().find(|a| a["id"] == s.agent.id).cloned().unwrap();
+                if me["load"] == 1 { break; }
+            }
+        }
+        // Taking it twice is a conflict.
+        let mut again = Ws::agent(&app, &sup.token).await;
+        again.send(json!({"type": "conversation.accept", "conversation_id": s.conversation})).await;
+        assert_eq!(again.recv_type("error").await["code"], "conflict");
+    }
+
+    async fn two_agents_accepting_at_once_get_one_assignment(app) {
+        let s = scene(&app).await;
+        let other = app.create_user(&s.admin, "agent", json!({"team_ids": [s.team]})).await;
+        let mut a = Ws::agent(&app, &s.agent.token).await;
+        let mut b = Ws::agent(&app, &other.token).await;
+        let accept = json!({"type": "conversation.accept", "conversation_id": s.conversation});
+        a.send(accept.clone()).await;
+        b.send(accept).await;
+        let ra = a.recv_answer().await;
+        let rb = b.recv_answer().await;
+        let oks = [&ra, &rb].iter().filter(|r| r["type"] == "ok").count();
+        let conflicts = [&ra, &rb].iter().filter(|r| r["type"] == "error" && r["code"] == "conflict").count();
+        assert_eq!((oks, conflicts), (1, 1), "{ra} {rb}");
+    }
+
+    async fn an_agent_at_capacity_cannot_accept_more(app) {
+        let admin = app.admin_token().await;
+        let team = app.create_team(&admin, "Support").await;
+        let agent = app.create_user(&admin, "agent", json!({"team_ids": [team], "capacity": 1})).await;
+        let (c1, _) = widget_session(&app, json!({"issue_type": "support"})).await;
+        let (c2, _) = widget_session(&app, json!({"issue_type": "support"})).await;
+        let res = app.post(&format!("/api/v1/conversations/{c1}/accept"), &agent.token, json!({})).await;
+        assert_eq!(res.status(), 200);
+        let res = app.post(&format!("/api/v1/conversations/{c2}/accept"), &agent.token, json!({})).await;
+        assert_problem(res, 409, "conflict").await;
+    }
+
+    async fn a_transfer_moves_the_conversation_and_its_old_agent_stops_following(app) {
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        let billing = app.create_team(&s.admin, "Billing").await;
+        agent.send(json!({"type": "conversation.transfer", "conversation_id": s.conversation, "team_id": billing, "note": "needs a refund", "ref": "t"})).await;
+        assert_eq!(agent.recv_type("ok").await["ref"], "t");
+        let upd = customer.recv_type("conversation.updated").await;
+        assert_eq!(upd["conversation"]["state"], "queued");
+        assert_eq!(upd["conversation"]["team_id"], billing);
+        customer.say(None, "after", "still there?").await;
+        agent.expect_no("message.new", Duration::from_millis(500)).await;
+        assert_eq!(app.count("notes").await, 1);
+        // The old agent has lost access.
+        let res = app.get(&format!("/api/v1/conversations/{}", s.conversation), &s.agent.token).await;
+        assert_problem(res, 404, "not_found").await;
+    }
+
+    async fn history_pages_forward_and_back_over_rest(app) {
+        let (s, mut customer, _agent) = accepted(&app).await;
+        for i in 1..=7 {
+            customer.say(None, &format!("c{i}"), &format!("m{i}")).await;
+        }
+        let path = format!("/api/v1/conversations/{}/messages", s.conversation);
+        let page: Value = app.get(&format!("{path}?after_seq=2&limit=3"), &s.agent.token).await.json().await.unwrap();
+        let seqs: Vec<i64> = page["items"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, vec![3, 4, 5]);
+        let next = page["next_cursor"].as_str().unwrap();
+        let page: Value = app.get(&format!("{path}?cursor={next}&limit=3"), &s.agent.token).await.json().await.unwrap();
+        let seqs: Vec<i64> = page["items"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, vec![6, 7]);
+        assert!(page["next_cursor"].is_null());
+        let latest: Value = app.get(&format!("{path}?limit=2"), &s.agent.token).await.json().await.unwrap();
+        let seqs: Vec<i64> = latest["items"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, vec![6, 7]);
+        let back = latest["next_cursor"].as_str().unwrap();
+        let older: Value = app.get(&format!("{path}?cursor={back}&limit=4"), &s.agent.token).await.json().await.unwrap();
+        let seqs: Vec<i64> = older["items"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, vec![2, 3, 4, 5]);
+        let bad = app.get(&format!("{path}?after_seq=1&before_seq=3"), &s.agent.token).await;
+        assert_problem(bad, 422, "bad_request").await;
+        let bad = app.get(&format!("{path}?cursor=zz"), &s.agent.token).await;
+        assert_problem(bad, 422, "bad_request").await;
+    }
+
+    async fn the_inbox_lists_only_what_the_caller_may_see(app) {
+        let (s, _customer, _agent) = accepted(&app).await;
+        let (queued, _) = widget_session(&app, json!({"issue_type": "support"})).await;
+        let mine: Value = app.get("/api/v1/conversations?assignee_id=me", &s.agent.token).await.json().await.unwrap();
+        let ids: Vec<i64> = mine["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+        assert_eq!(ids, vec![s.conversation]);
+        let all: Value = app.get("/api/v1/conversations", &s.agent.token).await.json().await.unwrap();
+        let ids: Vec<i64> = all["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+        assert_eq!(ids, vec![queued, s.conversation]);
+        let c = &all["items"][1];
+        assert_eq!(c["visitor"]["name"], "Ana");
+        assert_eq!(c["issue_type"], "support");
+        assert_eq!(c["team_id"], s.team);
+        let queued_only: Value = app.get("/api/v1/conversations?state=queued", &s.admin).await.json().await.unwrap();
+        assert_eq!(queued_only["items"].as_array().unwrap().len(), 1);
+    }
+
+    async fn a_deactivated_agent_loses_its_live_socket(app) {
+        let s = scene(&app).await;
+        let mut ws = Ws::agent(&app, &s.agent.token).await;
+        let res = app.post(&format!("/api/v1/users/{}/deactivate", s.agent.id), &s.admin, json!({})).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(ws.ended().await, Ended::Closed(Some(1008)));
+    }
+
+    async fn widget_sessions_validate_the_pre_chat_form(app) {
+        let before = app.count("conversations").await;
+        for body in [
+            json!({"email": "nope"}),
+            json!({"name": "<script>"}),
+            json!({"language": "en us!"}),
+            json!({"custom_fields": {"k": {"nested": true}}}),
+            json!({"unknown": 1}),
+        ] {
+            let res = app.send(Method::POST, "/api/v1/widget/sessions", None, Some(&body)).await;
+            assert_problem(res, 422, "bad_request").await;
+        }
+        assert_eq!(app.count("conversations").await, before);
+        // With no teams at all a conversation still starts (no team yet).
+        let (id, _) = widget_session(&app, json!({})).await;
+        assert!(id > 0);
+    }
+}
+
+mod abuse {
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_frame_over_the_size_limit_closes_the_socket_with_1009() {
+        let app = spawn_app(Backend::Sqlite).await.unwrap();
+        let s = scene(&app).await;
+        let mut ws = Ws::customer(&app, &s.visitor_token).await;
+        ws.send_raw(format!(
+            "{{\"type\":\"ping\",\"pad\":\"{}\"}}",
+            "x".repeat(70_000)
+        ))
+        .await;
+        assert_eq!(ws.ended().await, Ended::Closed(Some(1009)));
+    }
+
+    #[actix_web::test]
+    async fn flooding_is_rate_limited_then_closed_with_1008() {
+        let app = spawn_app_with(Backend::Sqlite, |s| {
+            s.realtime.send_limit = 3;
+            s.realtime.send_window_s = 60;
+            s.realtime.abuse_strikes = 3;
+        })
+        .await
+        .unwrap();
+        let s = scene(&app).await;
+        let mut ws = Ws::customer(&app, &s.visitor_token).await;
+        for i in 0..3 {
+            ws.say(None, &format!("ok{i}"), "fine").await;
+        }
+        ws.send(json!({"type": "message.send", "client_msg_id": "x1", "text": "spam", "ref": "s"}))
+            .await;
+        let e = ws.recv_type("error").await;
+        assert_eq!(e["code"], "rate_limited");
+        assert_eq!(e["ref"], "s");
+        for i in 2..=3 {
+            ws.send(
+                json!({"type": "message.send", "client_msg_id": format!("x{i}"), "text": "spam"}),
+            )
+            .await;
+        }
+        assert_eq!(ws.ended().await, Ended::Closed(Some(1008)));
+        assert_eq!(stored_messages(&app, s.conversation).await, 3);
+    }
+
+    #[actix_web::test]
+    async fn a_client_that_does_not_read_is_dropped_and_does_not_slow_the_others() {
+        let app = spawn_app(Backend::Sqlite).await.unwrap();
+        let (s, mut stalled, mut agent) = accepted(&app).await;
+        // The customer stops reading; the agent keeps talking (and reading its acks).
+        let big = "z".repeat(4000);
+        let total = 4000i64;
+        for chunk in 0..(total / 100) {
+            for i in 0..100 {
+                let n = chunk * 100 + i;
+                agent.send(json!({"type": "message.send", "conversation_id": s.conversation, "client_msg_id": format!("a{n}"), "text": big})).await;
+            }
+            for i in 0..100 {
+                let ack = agent.recv_type("message.ack").await;
+                assert_eq!(ack["message"]["seq"], chunk * 100 + i + 1);
+            }
+        }
+        assert_eq!(stored_messages(&app, s.conversation).await, total);
+        // The stalled socket was cut off part-way: what it can still read
+        // ends before the last message, and then the socket ends.
+        let mut last_seq = 0;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), stalled.next_frame()).await {
+                Ok(Some(v)) if v["type"] == "message.new" => {
+                    last_seq = v["message"]["seq"].as_i64().unwrap()
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => {
+                    panic!("the stalled socket was never cut off (read up to seq {last_seq})")
+                }
+            }
+        }
+        assert!(
+            last_seq < total,
+            "the stalled client got everything: {last_seq}"
+        );
+        // A fresh customer socket works and catches up.
+        let mut fresh = Ws::customer(&app, &s.visitor_token).await;
+        fresh
+            .send(json!({"type": "resume", "after_seq": total - 1}))
+            .await;
+        assert_eq!(
+            fresh.recv_type("message.new").await["message"]["seq"],
+            total
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_conversation_without_customer_activity_is_closed_as_idle() {
+        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.idle_close_after_s = 1)
+            .await
+            .unwrap();
+        let (s, _customer, mut agent) = accepted(&app).await;
+        let upd = agent.recv_type("conversation.updated").await;
+        let upd = if upd["conversation"]["state"] == "closed" {
+            upd
+        } else {
+            agent.recv_type("conversation.updated").await
+        };
+        assert_eq!(upd["conversation"]["state"], "closed");
+        assert_eq!(upd["conversation"]["closed_reason"], "idle");
+        let conv: Value = app
+            .get(
+                &format!("/api/v1/conversations/{}", s.conversation),
+                &s.admin,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(conv["state"], "closed");
+    }
+
+    #[actix_web::test]
+    async fn a_stopped_conversation_actor_is_reactivated_from_the_store() {
+        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.passivate_after_s = 1)
+            .await
+            .unwrap();
+        let (s, customer, agent) = accepted(&app).await;
+        drop(customer);
+        drop(agent);
+        let res = app
+            .post(
+                &format!("/api/v1/conversations/{}/close", s.conversation),
+                &s.admin,
+                json!({"reason": "done"}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        // With no subscribers the closed conversation's actor passivates…
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // …and the next use activates a fresh one with the stored state.
+        let res = app
+            .post(
+                &format!("/api/v1/conversations/{}/reopen", s.conversation),
+                &s.admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let mut customer = Ws::customer(&app, &s.visitor_token).await;
+        let m = customer.say(None, "back", "I'm back").await;
+        assert_eq!(m["message"]["seq"], 1);
+    }
+}
