@@ -60,8 +60,15 @@ impl Router {
         let bus = Bus::local(router.clone());
         let db = self.db.clone();
         let settings = self.settings.clone();
-        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+        let slot = self.next_arbiter % self.arbiters.len();
         self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        // A worker thread that died (a panicking actor takes its thread
+        // down) is replaced before anything is started on it.
+        if !self.arbiters[slot].spawn(async {}) {
+            tracing::error!(slot, "conversation worker thread died; starting a new one");
+            self.arbiters[slot] = Arbiter::new();
+        }
+        let arbiter = &self.arbiters[slot];
         let addr = Conversation::start_in_arbiter(&arbiter.handle(), move |_| {
             Conversation::new(id, db, bus, router, settings)
         });

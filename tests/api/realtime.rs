@@ -114,6 +114,8 @@ on_both! {
         for i in 1..=25i64 {
             let m = agent.recv_type("message.new").await;
             assert_eq!(m["message"]["seq"], i);
+            // Recipients only after commit, too.
+            assert!(stored_messages(&app, s.conversation).await >= i);
             assert_eq!(m["message"]["text"], format!("hello {i}"));
             assert_eq!(m["message"]["sender"]["kind"], "customer");
         }
@@ -552,6 +554,57 @@ mod abuse {
             fresh.recv_type("message.new").await["message"]["seq"],
             total
         );
+    }
+
+    #[actix_web::test]
+    async fn a_silent_client_is_dropped_after_three_heartbeats() {
+        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.heartbeat_ms = 200)
+            .await
+            .unwrap();
+        let s = scene(&app).await;
+        let mut ws = Ws::customer(&app, &s.visitor_token).await;
+        assert_eq!(ws.hello["heartbeat_ms"], 200);
+        // Not reading means not answering pings.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(ws.ended().await, Ended::Closed(Some(1008)));
+        // A client that answers stays.
+        let mut alive = Ws::customer(&app, &s.visitor_token).await;
+        alive.expect_no("never", Duration::from_millis(1500)).await;
+        alive.send(json!({"type": "ping", "ref": "still"})).await;
+        assert_eq!(alive.recv_type("pong").await["ref"], "still");
+    }
+
+    #[actix_web::test]
+    async fn an_agent_whose_last_socket_closed_goes_offline_after_the_grace_period() {
+        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.presence_grace_s = 1)
+            .await
+            .unwrap();
+        let s = scene(&app).await;
+        let sup = app
+            .create_user(&s.admin, "supervisor", json!({"team_ids": [s.team]}))
+            .await;
+        let mut watcher = Ws::agent(&app, &sup.token).await;
+        watcher
+            .send(json!({"type": "queue.watch", "team_id": s.team}))
+            .await;
+        watcher.recv_type("queue.snapshot").await;
+        let mut agent = Ws::agent(&app, &s.agent.token).await;
+        agent
+            .send(json!({"type": "presence.set", "status": "online"}))
+            .await;
+        agent.recv_type("ok").await;
+        assert_eq!(watcher.recv_type("presence").await["status"], "online");
+        drop(agent);
+        let p = watcher.recv_type("presence").await;
+        assert_eq!(p["agent_id"], s.agent.id);
+        assert_eq!(p["status"], "offline");
+        let me: Value = app
+            .get("/api/v1/me", &s.agent.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["status"], "offline");
     }
 
     #[actix_web::test]
