@@ -231,3 +231,81 @@ on_both! {
         assert_eq!(snapshot(&app).await, before, "a refused call changed the store");
     }
 }
+
+/// Routes whose body has required fields (`{}` must be refused).
+fn needs_fields(route: &Route) -> bool {
+    let path = route.path;
+    matches!(
+        (route.method.as_str(), path),
+        ("POST", "/api/v1/auth/login")
+            | ("POST", "/api/v1/auth/refresh")
+            | ("POST", "/api/v1/auth/logout")
+            | ("POST", "/api/v1/me/password")
+            | ("POST", "/api/v1/users")
+            | ("POST", "/api/v1/users/{uid}/password")
+            | ("PUT", "/api/v1/users/{uid}/teams")
+            | ("PUT", "/api/v1/users/{uid}/skills")
+            | ("POST", "/api/v1/teams")
+            | ("PUT", "/api/v1/teams/{tid}/members")
+            | ("POST", "/api/v1/skills")
+            | ("POST", "/api/v1/conversations/{cid}/assign")
+    )
+}
+
+on_both! {
+    async fn every_route_refuses_bad_input_without_changing_anything(app) {
+        let admin = app.admin_token().await;
+        let tid = app.create_team(&admin, "Support").await;
+        let target = app.create_user(&admin, "agent", json!({"team_ids": [tid], "skills": {"billing": 1}})).await;
+        let sid = app.get("/api/v1/skills", &admin).await.json::<Value>().await.unwrap()["items"][0]["id"].as_i64().unwrap();
+        let (cid, _) = crate::realtime::widget_session(&app, json!({"issue_type": "Support"})).await;
+        let fill = |p: &str, unknown: bool| {
+            let (u, t, s, c) = if unknown {
+                ("987654".to_owned(), "987654".to_owned(), "987654".to_owned(), "987654".to_owned())
+            } else {
+                (target.id.to_string(), tid.to_string(), sid.to_string(), cid.to_string())
+            };
+            p.replace("{uid}", &u).replace("{tid}", &t).replace("{sid}", &s).replace("{cid}", &c)
+        };
+        let before = snapshot(&app).await;
+        let conversations_before = app.count("conversations").await;
+        for route in routes() {
+            let path = fill(route.path, false);
+            let url = format!("{}{}", app.address, path);
+            let raw = |body: String| {
+                app.client
+                    .request(route.method.clone(), &url)
+                    .bearer_auth(&admin)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+            };
+            if route.body.is_some() {
+                let what = format!("{} {path}", route.method);
+                let res = raw("{\"broken".into()).await.unwrap();
+                assert_eq!(res.status(), 400, "malformed JSON on {what}");
+                assert_problem(res, 400, "bad_request").await;
+                let res = raw("\"not an object\"".into()).await.unwrap();
+                assert_eq!(res.status(), 422, "wrong type on {what}");
+                assert_problem(res, 422, "bad_request").await;
+                let res = raw(format!("{{\"pad\": \"{}\"}}", "x".repeat(70_000))).await.unwrap();
+                assert_eq!(res.status(), 413, "oversize on {what}");
+                assert_problem(res, 413, "too_large").await;
+                if needs_fields(&route) {
+                    let res = raw("{}".into()).await.unwrap();
+                    assert_eq!(res.status(), 422, "missing fields on {what}");
+                    assert_problem(res, 422, "bad_request").await;
+                }
+            }
+            if route.path.contains('{') {
+                let unknown = fill(route.path, true);
+                let body = route.body.map(|b| b());
+                let res = app.send(route.method.clone(), &unknown, Some(&admin), body.as_ref()).await;
+                assert_eq!(res.status(), 404, "unknown id on {} {unknown}", route.method);
+                assert_problem(res, 404, "not_found").await;
+            }
+        }
+        assert_eq!(snapshot(&app).await, before, "a refused call changed the store");
+        assert_eq!(app.count("conversations").await, conversations_before);
+    }
+}
