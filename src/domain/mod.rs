@@ -7,6 +7,7 @@ pub mod error_code;
 pub mod ids;
 pub mod protocol;
 pub mod role;
+pub mod routing;
 pub mod team;
 pub mod values;
 
