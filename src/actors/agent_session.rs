@@ -13,7 +13,7 @@ use super::conversation::{
 use super::router::AgentEvent;
 use super::socket::{Intake, SocketCore};
 use super::team_queue::{Unwatch, Watch};
-use super::{ActorError, Deliver, Kick, Party};
+use super::{ActorError, Control, Deliver, Party};
 use crate::bus::{Bus, BusError, ConversationRef, TeamRef};
 use crate::config::RealtimeSettings;
 use crate::domain::access::StaffScope;
@@ -33,6 +33,8 @@ pub struct AgentSession {
     scope: StaffScope,
     me: serde_json::Value,
     node_id: String,
+    /// The login session (refresh family) of the token that opened it.
+    family: String,
     /// Resolved conversations (a cache of bus lookups).
     convs: HashMap<ConversationId, ConversationRef>,
     /// Queues this socket watches.
@@ -51,6 +53,7 @@ impl AgentSession {
         scope: StaffScope,
         name: String,
         me: serde_json::Value,
+        family: String,
     ) -> Self {
         AgentSession {
             core: SocketCore::new(session, settings),
@@ -63,6 +66,7 @@ impl AgentSession {
             scope,
             me,
             node_id,
+            family,
             convs: HashMap::new(),
             watching: HashMap::new(),
         }
@@ -344,18 +348,28 @@ impl AgentSession {
                     return;
                 }
                 let bus = self.bus.clone();
-                ctx.spawn(async move { bus.team(team_id).await }.into_actor(self).map(
-                    move |res, act, ctx| match res {
-                        Ok(team) => {
-                            team.tell(Watch {
-                                session,
-                                recipient: ctx.address().recipient(),
-                            });
-                            act.watching.insert(team_id, team);
+                let db = self.db.clone();
+                ctx.spawn(
+                    async move {
+                        if store::teams::find(&db, team_id).await?.is_none() {
+                            return Err(ActorError::new(ErrorCode::NotFound, "no such team"));
                         }
-                        Err(e) => act.core.reply(ctx, &ActorError::from(e).frame(reference)),
-                    },
-                ));
+                        Ok(bus.team(team_id).await?)
+                    }
+                    .into_actor(self)
+                    .map(
+                        move |res: Result<TeamRef, ActorError>, act, ctx| match res {
+                            Ok(team) => {
+                                team.tell(Watch {
+                                    session,
+                                    recipient: ctx.address().recipient(),
+                                });
+                                act.watching.insert(team_id, team);
+                            }
+                            Err(e) => act.core.reply(ctx, &e.frame(reference)),
+                        },
+                    ),
+                );
             }
             ClientEvent::Ping => self.core.reply(ctx, &ServerFrame::Pong { reference }),
         }
@@ -418,7 +432,8 @@ impl Actor for AgentSession {
             agent: self.scope.user,
             session: self.core.id,
             recipient: ctx.address().recipient(),
-            kick: ctx.address().recipient(),
+            control: ctx.address().recipient(),
+            family: self.family.clone(),
             teams: self.scope.teams.clone(),
         });
         // Follow every open conversation this user holds.
@@ -475,14 +490,19 @@ impl Handler<Deliver> for AgentSession {
     }
 }
 
-impl Handler<Kick> for AgentSession {
+impl Handler<Control> for AgentSession {
     type Result = ();
 
-    fn handle(&mut self, msg: Kick, ctx: &mut Self::Context) {
-        self.core
-            .outbox
-            .close(actix_ws::CloseCode::Policy, msg.reason);
-        ctx.stop();
+    fn handle(&mut self, msg: Control, ctx: &mut Self::Context) {
+        match msg {
+            Control::Kick(reason) => {
+                self.core.outbox.close(actix_ws::CloseCode::Policy, reason);
+                ctx.stop();
+            }
+            Control::Follow(id) => {
+                self.with_conv(ctx, id, None, |act, ctx, conv| act.subscribe(ctx, &conv));
+            }
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use entity::conversations;
 use sea_orm::TransactionTrait;
 use tokio::sync::oneshot;
 
-use super::router::{Passivated, Router};
+use super::router::{AgentEvent, Passivated, Router};
 use super::team_queue::{Dequeue, Enqueue, RefreshAgent};
 use super::{ActorError, Deliver, Party, SessionId};
 use crate::bus::Bus;
@@ -25,7 +25,7 @@ use crate::config::RealtimeSettings;
 use crate::domain::access::{staff_may_access, staff_may_reassign};
 use crate::domain::conversation::{ConversationState, Transition};
 use crate::domain::protocol::{
-    ConversationView, MessageView, PartyKind, ReceiptKind, Sender, ServerFrame, Waiting,
+    ConversationView, MessageView, NoteView, PartyKind, ReceiptKind, Sender, ServerFrame, Waiting,
 };
 use crate::domain::{ConversationId, ErrorCode, Role, TeamId, UserId};
 use crate::store::conversations::ChangeError;
@@ -117,6 +117,8 @@ pub struct Conversation {
     subscribers: HashMap<SessionId, Subscriber>,
     idle_timer: Option<SpawnHandle>,
     last_activity: Instant,
+    /// Highest seq read by the customer and by staff: receipts never go back.
+    read_marks: HashMap<PartyKind, i64>,
 }
 
 impl Conversation {
@@ -144,6 +146,7 @@ impl Conversation {
             subscribers: HashMap::new(),
             idle_timer: None,
             last_activity: Instant::now(),
+            read_marks: HashMap::new(),
         }
     }
 
@@ -388,12 +391,19 @@ impl Conversation {
         if let Some(agent) = new_assignee
             && new_assignee != old_assignee
         {
-            self.bus.to_agent(
-                UserId(agent),
-                Deliver::frame(&ServerFrame::ConversationAssigned {
-                    conversation: view.clone(),
-                }),
-            );
+            let assigned = Deliver::frame(&ServerFrame::ConversationAssigned {
+                conversation: view.clone(),
+            });
+            // Its followers learn who has it; the new agent's sockets get it
+            // once and start following.
+            self.broadcast_deliver(&assigned, None, |s| {
+                !(s.kind == PartyKind::Agent && s.id == agent)
+            });
+            self.bus.to_agent(UserId(agent), assigned);
+            self.bus.agent_event(AgentEvent::Follow {
+                agent: UserId(agent),
+                conversation: self.id,
+            });
         }
         // Least privilege after a move: whoever may no longer see the
         // conversation (the agent who handed it on) stops following it.
@@ -496,6 +506,7 @@ fn change_error(e: ChangeError) -> ActorError {
         ChangeError::AgentUnavailable => {
             ActorError::new(ErrorCode::NotFound, "no such active agent")
         }
+        ChangeError::NoSuchTeam => ActorError::new(ErrorCode::NotFound, "no such team"),
         ChangeError::Store(s) => s.into(),
     }
 }
@@ -522,6 +533,9 @@ impl Actor for Conversation {
                     act.committed_seq = row.last_seq;
                     act.next_seq = row.last_seq + 1;
                     act.committed_ids = ids;
+                    act.read_marks
+                        .insert(PartyKind::Customer, row.customer_last_read_seq);
+                    act.read_marks.insert(PartyKind::Agent, row.agent_last_read_seq);
                     let since = activity.unwrap_or(row.created_at);
                     act.row = Some(row);
                     let idle = Duration::from_secs(act.settings.idle_close_after_s);
@@ -830,8 +844,10 @@ impl Handler<MarkRead> for Conversation {
 
     fn handle(&mut self, msg: MarkRead, ctx: &mut Self::Context) -> Self::Result {
         self.authorize(&msg.party)?;
-        let up_to = msg.up_to_seq.min(self.committed_seq);
         let side = side_of(msg.party.kind());
+        let mark = self.read_marks.entry(side).or_insert(0);
+        let up_to = (*mark).max(msg.up_to_seq.min(self.committed_seq));
+        *mark = up_to;
         let db = self.db.clone();
         let id = self.id;
         ctx.spawn(
@@ -1003,7 +1019,7 @@ impl Handler<Transfer> for Conversation {
                 }
                 (None, Some(team)) => {
                     if store::teams::find(&txn, team).await?.is_none() {
-                        return Err(ChangeError::Store(store::StoreError::NotFound));
+                        return Err(ChangeError::NoSuchTeam);
                     }
                     store::conversations::requeue(
                         &txn,
@@ -1089,6 +1105,56 @@ impl Handler<Reopen> for Conversation {
         self.change(move |db, id| async move {
             store::conversations::requeue(&db, id, team, &[ConversationState::Closed]).await
         })
+    }
+}
+
+/// Add an internal note: stored, and shown to staff following the
+/// conversation (`note.created`), never to the customer.
+#[derive(Message)]
+#[rtype(result = "Result<NoteView, ActorError>")]
+pub struct AddNote {
+    /// The author (staff with access).
+    pub by: Party,
+    /// 1–4000 characters.
+    pub text: String,
+}
+
+impl Handler<AddNote> for Conversation {
+    type Result = ResponseActFuture<Self, Result<NoteView, ActorError>>;
+
+    fn handle(&mut self, msg: AddNote, _: &mut Self::Context) -> Self::Result {
+        let author = match (&msg.by, self.authorize(&msg.by)) {
+            (_, Err(e)) => return Box::pin(fut::ready(Err(e))),
+            (Party::Staff { scope, name }, Ok(())) => (scope.user, name.clone()),
+            (Party::Customer { .. }, Ok(())) => {
+                return Box::pin(fut::ready(Err(ActorError::forbidden(
+                    "notes are for staff",
+                ))));
+            }
+        };
+        let db = self.db.clone();
+        let id = self.id;
+        Box::pin(
+            async move { store::notes::insert(&db, id, author.0, &msg.text).await }
+                .into_actor(self)
+                .map(move |res, act, _| {
+                    let row = res.map_err(ActorError::from)?;
+                    let note = NoteView {
+                        id: row.id,
+                        conversation_id: row.conversation_id,
+                        author: Sender {
+                            kind: PartyKind::Agent,
+                            id: Some(row.author_id),
+                            name: Some(author.1),
+                        },
+                        text: row.text,
+                        created_at: row.created_at,
+                    };
+                    let frame = Deliver::frame(&ServerFrame::NoteCreated { note: note.clone() });
+                    act.broadcast_deliver(&frame, None, |s| s.kind == PartyKind::Agent);
+                    Ok(note)
+                }),
+        )
     }
 }
 

@@ -33,12 +33,15 @@ impl Deliver {
     }
 }
 
-/// Ends a socket at once (its user was deactivated or lost its sessions).
+/// Orders for a staff socket from the Router.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
-pub struct Kick {
-    /// Shown to the client in the close frame.
-    pub reason: &'static str,
+pub enum Control {
+    /// End the socket at once (user deactivated, logged out, password
+    /// changed); the reason goes in the close frame.
+    Kick(&'static str),
+    /// Start following a conversation (it was just given to this user).
+    Follow(ConversationId),
 }
 
 /// Who is asking: a customer bound to its conversation, or a staff member.

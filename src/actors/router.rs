@@ -11,7 +11,7 @@ use actix::prelude::*;
 
 use super::conversation::Conversation;
 use super::team_queue::{RefreshAgent, TeamQueue};
-use super::{Deliver, Kick, SessionId};
+use super::{Control, Deliver, SessionId};
 use crate::bus::{Bus, BusError};
 use crate::config::RealtimeSettings;
 use crate::domain::{AgentStatus, ConversationId, TeamId, UserId};
@@ -21,7 +21,8 @@ use crate::store::{self, Db};
 #[derive(Default)]
 struct AgentSockets {
     sessions: HashMap<SessionId, Recipient<Deliver>>,
-    kicks: HashMap<SessionId, Recipient<Kick>>,
+    /// Per socket: its control channel and the login session it belongs to.
+    controls: HashMap<SessionId, (Recipient<Control>, String)>,
     teams: Vec<TeamId>,
     offline_timer: Option<SpawnHandle>,
 }
@@ -197,17 +198,28 @@ pub enum AgentEvent {
         session: SessionId,
         /// Where its frames go.
         recipient: Recipient<Deliver>,
-        /// How to end it.
-        kick: Recipient<Kick>,
+        /// How to steer it.
+        control: Recipient<Control>,
+        /// The login session (refresh family) its token belongs to.
+        family: String,
         /// The agent's teams (whose queues show its presence).
         teams: Vec<TeamId>,
     },
-    /// End every socket of the agent (deactivated, password changed).
+    /// End the agent's sockets: all of them, or those of one login session.
     Kick {
         /// The agent.
         agent: UserId,
+        /// Only sockets of this login session (logout); `None`: all.
+        family: Option<String>,
         /// Why, for the close frame.
         reason: &'static str,
+    },
+    /// Make every socket of the agent follow a conversation given to it.
+    Follow {
+        /// The agent.
+        agent: UserId,
+        /// The conversation.
+        conversation: ConversationId,
     },
     /// A socket of the agent closed.
     Disconnected {
@@ -239,7 +251,8 @@ impl Handler<AgentEvent> for Router {
                 agent,
                 session,
                 recipient,
-                kick,
+                control,
+                family,
                 teams,
             } => {
                 let entry = self.agents.entry(agent).or_default();
@@ -247,7 +260,7 @@ impl Handler<AgentEvent> for Router {
                     ctx.cancel_future(h);
                 }
                 entry.sessions.insert(session, recipient);
-                entry.kicks.insert(session, kick);
+                entry.controls.insert(session, (control, family));
                 entry.teams = teams;
             }
             AgentEvent::Disconnected { agent, session } => {
@@ -255,7 +268,7 @@ impl Handler<AgentEvent> for Router {
                     return;
                 };
                 entry.sessions.remove(&session);
-                entry.kicks.remove(&session);
+                entry.controls.remove(&session);
                 if entry.sessions.is_empty() && entry.offline_timer.is_none() {
                     let grace = Duration::from_secs(self.settings.presence_grace_s);
                     entry.offline_timer = Some(ctx.run_later(grace, move |act, ctx| {
@@ -304,10 +317,26 @@ impl Handler<AgentEvent> for Router {
                 }
             }
             AgentEvent::Changed { agent } => self.refresh_agent_in_teams(agent, ctx),
-            AgentEvent::Kick { agent, reason } => {
+            AgentEvent::Kick {
+                agent,
+                family,
+                reason,
+            } => {
                 if let Some(entry) = self.agents.get(&agent) {
-                    for k in entry.kicks.values() {
-                        let _ = k.try_send(Kick { reason });
+                    for (control, f) in entry.controls.values() {
+                        if family.as_ref().is_none_or(|only| only == f) {
+                            let _ = control.try_send(Control::Kick(reason));
+                        }
+                    }
+                }
+            }
+            AgentEvent::Follow {
+                agent,
+                conversation,
+            } => {
+                if let Some(entry) = self.agents.get(&agent) {
+                    for (control, _) in entry.controls.values() {
+                        let _ = control.try_send(Control::Follow(conversation));
                     }
                 }
             }

@@ -491,6 +491,21 @@ pub struct ConversationView {
     pub updated_at: DateTime<Utc>,
 }
 
+/// An internal note: staff only, never sent to the customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NoteView {
+    /// Note id.
+    pub id: i64,
+    /// Its conversation.
+    pub conversation_id: i64,
+    /// Who wrote it.
+    pub author: Sender,
+    /// The text as written.
+    pub text: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
 /// Who did something, in receipts and typing events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Actor {
@@ -629,6 +644,12 @@ pub enum ServerFrame {
         load: i64,
         /// Capacity.
         capacity: i32,
+    },
+    /// An internal note was added (staff sockets only).
+    #[serde(rename = "note.created")]
+    NoteCreated {
+        /// The note.
+        note: NoteView,
     },
     /// End of a `resume` catch-up.
     #[serde(rename = "resume.done")]

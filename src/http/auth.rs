@@ -188,6 +188,14 @@ pub async fn logout(
     let hash = refresh::hash(&body.refresh_token);
     if let Some(token) = store::refresh_tokens::find_by_hash(&state.db, &hash).await? {
         store::refresh_tokens::revoke_family(&state.db, &token.family_id).await?;
+        // The session's sockets end with it.
+        state
+            .bus
+            .agent_event(crate::actors::router::AgentEvent::Kick {
+                agent: crate::domain::UserId(token.user_id),
+                family: Some(token.family_id),
+                reason: "logged out",
+            });
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -12,10 +12,13 @@ use super::extract::Staff;
 use super::pagination::{self, Page};
 use super::{ApiError, AppState};
 use crate::actors::Party;
-use crate::actors::conversation::{Accept, Assign, Close, Reopen, Transfer};
+use crate::actors::conversation::{Accept, AddNote, Assign, Close, Reopen, Transfer};
 use crate::domain::access::{StaffScope, staff_may_access};
 use crate::domain::conversation::ConversationState;
-use crate::domain::protocol::{ConversationView, MAX_NOTE_CHARS, MAX_REASON, MessageView};
+use crate::domain::protocol::{
+    ConversationView, MAX_NOTE_CHARS, MAX_REASON, MAX_TEXT_CHARS, MessageView, NoteView, PartyKind,
+    Sender,
+};
 use crate::domain::{ConversationId, TeamId, UserId};
 use crate::store;
 use crate::store::conversations::ConversationFilter;
@@ -29,7 +32,88 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(assign)
         .service(transfer)
         .service(close)
-        .service(reopen);
+        .service(reopen)
+        .service(list_notes)
+        .service(add_note);
+}
+
+/// Body of `POST /conversations/{id}/notes`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    /// 1–4000 characters, never shown to the customer.
+    pub text: String,
+}
+
+/// The internal notes of a conversation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoteList {
+    /// Oldest first.
+    pub items: Vec<NoteView>,
+}
+
+/// Internal notes of a conversation (staff only, never the customer).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/notes", tag = "conversations",
+    params(("id" = i64, Path, description = "conversation id")), security(("bearer" = [])),
+    responses((status = 200, body = NoteList), (status = 401, body = Problem),
+        (status = 404, body = Problem)))]
+#[get("/conversations/{id}/notes")]
+pub async fn list_notes(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = scope(&state, &staff).await?;
+    let row = visible(&state, &scope, path.into_inner()).await?;
+    let items = store::notes::list(&state.db, ConversationId(row.id))
+        .await?
+        .into_iter()
+        .map(|(n, name)| NoteView {
+            id: n.id,
+            conversation_id: n.conversation_id,
+            author: Sender {
+                kind: PartyKind::Agent,
+                id: Some(n.author_id),
+                name,
+            },
+            text: n.text,
+            created_at: n.created_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(NoteList { items }))
+}
+
+/// Add an internal note; staff following the conversation get `note.created`.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/notes", tag = "conversations",
+    request_body = NoteBody,
+    params(("id" = i64, Path, description = "conversation id")), security(("bearer" = [])),
+    responses((status = 201, body = NoteView), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/conversations/{id}/notes")]
+pub async fn add_note(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    body: web::Json<NoteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let text = body.into_inner().text;
+    let n = text.chars().count();
+    if text.trim().is_empty() || n > MAX_TEXT_CHARS {
+        return Err(ApiError::field(
+            "text",
+            format!("must be 1 to {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    let scope = scope(&state, &staff).await?;
+    let row = visible(&state, &scope, path.into_inner()).await?;
+    let conv = state.bus.conversation(ConversationId(row.id)).await?;
+    let note = conv
+        .ask(AddNote {
+            by: party(&staff, scope),
+            text,
+        })
+        .await??;
+    Ok(HttpResponse::Created().json(note))
 }
 
 /// Query of `GET /conversations`.
@@ -107,6 +191,28 @@ async fn scope(state: &AppState, staff: &Staff) -> Result<StaffScope, ApiError> 
         role: staff.role,
         teams: store::users::team_ids(&state.db, staff.id).await?,
     })
+}
+
+/// The row, if the caller may see it or it belongs to one of the caller's
+/// teams (a teammate who lost an accept race learns it was taken: 409).
+async fn visible_or_teammate(
+    state: &AppState,
+    scope: &StaffScope,
+    id: i64,
+) -> Result<conversations::Model, ApiError> {
+    let not_found = || ApiError::NotFound("no such conversation".into());
+    let row = store::conversations::find(&state.db, ConversationId(id))
+        .await?
+        .ok_or_else(not_found)?;
+    let conv = store::conversations::scope_of(&row)?;
+    let teammate = row
+        .team_id
+        .is_some_and(|t| scope.teams.contains(&TeamId(t)));
+    if teammate || staff_may_access(scope, &conv) {
+        Ok(row)
+    } else {
+        Err(not_found())
+    }
 }
 
 /// The row, if the caller may see it; otherwise 404 (it may not know it exists).
@@ -210,7 +316,7 @@ pub async fn list_messages(
     let scope = scope(&state, &staff).await?;
     let row = visible(&state, &scope, path.into_inner()).await?;
     let id = ConversationId(row.id);
-    // A cursor is "a:<seq>" (forward) or "b:<seq>" (backward).
+    // A cursor is "a<seq>" (forward) or "b<seq>" (backward).
     let (forward, seq) = match (&q.cursor, q.after_seq, q.before_seq) {
         (Some(c), None, None) => decode_seq_cursor(c)?,
         (None, Some(a), None) if a >= 0 => (true, a),
@@ -274,7 +380,7 @@ pub async fn accept(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = scope(&state, &staff).await?;
-    let row = visible(&state, &scope, path.into_inner()).await?;
+    let row = visible_or_teammate(&state, &scope, path.into_inner()).await?;
     let conv = state.bus.conversation(ConversationId(row.id)).await?;
     let view = conv
         .ask(Accept {

@@ -76,7 +76,13 @@ pub async fn update_me(
         }
     }
     checks.finish()?;
+    let presence_changed = changes.status.is_some();
     store::users::update(&state.db, staff.id, changes).await?;
+    if presence_changed {
+        state
+            .bus
+            .agent_event(crate::actors::router::AgentEvent::Changed { agent: staff.id });
+    }
     let record = store::users::record(&state.db, staff.id).await?;
     Ok(HttpResponse::Ok().json(UserView::from_record(record)?))
 }
@@ -132,6 +138,7 @@ pub async fn change_password(
         .bus
         .agent_event(crate::actors::router::AgentEvent::Kick {
             agent: staff.id,
+            family: None,
             reason: "password changed; log in again",
         });
     Ok(HttpResponse::Ok().json(pair))

@@ -24,6 +24,7 @@ use super::{auth, conversations, errors, health, me, skills, teams, users, widge
         conversations::list_conversations, conversations::get_conversation,
         conversations::list_messages, conversations::accept, conversations::assign,
         conversations::transfer, conversations::close, conversations::reopen,
+        conversations::list_notes, conversations::add_note,
         document,
     ),
     components(schemas(errors::Problem, errors::FieldError, crate::domain::ErrorCode)),

@@ -468,6 +468,7 @@ async fn apply_update(
         .await?
         .ok_or_else(|| ApiError::NotFound("no such user".into()))?;
     let current_role = store::users::role_of(&current)?;
+    let teams_before = store::users::team_ids(&txn, id).await?;
     let loses_admin = current_role == Role::Admin
         && current.active
         && (update.changes.active == Some(false)
@@ -529,8 +530,20 @@ async fn apply_update(
             .bus
             .agent_event(crate::actors::router::AgentEvent::Kick {
                 agent: id,
+                family: None,
                 reason: "your sessions were ended",
             });
+    }
+    // Queues of the teams the user left or joined show the change (status,
+    // capacity, membership) and may now route differently.
+    let mut teams = teams_before;
+    teams.extend(out.teams.iter().map(|t| TeamId(t.id)));
+    teams.sort();
+    teams.dedup();
+    for team in teams {
+        if let Ok(queue) = state.bus.team(team).await {
+            queue.tell(crate::actors::team_queue::RefreshAgent { agent: id });
+        }
     }
     Ok(out)
 }

@@ -44,9 +44,10 @@ pub async fn agent_socket(
     };
     let (bus, db, node) = (state.bus.clone(), state.db.clone(), state.node_id.clone());
     let name = staff.user.name.clone();
+    let family = staff.session.clone();
     AgentSession::create(move |ctx| {
         ctx.add_stream(stream);
-        AgentSession::new(session, &settings, node, bus, db, scope, name, me)
+        AgentSession::new(session, &settings, node, bus, db, scope, name, me, family)
     });
     Ok(response)
 }

@@ -309,6 +309,9 @@ pub enum ChangeError {
     /// The agent does not exist or is deactivated.
     #[error("no such active agent")]
     AgentUnavailable,
+    /// The target team does not exist.
+    #[error("no such team")]
+    NoSuchTeam,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

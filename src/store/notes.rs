@@ -25,3 +25,20 @@ pub async fn insert(
     .insert(db)
     .await?)
 }
+
+/// The notes of a conversation, oldest first, with their authors' names.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+) -> Result<Vec<(notes::Model, Option<String>)>, StoreError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    Ok(notes::Entity::find()
+        .filter(notes::Column::ConversationId.eq(conversation.0))
+        .order_by_asc(notes::Column::Id)
+        .find_also_related(entity::users::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(n, u)| (n, u.map(|u| u.name)))
+        .collect())
+}

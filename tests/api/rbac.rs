@@ -249,6 +249,7 @@ fn needs_fields(route: &Route) -> bool {
             | ("PUT", "/api/v1/teams/{tid}/members")
             | ("POST", "/api/v1/skills")
             | ("POST", "/api/v1/conversations/{cid}/assign")
+            | ("POST", "/api/v1/conversations/{cid}/notes")
     )
 }
 

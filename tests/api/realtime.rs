@@ -444,6 +444,89 @@ on_both! {
         assert_eq!(ws.ended().await, Ended::Closed(Some(1008)));
     }
 
+    async fn an_agent_given_a_conversation_follows_it_at_once(app) {
+        let s = scene(&app).await;
+        let mut customer = Ws::customer(&app, &s.visitor_token).await;
+        let mut agent = Ws::agent(&app, &s.agent.token).await;
+        let res = app.post(&format!("/api/v1/conversations/{}/assign", s.conversation), &s.admin, json!({"agent_id": s.agent.id})).await;
+        assert_eq!(res.status(), 200);
+        let assigned = agent.recv_type("conversation.assigned").await;
+        assert_eq!(assigned["conversation"]["id"], s.conversation);
+        customer.recv_type("conversation.assigned").await;
+        customer.say(None, "c1", "are you there?").await;
+        let m = agent.recv_type("message.new").await;
+        assert_eq!(m["message"]["text"], "are you there?");
+    }
+
+    async fn notes_reach_staff_and_never_the_customer(app) {
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        let res = app.post(&format!("/api/v1/conversations/{}/notes", s.conversation), &s.admin, json!({"text": "VIP, be nice"})).await;
+        assert_eq!(res.status(), 201);
+        let n = agent.recv_type("note.created").await;
+        assert_eq!(n["note"]["text"], "VIP, be nice");
+        agent.say(Some(s.conversation), "a1", "hello").await;
+        // The customer sees the message and nothing of the note.
+        loop {
+            let f = customer.recv().await;
+            assert_ne!(f["type"], "note.created", "{f}");
+            assert!(!f.to_string().contains("VIP, be nice"), "{f}");
+            if f["type"] == "message.new" { break; }
+        }
+        let list: Value = app.get(&format!("/api/v1/conversations/{}/notes", s.conversation), &s.agent.token).await.json().await.unwrap();
+        assert_eq!(list["items"][0]["text"], "VIP, be nice");
+        assert!(list["items"][0]["author"]["name"].is_string());
+        let empty = app.post(&format!("/api/v1/conversations/{}/notes", s.conversation), &s.admin, json!({"text": "  "})).await;
+        assert_problem(empty, 422, "bad_request").await;
+    }
+
+    async fn logging_out_ends_that_sessions_sockets_only(app) {
+        let s = scene(&app).await;
+        let first = app.login(&s.agent.email, USER_PASSWORD).await;
+        let mut ws1 = Ws::agent(&app, first["access_token"].as_str().unwrap()).await;
+        let mut ws2 = Ws::agent(&app, &s.agent.token).await;
+        let res = app.send(Method::POST, "/api/v1/auth/logout", None, Some(&json!({"refresh_token": first["refresh_token"]}))).await;
+        assert_eq!(res.status(), 204);
+        assert_eq!(ws1.ended().await, Ended::Closed(Some(1008)));
+        ws2.send(json!({"type": "ping", "ref": "alive"})).await;
+        assert_eq!(ws2.recv_type("pong").await["ref"], "alive");
+    }
+
+    async fn read_receipts_never_go_back(app) {
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        for i in 1..=3 {
+            customer.say(None, &format!("c{i}"), "x").await;
+        }
+        agent.send(json!({"type": "read", "conversation_id": s.conversation, "up_to_seq": 3})).await;
+        agent.send(json!({"type": "read", "conversation_id": s.conversation, "up_to_seq": 1})).await;
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let r = customer.recv_type("receipt").await;
+            if r["kind"] == "read" { seen.push(r["up_to_seq"].as_i64().unwrap()); }
+        }
+        assert_eq!(seen, vec![3, 3]);
+    }
+
+    async fn a_teammate_who_loses_an_accept_race_over_rest_gets_409(app) {
+        let s = scene(&app).await;
+        let mate = app.create_user(&s.admin, "agent", json!({"team_ids": [s.team]})).await;
+        let ok = app.post(&format!("/api/v1/conversations/{}/accept", s.conversation), &s.agent.token, json!({})).await;
+        assert_eq!(ok.status(), 200);
+        let late = app.post(&format!("/api/v1/conversations/{}/accept", s.conversation), &mate.token, json!({})).await;
+        assert_problem(late, 409, "conflict").await;
+        // But it may not read the conversation it lost.
+        let read = app.get(&format!("/api/v1/conversations/{}", s.conversation), &mate.token).await;
+        assert_problem(read, 404, "not_found").await;
+    }
+
+    async fn watching_a_team_that_does_not_exist_is_not_found(app) {
+        let admin = app.admin_token().await;
+        let mut ws = Ws::agent(&app, &admin).await;
+        ws.send(json!({"type": "queue.watch", "team_id": 4242, "ref": "w"})).await;
+        let e = ws.recv_type("error").await;
+        assert_eq!(e["code"], "not_found");
+        assert_eq!(e["ref"], "w");
+    }
+
     async fn widget_sessions_validate_the_pre_chat_form(app) {
         let before = app.count("conversations").await;
         for body in [
