@@ -78,6 +78,9 @@ pub struct RealtimeSettings {
     /// An agent whose last socket closed is shown offline after this long
     /// (a page reload should not flap its presence).
     pub presence_grace_s: u64,
+    /// An agent disconnected this long gets its open conversations put back
+    /// at the front of their queues.
+    pub requeue_after_s: u64,
     /// Worker threads for conversation actors, so both cores are used.
     pub arbiters: usize,
     /// Team a new conversation joins when no team matches its issue type;
@@ -97,6 +100,8 @@ pub struct ServerSettings {
     pub shutdown_timeout_s: u64,
     /// JSON bodies above this are refused with 413 before they are parsed.
     pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
 }
 
 /// Database connection.
@@ -265,6 +270,7 @@ impl Settings {
         positive("realtime.idle_close_after_s", rt.idle_close_after_s)?;
         positive("realtime.passivate_after_s", rt.passivate_after_s)?;
         positive("realtime.arbiters", rt.arbiters as u64)?;
+        positive("realtime.requeue_after_s", rt.requeue_after_s)?;
         if rt.max_frame_bytes < 1024 {
             return Err(invalid("realtime.max_frame_bytes", "must be at least 1024"));
         }

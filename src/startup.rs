@@ -71,6 +71,7 @@ pub struct Application {
     port: u16,
     server: Server,
     db: Db,
+    router: actix::Addr<Router>,
 }
 
 impl Application {
@@ -101,7 +102,7 @@ impl Application {
             settings.auth.visitor_ttl_s,
         );
         let router = Router::new(db.clone(), Arc::new(settings.realtime.clone())).start();
-        let bus = Bus::local(router);
+        let bus = Bus::local(router.clone());
         let node_id = node_id(&settings.realtime.node_id);
         let addr = settings.bind_addr()?;
         let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
@@ -132,6 +133,10 @@ impl Application {
             }
         });
         let max_body = settings.server.max_body_bytes;
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(|req, srv| {
@@ -152,6 +157,7 @@ impl Application {
                 .app_data(state.clone())
                 .configure(|cfg| http::config(cfg, max_body))
         })
+        .workers(workers)
         .shutdown_timeout(settings.server.shutdown_timeout_s)
         .listen(listener)
         .map_err(|source| StartupError::Bind {
@@ -160,7 +166,12 @@ impl Application {
         })?
         .run();
         tracing::info!(%addr, port, "listening");
-        Ok(Application { port, server, db })
+        Ok(Application {
+            port,
+            server,
+            db,
+            router,
+        })
     }
 
     /// The port actually bound.
@@ -177,10 +188,17 @@ impl Application {
     /// `server.shutdown_timeout_s` and closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await?;
-        tracing::info!("server stopped; closing the database");
+        // Close the pool first: it waits for in-flight queries (so nothing
+        // acknowledged is cut off) and refuses new ones; then stop the actors.
+        tracing::info!("server stopped; closing the database and stopping actors");
         if let Err(e) = self.db.close().await {
             tracing::warn!(error = %e, "closing the database failed");
         }
+        let _ = self
+            .router
+            .send(crate::actors::router::Shutdown)
+            .timeout(Duration::from_secs(5))
+            .await;
         Ok(())
     }
 }

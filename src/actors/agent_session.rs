@@ -18,7 +18,7 @@ use crate::bus::{Bus, BusError, ConversationRef, TeamRef};
 use crate::config::RealtimeSettings;
 use crate::domain::access::StaffScope;
 use crate::domain::protocol::{ClientEvent, ServerFrame};
-use crate::domain::{ConversationId, ErrorCode, Role, TeamId};
+use crate::domain::{AgentStatus, ConversationId, ErrorCode, Role, TeamId};
 use crate::store::{self, Db};
 
 /// Frames waiting for this actor (see `started`).
@@ -324,6 +324,10 @@ impl AgentSession {
                     .into_actor(self)
                     .map(move |res, act, ctx| {
                         let frame = match res {
+                            Ok(_) if status == AgentStatus::Offline => {
+                                bus.agent_event(AgentEvent::WentOffline { agent: user });
+                                ServerFrame::Ok { reference }
+                            }
                             Ok(_) => {
                                 bus.agent_event(AgentEvent::Changed { agent: user });
                                 ServerFrame::Ok { reference }

@@ -7,7 +7,7 @@
 //! conditional writes in the store, run as `AtomicResponse` so the actor's
 //! view never runs ahead of the database.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,8 +25,9 @@ use crate::config::RealtimeSettings;
 use crate::domain::access::{staff_may_access, staff_may_reassign};
 use crate::domain::conversation::{ConversationState, Transition};
 use crate::domain::protocol::{
-    ConversationView, MessageView, NoteView, PartyKind, ReceiptKind, Sender, ServerFrame, Waiting,
+    ConversationView, MessageView, NoteView, PartyKind, ReceiptKind, Sender, ServerFrame,
 };
+use crate::domain::routing::QueuedConversation;
 use crate::domain::{ConversationId, ErrorCode, Role, TeamId, UserId};
 use crate::store::conversations::ChangeError;
 use crate::store::messages::NewMessage;
@@ -119,6 +120,8 @@ pub struct Conversation {
     last_activity: Instant,
     /// Highest seq read by the customer and by staff: receipts never go back.
     read_marks: HashMap<PartyKind, i64>,
+    /// Skill name → least level an agent needs to take it.
+    required: BTreeMap<String, u8>,
 }
 
 impl Conversation {
@@ -147,6 +150,7 @@ impl Conversation {
             idle_timer: None,
             last_activity: Instant::now(),
             read_marks: HashMap::new(),
+            required: BTreeMap::new(),
         }
     }
 
@@ -416,11 +420,11 @@ impl Conversation {
         self.subscribers.retain(|id, _| keep.contains(id));
         let bus = self.bus.clone();
         let id = self.id;
-        let waiting = Waiting {
-            conversation_id: id.0,
-            waiting_since: row.waiting_since.unwrap_or_else(Utc::now),
+        let queued = QueuedConversation {
+            id,
             priority: row.priority,
-            skills: Vec::new(),
+            waiting_since: row.waiting_since.unwrap_or_else(Utc::now),
+            required: self.required.clone(),
         };
         let team_of_row = row.team_id;
         let agents: Vec<i64> = [old_assignee, new_assignee].into_iter().flatten().collect();
@@ -435,8 +439,12 @@ impl Conversation {
                 if let Some(t) = now_queued_in
                     && let Ok(team) = bus.team(TeamId(t)).await
                 {
-                    team.tell(Enqueue { waiting });
+                    team.tell(Enqueue {
+                        conversation: queued,
+                    });
                 }
+                // Loads changed: this team's queue and every team of those
+                // agents see it (and may route into the freed capacity).
                 for agent in agents {
                     if let Some(t) = team_of_row
                         && let Ok(team) = bus.team(TeamId(t)).await
@@ -445,6 +453,9 @@ impl Conversation {
                             agent: UserId(agent),
                         });
                     }
+                    bus.agent_event(AgentEvent::Changed {
+                        agent: UserId(agent),
+                    });
                 }
             }
             .into_actor(self),
@@ -525,11 +536,16 @@ impl Actor for Conversation {
                 let Some(row) = row else { return Ok(None) };
                 let ids = store::messages::client_ids(&db, id).await?;
                 let activity = store::messages::last_customer_activity(&db, id).await?;
-                Ok::<_, store::StoreError>(Some((row, ids, activity)))
+                let required = store::conversations::required_skills(&db, &[id])
+                    .await?
+                    .remove(&id)
+                    .unwrap_or_default();
+                Ok::<_, store::StoreError>(Some((row, ids, activity, required)))
             }
             .into_actor(self)
             .map(|res, act, ctx| match res {
-                Ok(Some((row, ids, activity))) => {
+                Ok(Some((row, ids, activity, required))) => {
+                    act.required = required;
                     act.committed_seq = row.last_seq;
                     act.next_seq = row.last_seq + 1;
                     act.committed_ids = ids;
@@ -916,7 +932,8 @@ impl Handler<Accept> for Conversation {
         self.change(move |db, id| async move {
             let txn = db.begin().await.map_err(store::StoreError::from)?;
             let row =
-                store::conversations::assign(&txn, id, agent, &[ConversationState::Queued]).await?;
+                store::conversations::assign(&txn, id, agent, &[ConversationState::Queued], false)
+                    .await?;
             txn.commit().await.map_err(store::StoreError::from)?;
             Ok(row)
         })
@@ -948,6 +965,7 @@ impl Handler<Assign> for Conversation {
                 id,
                 agent,
                 &[ConversationState::Queued, ConversationState::Assigned],
+                false,
             )
             .await?;
             txn.commit().await.map_err(store::StoreError::from)?;
@@ -1014,6 +1032,7 @@ impl Handler<Transfer> for Conversation {
                         id,
                         agent,
                         &[ConversationState::Queued, ConversationState::Assigned],
+                        false,
                     )
                     .await?
                 }
@@ -1102,8 +1121,29 @@ impl Handler<Reopen> for Conversation {
             )))));
         }
         let team = self.row.as_ref().and_then(|r| r.team_id).map(TeamId);
+        let last_agent = self.row.as_ref().and_then(|r| r.assignee_id).map(UserId);
         self.change(move |db, id| async move {
-            store::conversations::requeue(&db, id, team, &[ConversationState::Closed]).await
+            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            let mut row =
+                store::conversations::requeue(&txn, id, team, &[ConversationState::Closed]).await?;
+            // Back to the agent who had it, if that agent is online with room.
+            if let Some(agent) = last_agent {
+                match store::conversations::assign(
+                    &txn,
+                    id,
+                    agent,
+                    &[ConversationState::Queued],
+                    true,
+                )
+                .await
+                {
+                    Ok(assigned) => row = assigned,
+                    Err(ChangeError::Store(e)) => return Err(ChangeError::Store(e)),
+                    Err(_) => {}
+                }
+            }
+            txn.commit().await.map_err(store::StoreError::from)?;
+            Ok(row)
         })
     }
 }
@@ -1155,6 +1195,80 @@ impl Handler<AddNote> for Conversation {
                     Ok(note)
                 }),
         )
+    }
+}
+
+/// Routing gives the conversation to an agent (no permission check: only
+/// the team's queue sends this). Succeeds only if it still waits, the agent
+/// is online, active and under capacity.
+#[derive(Message)]
+#[rtype(result = "Result<ConversationView, ActorError>")]
+pub struct AutoAssign {
+    /// The agent chosen by the routing policy.
+    pub agent: UserId,
+}
+
+impl Handler<AutoAssign> for Conversation {
+    type Result = AtomicResponse<Self, Result<ConversationView, ActorError>>;
+
+    fn handle(&mut self, msg: AutoAssign, _: &mut Self::Context) -> Self::Result {
+        if self.state() != Some(ConversationState::Queued) {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(ActorError::new(
+                ErrorCode::Conflict,
+                "no longer waiting",
+            )))));
+        }
+        let agent = msg.agent;
+        self.change(move |db, id| async move {
+            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            let row =
+                store::conversations::assign(&txn, id, agent, &[ConversationState::Queued], true)
+                    .await?;
+            txn.commit().await.map_err(store::StoreError::from)?;
+            Ok(row)
+        })
+    }
+}
+
+/// The conversation waited too long: move it to the fallback team's queue,
+/// keeping its waiting time and skills.
+#[derive(Message)]
+#[rtype(result = "Result<ConversationView, ActorError>")]
+pub struct Overflow {
+    /// The team it waits in now.
+    pub from: TeamId,
+    /// The fallback team.
+    pub to: TeamId,
+}
+
+impl Handler<Overflow> for Conversation {
+    type Result = AtomicResponse<Self, Result<ConversationView, ActorError>>;
+
+    fn handle(&mut self, msg: Overflow, _: &mut Self::Context) -> Self::Result {
+        let (from, to) = (msg.from, msg.to);
+        self.change(
+            move |db, id| async move { store::conversations::overflow(&db, id, from, to).await },
+        )
+    }
+}
+
+/// The agent holding the conversation went offline (or stayed
+/// disconnected): back to the front of its team's queue.
+#[derive(Message)]
+#[rtype(result = "Result<ConversationView, ActorError>")]
+pub struct RequeueFront {
+    /// The agent who lost it.
+    pub agent: UserId,
+}
+
+impl Handler<RequeueFront> for Conversation {
+    type Result = AtomicResponse<Self, Result<ConversationView, ActorError>>;
+
+    fn handle(&mut self, msg: RequeueFront, _: &mut Self::Context) -> Self::Result {
+        let agent = msg.agent;
+        self.change(move |db, id| async move {
+            store::conversations::requeue_front(&db, id, agent).await
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::conversation::Conversation;
+use super::conversation::{Conversation, RequeueFront};
 use super::team_queue::{RefreshAgent, TeamQueue};
 use super::{Control, Deliver, SessionId};
 use crate::bus::{Bus, BusError};
@@ -25,6 +25,7 @@ struct AgentSockets {
     controls: HashMap<SessionId, (Recipient<Control>, String)>,
     teams: Vec<TeamId>,
     offline_timer: Option<SpawnHandle>,
+    requeue_timer: Option<SpawnHandle>,
 }
 
 /// Registry and supervisor of this node's actors.
@@ -77,23 +78,57 @@ impl Router {
         addr
     }
 
+    /// Tells the queues of every team of `agent` (as stored now, connected
+    /// or not) to re-read it and route.
     fn refresh_agent_in_teams(&mut self, agent: UserId, ctx: &mut Context<Self>) {
-        let teams = self
-            .agents
-            .get(&agent)
-            .map(|a| a.teams.clone())
-            .unwrap_or_default();
-        for t in teams {
-            let team = self.team(t, ctx);
-            team.do_send(RefreshAgent { agent });
-        }
+        let db = self.db.clone();
+        ctx.spawn(
+            async move { store::users::team_ids(&db, agent).await }
+                .into_actor(self)
+                .map(move |res, act, ctx| match res {
+                    Ok(teams) => {
+                        for t in teams {
+                            let team = act.team(t, ctx);
+                            team.do_send(RefreshAgent { agent });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(agent_id = %agent, error = %e, "could not read agent teams")
+                    }
+                }),
+        );
+    }
+
+    /// Puts every open conversation of `agent` back at the front of its queue.
+    fn requeue_all(&mut self, agent: UserId, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        let bus = Bus::local(ctx.address());
+        ctx.spawn(
+            async move {
+                let ids = match store::conversations::open_assigned_to(&db, agent).await {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        tracing::error!(agent_id = %agent, error = %e, "could not list conversations to requeue");
+                        return;
+                    }
+                };
+                for id in ids {
+                    let res = match bus.conversation(id).await {
+                        Ok(conv) => conv.ask(RequeueFront { agent }).await.map(|r| r.is_ok()),
+                        Err(e) => Err(e),
+                    };
+                    tracing::info!(agent_id = %agent, conversation_id = %id, ok = ?res, "requeued from an absent agent");
+                }
+            }
+            .into_actor(self),
+        );
     }
 
     fn team(&mut self, id: TeamId, ctx: &mut Context<Self>) -> Addr<TeamQueue> {
         if let Some(addr) = self.teams.get(&id).filter(|a| a.connected()) {
             return addr.clone();
         }
-        let addr = TeamQueue::new(id, self.db.clone(), ctx.address()).start();
+        let addr = TeamQueue::new(id, self.db.clone(), Bus::local(ctx.address())).start();
         self.teams.insert(id, addr.clone());
         addr
     }
@@ -101,6 +136,14 @@ impl Router {
 
 impl Actor for Router {
     type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        // The worker threads (and the conversation actors on them, with their
+        // database handles) end with the Router.
+        for a in &self.arbiters {
+            a.stop();
+        }
+    }
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
@@ -121,6 +164,19 @@ impl Actor for Router {
                     Err(e) => tracing::error!(error = %e, "could not list open conversations"),
                 }),
         );
+    }
+}
+
+/// Stop the live system (graceful shutdown): every actor stops.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for Router {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }
 
@@ -240,6 +296,12 @@ pub enum AgentEvent {
         /// The agent.
         agent: UserId,
     },
+    /// The agent set itself offline: its conversations go back to the
+    /// front of their queues now.
+    WentOffline {
+        /// The agent.
+        agent: UserId,
+    },
 }
 
 impl Handler<AgentEvent> for Router {
@@ -256,7 +318,10 @@ impl Handler<AgentEvent> for Router {
                 teams,
             } => {
                 let entry = self.agents.entry(agent).or_default();
-                if let Some(h) = entry.offline_timer.take() {
+                for h in [entry.offline_timer.take(), entry.requeue_timer.take()]
+                    .into_iter()
+                    .flatten()
+                {
                     ctx.cancel_future(h);
                 }
                 entry.sessions.insert(session, recipient);
@@ -269,6 +334,23 @@ impl Handler<AgentEvent> for Router {
                 };
                 entry.sessions.remove(&session);
                 entry.controls.remove(&session);
+                if entry.sessions.is_empty() && entry.requeue_timer.is_none() {
+                    // Still gone after the grace period: its conversations
+                    // go back to the front of their queues.
+                    let after = Duration::from_secs(self.settings.requeue_after_s);
+                    entry.requeue_timer = Some(ctx.run_later(after, move |act, ctx| {
+                        let gone = act.agents.get(&agent).is_none_or(|a| a.sessions.is_empty());
+                        if let Some(a) = act.agents.get_mut(&agent) {
+                            a.requeue_timer = None;
+                        }
+                        if gone {
+                            act.requeue_all(agent, ctx);
+                        }
+                    }));
+                }
+                let Some(entry) = self.agents.get_mut(&agent) else {
+                    return;
+                };
                 if entry.sessions.is_empty() && entry.offline_timer.is_none() {
                     let grace = Duration::from_secs(self.settings.presence_grace_s);
                     entry.offline_timer = Some(ctx.run_later(grace, move |act, ctx| {
@@ -300,9 +382,6 @@ impl Handler<AgentEvent> for Router {
                                 act.refresh_agent_in_teams(agent, ctx);
                                 if let Some(a) = act.agents.get_mut(&agent) {
                                     a.offline_timer = None;
-                                    if a.sessions.is_empty() {
-                                        act.agents.remove(&agent);
-                                    }
                                 }
                             }),
                         );
@@ -317,6 +396,10 @@ impl Handler<AgentEvent> for Router {
                 }
             }
             AgentEvent::Changed { agent } => self.refresh_agent_in_teams(agent, ctx),
+            AgentEvent::WentOffline { agent } => {
+                self.refresh_agent_in_teams(agent, ctx);
+                self.requeue_all(agent, ctx);
+            }
             AgentEvent::Kick {
                 agent,
                 family,

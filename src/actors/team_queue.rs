@@ -1,52 +1,104 @@
-//! A team's queue: the conversations waiting in it (priority, then age) and
-//! the team's agents with status and load, published live to watchers.
-//! The assignment policy comes with the routing issue; here agents take
-//! conversations by hand (`conversation.accept`).
+//! A team's queue: the conversations waiting in it and the team's agents
+//! with status, load and skills, published live to watchers. With
+//! `auto_assign` on, it runs the routing plan (`domain::routing::plan`)
+//! whenever the queue or an agent changes and carries each assignment out
+//! through the conversation's conditional write; it overflows conversations
+//! that waited longer than the team allows to the fallback team.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use actix::prelude::*;
+use chrono::Utc;
 
-use super::router::Router;
+use super::conversation::{AutoAssign, Overflow};
 use super::{Deliver, SessionId};
+use crate::bus::Bus;
 use crate::domain::protocol::{AgentLoad, ServerFrame, Waiting};
+use crate::domain::routing::{self, AgentState, QueuedConversation};
 use crate::domain::{AgentStatus, ConversationId, TeamId, UserId};
 use crate::store::{self, Db};
+
+/// How often overflow deadlines are checked (and the plan re-run, as a
+/// safety net for a missed trigger). In memory, no database polling.
+const TICK: Duration = Duration::from_secs(1);
+
+/// The team's routing settings.
+#[derive(Debug, Clone, Default)]
+struct TeamSettings {
+    auto_assign: bool,
+    fallback: Option<TeamId>,
+    overflow_after: Option<chrono::Duration>,
+}
 
 /// The live queue of one team.
 pub struct TeamQueue {
     team: TeamId,
     db: Db,
-    _router: Addr<Router>,
-    waiting: Vec<Waiting>,
-    agents: Vec<AgentLoad>,
+    bus: Bus,
+    settings: TeamSettings,
+    waiting: Vec<QueuedConversation>,
+    agents: Vec<AgentState>,
+    names: HashMap<UserId, String>,
+    /// Assignments or overflows sent and not answered yet: not offered again.
+    in_flight: HashSet<ConversationId>,
     watchers: HashMap<SessionId, Recipient<Deliver>>,
+}
+
+/// Everything a queue loads from the store.
+struct Loaded {
+    settings: TeamSettings,
+    waiting: Vec<QueuedConversation>,
+    agents: Vec<(AgentState, String)>,
 }
 
 impl TeamQueue {
     /// A queue that loads itself when started.
-    pub fn new(team: TeamId, db: Db, router: Addr<Router>) -> Self {
+    pub fn new(team: TeamId, db: Db, bus: Bus) -> Self {
         TeamQueue {
             team,
             db,
-            _router: router,
+            bus,
+            settings: TeamSettings::default(),
             waiting: Vec::new(),
             agents: Vec::new(),
+            names: HashMap::new(),
+            in_flight: HashSet::new(),
             watchers: HashMap::new(),
         }
     }
 
     fn sort(&mut self) {
-        self.waiting.sort_by(|a, b| {
-            b.priority
-                .cmp(&a.priority)
-                .then(a.waiting_since.cmp(&b.waiting_since))
-                .then(a.conversation_id.cmp(&b.conversation_id))
-        });
+        self.waiting.sort_by(routing::serving_order);
+    }
+
+    fn wire_waiting(&self) -> Vec<Waiting> {
+        self.waiting
+            .iter()
+            .map(|c| Waiting {
+                conversation_id: c.id.0,
+                waiting_since: c.waiting_since,
+                priority: c.priority,
+                skills: c.required.keys().cloned().collect(),
+            })
+            .collect()
+    }
+
+    fn wire_agents(&self) -> Vec<AgentLoad> {
+        self.agents
+            .iter()
+            .map(|a| AgentLoad {
+                id: a.id.0,
+                name: self.names.get(&a.id).cloned().unwrap_or_default(),
+                status: a.status,
+                load: i64::from(a.load),
+                capacity: i32::try_from(a.capacity).unwrap_or(i32::MAX),
+            })
+            .collect()
     }
 
     fn snapshot(&self, initial: bool) -> ServerFrame {
-        let (team_id, waiting, agents) = (self.team.0, self.waiting.clone(), self.agents.clone());
+        let (team_id, waiting, agents) = (self.team.0, self.wire_waiting(), self.wire_agents());
         if initial {
             ServerFrame::QueueSnapshot {
                 team_id,
@@ -70,58 +122,210 @@ impl TeamQueue {
                 && w.try_send(update.clone()).is_ok()
         });
     }
-}
 
-async fn load_agents(db: &Db, team: TeamId) -> Result<Vec<AgentLoad>, store::StoreError> {
-    let ids = store::teams::member_ids(db, team).await?;
-    let loads = store::conversations::loads_of(db, &ids).await?;
-    let mut out = Vec::new();
-    for id in ids {
-        if let Some(u) = store::users::find(db, id).await?
-            && u.active
-        {
-            out.push(AgentLoad {
-                id: u.id,
-                name: u.name,
-                status: AgentStatus::parse(&u.status).unwrap_or(AgentStatus::Offline),
-                load: loads.get(&id).copied().unwrap_or(0),
-                capacity: u.capacity,
-            });
+    fn apply(&mut self, loaded: Loaded) {
+        self.settings = loaded.settings;
+        self.waiting = loaded.waiting;
+        self.sort();
+        let idle: HashMap<UserId, chrono::DateTime<Utc>> =
+            self.agents.iter().map(|a| (a.id, a.idle_since)).collect();
+        self.agents = loaded
+            .agents
+            .into_iter()
+            .map(|(mut a, name)| {
+                if let Some(t) = idle.get(&a.id) {
+                    a.idle_since = *t;
+                }
+                self.names.insert(a.id, name);
+                a
+            })
+            .collect();
+    }
+
+    /// Reloads everything from the store, then routes.
+    fn reload(&mut self, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        let team = self.team;
+        ctx.spawn(
+            async move { load(&db, team).await }
+                .into_actor(self)
+                .map(|res, act, ctx| match res {
+                    Ok(loaded) => {
+                        act.apply(loaded);
+                        act.publish(None);
+                        act.route(ctx);
+                    }
+                    Err(e) => {
+                        tracing::warn!(team_id = %act.team, error = %e, "could not reload queue")
+                    }
+                }),
+        );
+    }
+
+    /// Runs the routing plan and carries it out. Each assignment is a
+    /// conditional write through the conversation actor; the tentative
+    /// loads here only keep one plan from overfilling an agent.
+    fn route(&mut self, ctx: &mut Context<Self>) {
+        if !self.settings.auto_assign {
+            return;
+        }
+        let candidates: Vec<QueuedConversation> = self
+            .waiting
+            .iter()
+            .filter(|c| !self.in_flight.contains(&c.id))
+            .cloned()
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let now = Utc::now();
+        let plan = routing::plan(&candidates, &mut self.agents, now);
+        for a in plan {
+            self.in_flight.insert(a.conversation);
+            let bus = self.bus.clone();
+            ctx.spawn(
+                async move {
+                    let conv = bus.conversation(a.conversation).await?;
+                    conv.ask(AutoAssign { agent: a.agent }).await?
+                }
+                .into_actor(self)
+                .map(move |res, act, ctx| {
+                    act.in_flight.remove(&a.conversation);
+                    match res {
+                        Ok(_) => {
+                            act.waiting.retain(|c| c.id != a.conversation);
+                            act.publish(None);
+                        }
+                        Err(e) => {
+                            // Our view was stale (agent went away, capacity
+                            // used elsewhere, conversation taken): re-read.
+                            tracing::debug!(team_id = %act.team, conversation_id = %a.conversation,
+                                agent_id = %a.agent, error = %e, "assignment refused; reloading");
+                            act.reload(ctx);
+                        }
+                    }
+                }),
+            );
         }
     }
-    Ok(out)
+
+    /// Moves conversations past the team's overflow time to its fallback team.
+    fn overflow(&mut self, ctx: &mut Context<Self>) {
+        let (Some(to), Some(after)) = (self.settings.fallback, self.settings.overflow_after) else {
+            return;
+        };
+        let now = Utc::now();
+        let due: Vec<ConversationId> = self
+            .waiting
+            .iter()
+            .filter(|c| !self.in_flight.contains(&c.id) && c.waiting_since + after <= now)
+            .map(|c| c.id)
+            .collect();
+        for id in due {
+            self.in_flight.insert(id);
+            let bus = self.bus.clone();
+            let from = self.team;
+            ctx.spawn(
+                async move {
+                    let conv = bus.conversation(id).await?;
+                    conv.ask(Overflow { from, to }).await?
+                }
+                .into_actor(self)
+                .map(move |res, act, _| {
+                    act.in_flight.remove(&id);
+                    match res {
+                        Ok(_) => {
+                            tracing::info!(conversation_id = %id, from = %from, to = %to, "overflowed");
+                            act.waiting.retain(|c| c.id != id);
+                            act.publish(None);
+                        }
+                        Err(e) => tracing::debug!(conversation_id = %id, error = %e, "overflow refused"),
+                    }
+                }),
+            );
+        }
+    }
+}
+
+/// Reads the team's settings, waiting conversations (with skills) and
+/// active members (with status, load, capacity and skills).
+async fn load(db: &Db, team: TeamId) -> Result<Loaded, store::StoreError> {
+    let row = store::teams::find(db, team).await?;
+    let settings = row
+        .map(|t| TeamSettings {
+            auto_assign: t.auto_assign,
+            fallback: t.fallback_team_id.map(TeamId),
+            overflow_after: t
+                .overflow_after_s
+                .map(|s| chrono::Duration::seconds(i64::from(s))),
+        })
+        .unwrap_or_default();
+    let rows = store::conversations::queued_in_team(db, team).await?;
+    let ids: Vec<ConversationId> = rows.iter().map(|c| ConversationId(c.id)).collect();
+    let mut skills = store::conversations::required_skills(db, &ids).await?;
+    let waiting = rows
+        .into_iter()
+        .map(|c| QueuedConversation {
+            id: ConversationId(c.id),
+            priority: c.priority,
+            waiting_since: c.waiting_since.unwrap_or(c.created_at),
+            required: skills.remove(&ConversationId(c.id)).unwrap_or_default(),
+        })
+        .collect();
+    let member_ids = store::teams::member_ids(db, team).await?;
+    let loads = store::conversations::loads_of(db, &member_ids).await?;
+    let mut members = Vec::new();
+    for id in &member_ids {
+        if let Some(u) = store::users::find(db, *id).await?
+            && u.active
+        {
+            members.push(u);
+        }
+    }
+    let now = Utc::now();
+    let agents = store::users::with_details(db, members)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let id = UserId(r.user.id);
+            let state = AgentState {
+                id,
+                status: AgentStatus::parse(&r.user.status).unwrap_or(AgentStatus::Offline),
+                load: u32::try_from(loads.get(&id).copied().unwrap_or(0)).unwrap_or(u32::MAX),
+                capacity: u32::try_from(r.user.capacity).unwrap_or(0),
+                skills: r.skills,
+                idle_since: r.user.last_login_at.unwrap_or(now),
+            };
+            (state, r.user.name)
+        })
+        .collect();
+    Ok(Loaded {
+        settings,
+        waiting,
+        agents,
+    })
 }
 
 impl Actor for TeamQueue {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
         let db = self.db.clone();
         let team = self.team;
-        ctx.wait(
-            async move {
-                let rows = store::conversations::queued_in_team(&db, team).await?;
-                let agents = load_agents(&db, team).await?;
-                Ok::<_, store::StoreError>((rows, agents))
-            }
-            .into_actor(self)
-            .map(|res, act, _| match res {
-                Ok((rows, agents)) => {
-                    act.waiting = rows
-                        .into_iter()
-                        .map(|c| Waiting {
-                            conversation_id: c.id,
-                            waiting_since: c.waiting_since.unwrap_or(c.created_at),
-                            priority: c.priority,
-                            skills: Vec::new(),
-                        })
-                        .collect();
-                    act.sort();
-                    act.agents = agents;
+        ctx.wait(async move { load(&db, team).await }.into_actor(self).map(
+            |res, act, ctx| match res {
+                Ok(loaded) => {
+                    act.apply(loaded);
+                    act.route(ctx);
                 }
                 Err(e) => tracing::error!(team_id = %act.team, error = %e, "could not load queue"),
-            }),
-        );
+            },
+        ));
+        ctx.run_interval(TICK, |act, ctx| {
+            act.overflow(ctx);
+            act.route(ctx);
+        });
     }
 }
 
@@ -129,19 +333,19 @@ impl Actor for TeamQueue {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Enqueue {
-    /// It, with its wait time and priority.
-    pub waiting: Waiting,
+    /// It, with its wait time, priority and skills.
+    pub conversation: QueuedConversation,
 }
 
 impl Handler<Enqueue> for TeamQueue {
     type Result = ();
 
-    fn handle(&mut self, msg: Enqueue, _: &mut Self::Context) {
-        self.waiting
-            .retain(|w| w.conversation_id != msg.waiting.conversation_id);
-        self.waiting.push(msg.waiting);
+    fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) {
+        self.waiting.retain(|w| w.id != msg.conversation.id);
+        self.waiting.push(msg.conversation);
         self.sort();
         self.publish(None);
+        self.route(ctx);
     }
 }
 
@@ -158,8 +362,7 @@ impl Handler<Dequeue> for TeamQueue {
 
     fn handle(&mut self, msg: Dequeue, _: &mut Self::Context) {
         let before = self.waiting.len();
-        self.waiting
-            .retain(|w| w.conversation_id != msg.conversation.0);
+        self.waiting.retain(|w| w.id != msg.conversation);
         if self.waiting.len() != before {
             self.publish(None);
         }
@@ -206,7 +409,8 @@ impl Handler<Unwatch> for TeamQueue {
     }
 }
 
-/// Re-read one agent's status, load and capacity, and publish it.
+/// One agent's status, load, capacity or skills may have changed: re-read
+/// the team, publish `presence` for it, and route.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RefreshAgent {
@@ -220,26 +424,36 @@ impl Handler<RefreshAgent> for TeamQueue {
     fn handle(&mut self, msg: RefreshAgent, ctx: &mut Self::Context) {
         let db = self.db.clone();
         let team = self.team;
-        ctx.spawn(
-            async move { load_agents(&db, team).await }
-                .into_actor(self)
-                .map(move |res, act, _| match res {
-                    Ok(agents) => {
-                        act.agents = agents;
-                        let presence = act.agents.iter().find(|a| a.id == msg.agent.0).map(|a| {
-                            ServerFrame::Presence {
-                                agent_id: a.id,
-                                status: a.status,
-                                load: a.load,
-                                capacity: a.capacity,
-                            }
-                        });
-                        act.publish(presence);
-                    }
-                    Err(e) => {
-                        tracing::warn!(team_id = %team, error = %e, "could not refresh agents")
-                    }
-                }),
-        );
+        ctx.spawn(async move { load(&db, team).await }.into_actor(self).map(
+            move |res, act, ctx| match res {
+                Ok(loaded) => {
+                    act.apply(loaded);
+                    let presence = act.agents.iter().find(|a| a.id == msg.agent).map(|a| {
+                        ServerFrame::Presence {
+                            agent_id: a.id.0,
+                            status: a.status,
+                            load: i64::from(a.load),
+                            capacity: i32::try_from(a.capacity).unwrap_or(i32::MAX),
+                        }
+                    });
+                    act.publish(presence);
+                    act.route(ctx);
+                }
+                Err(e) => tracing::warn!(team_id = %team, error = %e, "could not refresh agents"),
+            },
+        ));
+    }
+}
+
+/// The team's settings or membership changed: reload everything.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reload;
+
+impl Handler<Reload> for TeamQueue {
+    type Result = ();
+
+    fn handle(&mut self, _: Reload, ctx: &mut Self::Context) {
+        self.reload(ctx);
     }
 }

@@ -76,12 +76,16 @@ pub async fn update_me(
         }
     }
     checks.finish()?;
-    let presence_changed = changes.status.is_some();
+    let new_status = changes.status;
     store::users::update(&state.db, staff.id, changes).await?;
-    if presence_changed {
-        state
+    match new_status {
+        Some(crate::domain::AgentStatus::Offline) => state
             .bus
-            .agent_event(crate::actors::router::AgentEvent::Changed { agent: staff.id });
+            .agent_event(crate::actors::router::AgentEvent::WentOffline { agent: staff.id }),
+        Some(_) => state
+            .bus
+            .agent_event(crate::actors::router::AgentEvent::Changed { agent: staff.id }),
+        None => {}
     }
     let record = store::users::record(&state.db, staff.id).await?;
     Ok(HttpResponse::Ok().json(UserView::from_record(record)?))

@@ -10,6 +10,7 @@ pub mod health;
 pub mod me;
 pub mod openapi;
 pub mod pagination;
+pub mod routing_rules;
 pub mod skills;
 pub mod teams;
 pub mod users;
@@ -66,6 +67,7 @@ pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .configure(skills::routes)
             .configure(widget::routes)
             .configure(conversations::routes)
+            .configure(routing_rules::routes)
             .service(openapi::document),
     )
     .default_service(web::to(errors::not_found));

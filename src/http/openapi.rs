@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, conversations, errors, health, me, skills, teams, users, widget};
+use super::{auth, conversations, errors, health, me, routing_rules, skills, teams, users, widget};
 
 /// The document's root.
 #[derive(OpenApi)]
@@ -25,6 +25,8 @@ use super::{auth, conversations, errors, health, me, skills, teams, users, widge
         conversations::list_messages, conversations::accept, conversations::assign,
         conversations::transfer, conversations::close, conversations::reopen,
         conversations::list_notes, conversations::add_note,
+        routing_rules::list_rules, routing_rules::create_rule, routing_rules::get_rule,
+        routing_rules::update_rule, routing_rules::delete_rule,
         document,
     ),
     components(schemas(errors::Problem, errors::FieldError, crate::domain::ErrorCode)),
@@ -37,6 +39,7 @@ use super::{auth, conversations, errors, health, me, skills, teams, users, widge
         (name = "skills", description = "the skill catalogue"),
         (name = "widget", description = "the embeddable widget's entry (no auth)"),
         (name = "conversations", description = "inbox, history and state changes"),
+        (name = "routing", description = "routing rules (admin)"),
         (name = "operations", description = "health and metadata"),
     )
 )]

@@ -330,6 +330,10 @@ pub async fn update_team(
     .await?;
     let out = load_view(&txn, id).await?;
     txn.commit().await?;
+    // The live queue picks up new settings or members (and routes with them).
+    if let Ok(queue) = state.bus.team(id).await {
+        queue.tell(crate::actors::team_queue::Reload);
+    }
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -418,5 +422,9 @@ pub async fn set_members(
     .await?;
     let out = load_view(&txn, id).await?;
     txn.commit().await?;
+    // The live queue picks up new settings or members (and routes with them).
+    if let Ok(queue) = state.bus.team(id).await {
+        queue.tell(crate::actors::team_queue::Reload);
+    }
     Ok(HttpResponse::Ok().json(out))
 }

@@ -13,9 +13,10 @@ use super::errors::{Checks, Problem};
 use super::{ApiError, AppState};
 use crate::actors::team_queue::Enqueue;
 use crate::domain::conversation::ConversationState;
-use crate::domain::protocol::{ConversationView, Waiting};
+use crate::domain::protocol::ConversationView;
+use crate::domain::routing::{Facts, QueuedConversation, first_match};
 use crate::domain::team::team_for_issue;
-use crate::domain::{ConversationId, DisplayName, Email, TeamId, VisitorId};
+use crate::domain::{ConversationId, DisplayName, Email, SkillName, TeamId, VisitorId};
 use crate::store;
 
 /// Most custom pre-chat fields.
@@ -134,16 +135,34 @@ pub async fn create_session(
     }
     checks.finish()?;
 
+    // The first matching routing rule decides team, skills and priority;
+    // without one, the team named like the issue type (or the default).
+    let rules = store::routing_rules::active(&state.db).await?;
+    let custom_json = serde_json::to_value(&custom).unwrap_or_default();
+    let facts = Facts {
+        issue_type: issue_type.as_deref(),
+        language: language.as_deref(),
+        channel: "widget",
+        custom_fields: custom_json.as_object(),
+    };
+    let decision = first_match(&rules, &facts).map(|r| r.decision.clone());
     let teams: Vec<(TeamId, String)> = store::teams::list(&state.db, None, 1000)
         .await?
         .into_iter()
         .map(|t| (TeamId(t.id), t.name))
         .collect();
-    let team = team_for_issue(
-        issue_type.as_deref(),
-        &state.settings.realtime.default_team,
-        &teams,
-    );
+    let team = decision.as_ref().and_then(|d| d.team).or_else(|| {
+        team_for_issue(
+            issue_type.as_deref(),
+            &state.settings.realtime.default_team,
+            &teams,
+        )
+    });
+    let required = decision
+        .as_ref()
+        .map(|d| d.required_skills.clone())
+        .unwrap_or_default();
+    let priority = decision.as_ref().map_or(0, |d| d.priority);
     let user_agent = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)
@@ -158,24 +177,36 @@ pub async fn create_session(
             user_agent,
             issue_type,
             language,
-            attributes: serde_json::to_value(custom).unwrap_or_default(),
+            attributes: custom_json,
             team,
             state: ConversationState::Queued,
+            priority,
         },
     )
     .await?;
+    let names: Vec<SkillName> = required
+        .keys()
+        .filter_map(|n| SkillName::parse(n).ok())
+        .collect();
+    let ids = store::skills::ensure(&txn, &names).await?;
+    let levels: Vec<(i64, u8)> = ids
+        .iter()
+        .map(|(n, id)| (id.0, required.get(n.as_str()).copied().unwrap_or(1)))
+        .collect();
+    store::conversations::set_required_skills(&txn, ConversationId(conversation.id), &levels)
+        .await?;
     let view = store::conversations::view(&txn, conversation.clone()).await?;
     txn.commit().await?;
     if let Some(team) = team {
         let queue = state.bus.team(team).await?;
         queue.tell(Enqueue {
-            waiting: Waiting {
-                conversation_id: conversation.id,
+            conversation: QueuedConversation {
+                id: ConversationId(conversation.id),
+                priority: conversation.priority,
                 waiting_since: conversation
                     .waiting_since
                     .unwrap_or(conversation.created_at),
-                priority: conversation.priority,
-                skills: Vec::new(),
+                required,
             },
         });
     }

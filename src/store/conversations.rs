@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use entity::{conversation_tags, conversations, tags, users, visitors};
+use entity::{conversation_skills, conversation_tags, conversations, tags, users, visitors};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -37,6 +37,8 @@ pub struct NewConversation {
     pub team: Option<TeamId>,
     /// Initial state (`queued`, or `bot` once triage exists).
     pub state: ConversationState,
+    /// From the matching routing rule; higher is served first.
+    pub priority: i32,
 }
 
 /// Creates the visitor and its conversation in one transaction.
@@ -62,7 +64,7 @@ pub async fn create_with_visitor(
         team_id: Set(new.team.map(|t| t.0)),
         assignee_id: Set(None),
         state: Set(new.state.as_str().to_owned()),
-        priority: Set(0),
+        priority: Set(new.priority),
         issue_type: Set(new.issue_type),
         language: Set(new.language),
         channel: Set("widget".to_owned()),
@@ -328,7 +330,8 @@ fn transitioned(
 }
 
 /// Gives a conversation to `agent` if it is still in one of `from` states
-/// and the agent is active and under its capacity. Call it inside a
+/// and the agent is active (and, with `require_online`, online) and under
+/// its capacity. Call it inside a
 /// transaction: its first statement writes the agent's row, which
 /// serialises every assignment to that agent (a row lock on PostgreSQL, the
 /// write lock on SQLite), so the load it counts cannot change before the
@@ -338,14 +341,16 @@ pub async fn assign(
     id: ConversationId,
     agent: UserId,
     from: &[ConversationState],
+    require_online: bool,
 ) -> Result<conversations::Model, ChangeError> {
-    let locked = users::Entity::update_many()
+    let mut lock = users::Entity::update_many()
         .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(users::Column::Id.eq(agent.0))
-        .filter(users::Column::Active.eq(true))
-        .exec(db)
-        .await
-        .map_err(StoreError::from)?;
+        .filter(users::Column::Active.eq(true));
+    if require_online {
+        lock = lock.filter(users::Column::Status.eq(crate::domain::AgentStatus::Online.as_str()));
+    }
+    let locked = lock.exec(db).await.map_err(StoreError::from)?;
     if locked.rows_affected != 1 {
         return Err(ChangeError::AgentUnavailable);
     }
@@ -510,4 +515,106 @@ pub async fn visitor(
     id: VisitorId,
 ) -> Result<Option<visitors::Model>, StoreError> {
     Ok(visitors::Entity::find_by_id(id.0).one(db).await?)
+}
+
+/// Sets the skills a conversation needs (replacing any), by skill id.
+pub async fn set_required_skills(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+    skills: &[(i64, u8)],
+) -> Result<(), StoreError> {
+    conversation_skills::Entity::delete_many()
+        .filter(conversation_skills::Column::ConversationId.eq(id.0))
+        .exec(db)
+        .await?;
+    if skills.is_empty() {
+        return Ok(());
+    }
+    let rows = skills
+        .iter()
+        .map(|(skill, level)| conversation_skills::ActiveModel {
+            conversation_id: Set(id.0),
+            skill_id: Set(*skill),
+            min_level: Set(i32::from(*level)),
+        });
+    conversation_skills::Entity::insert_many(rows)
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The skills each of `ids` needs: name → least level.
+pub async fn required_skills(
+    db: &impl ConnectionTrait,
+    ids: &[ConversationId],
+) -> Result<HashMap<ConversationId, std::collections::BTreeMap<String, u8>>, StoreError> {
+    let mut out: HashMap<ConversationId, std::collections::BTreeMap<String, u8>> = HashMap::new();
+    for (req, skill) in conversation_skills::Entity::find()
+        .filter(conversation_skills::Column::ConversationId.is_in(ids.iter().map(|c| c.0)))
+        .find_also_related(entity::skills::Entity)
+        .all(db)
+        .await?
+    {
+        if let Some(skill) = skill {
+            out.entry(ConversationId(req.conversation_id))
+                .or_default()
+                .insert(skill.name, u8::try_from(req.min_level).unwrap_or(5));
+        }
+    }
+    Ok(out)
+}
+
+/// Puts a queued conversation into another team's queue, keeping its
+/// waiting time and skills (overflow). Only if it still waits in `from`.
+pub async fn overflow(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+    from: TeamId,
+    to: TeamId,
+) -> Result<conversations::Model, ChangeError> {
+    let res = transitioned(conversations::Entity::update_many())
+        .col_expr(conversations::Column::TeamId, Expr::value(to.0))
+        .filter(conversations::Column::Id.eq(id.0))
+        .filter(conversations::Column::TeamId.eq(from.0))
+        .filter(conversations::Column::State.eq(ConversationState::Queued.as_str()))
+        .exec(db)
+        .await
+        .map_err(StoreError::from)?;
+    if res.rows_affected != 1 {
+        return Err(ChangeError::Conflict);
+    }
+    find(db, id).await?.ok_or(ChangeError::Conflict)
+}
+
+/// Gives an agent's conversation back to its team's queue, at the front
+/// (it waits since it was created), when the agent went offline or stayed
+/// disconnected. Only if that agent still holds it.
+pub async fn requeue_front(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+    agent: UserId,
+) -> Result<conversations::Model, ChangeError> {
+    let res = transitioned(conversations::Entity::update_many())
+        .col_expr(
+            conversations::Column::State,
+            Expr::value(ConversationState::Queued.as_str()),
+        )
+        .col_expr(
+            conversations::Column::AssigneeId,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
+            conversations::Column::WaitingSince,
+            Expr::col(conversations::Column::CreatedAt),
+        )
+        .filter(conversations::Column::Id.eq(id.0))
+        .filter(conversations::Column::State.eq(ConversationState::Assigned.as_str()))
+        .filter(conversations::Column::AssigneeId.eq(agent.0))
+        .exec(db)
+        .await
+        .map_err(StoreError::from)?;
+    if res.rows_affected != 1 {
+        return Err(ChangeError::Conflict);
+    }
+    find(db, id).await?.ok_or(ChangeError::Conflict)
 }

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod messages;
 pub mod notes;
 pub mod refresh_tokens;
+pub mod routing_rules;
 pub mod skills;
 pub mod teams;
 pub mod users;

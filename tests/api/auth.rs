@@ -131,6 +131,7 @@ mod rate_limits {
                 .status(),
             401
         );
+        app.finish().await;
     }
 
     #[actix_web::test]
@@ -145,5 +146,6 @@ mod rate_limits {
         let res = app.login_response("u9@test.local", "whatever-pass").await;
         assert!(res.headers().contains_key("retry-after"));
         assert_problem(res, 429, "rate_limited").await;
+        app.finish().await;
     }
 }

@@ -30,6 +30,7 @@ async fn healthz_and_readyz_answer_and_carry_a_request_id() {
     assert_ne!(id, other);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["database"], "ok");
+    app.finish().await;
 }
 
 #[actix_web::test]
@@ -40,6 +41,7 @@ async fn readyz_reports_503_when_the_database_is_gone() {
     assert_eq!(res.status(), 503);
     let res = app.send(Method::GET, "/healthz", None, None).await;
     assert_eq!(res.status(), 200, "the process itself is still up");
+    app.finish().await;
 }
 
 fn uuid_like(s: &str) -> bool {

@@ -192,16 +192,19 @@ macro_rules! on_both {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            async fn run($app: $crate::helpers::TestApp) $body
+            async fn run($app: $crate::helpers::TestApp) -> $crate::helpers::TestApp {
+                $body
+                $app
+            }
             #[actix_web::test]
             async fn sqlite() {
                 let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await;
-                run(app.expect("sqlite app")).await
+                run(app.expect("sqlite app")).await.finish().await;
             }
             #[actix_web::test]
             async fn postgres() {
                 if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
-                    run(app).await
+                    run(app).await.finish().await;
                 }
             }
         }
@@ -209,6 +212,17 @@ macro_rules! on_both {
 }
 
 impl TestApp {
+    /// Ends the app cleanly: closing the pool waits for in-flight queries
+    /// and refuses new ones, so no connection is dropped after the runtime
+    /// is gone; then the actor system (with its worker threads) stops, so
+    /// nothing of this test outlives it.
+    pub async fn finish(self) {
+        let _ = self.db.clone().close().await;
+        if let Some(system) = actix_rt::System::try_current() {
+            system.stop();
+        }
+    }
+
     /// Sends a request with an optional bearer token and JSON body.
     pub async fn send(
         &self,

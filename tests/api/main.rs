@@ -14,6 +14,7 @@ mod me;
 mod openapi;
 mod rbac;
 mod realtime;
+mod routing;
 mod skills;
 mod store;
 mod teams;

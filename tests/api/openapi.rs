@@ -29,7 +29,8 @@ async fn the_document_lists_every_route_with_its_method_and_schemas() {
             .replace("{uid}", "{id}")
             .replace("{tid}", "{id}")
             .replace("{sid}", "{id}")
-            .replace("{cid}", "{id}");
+            .replace("{cid}", "{id}")
+            .replace("{rid}", "{id}");
         let method = route.method.as_str().to_lowercase();
         let op = &paths
             .get(&template)
@@ -73,4 +74,5 @@ async fn the_document_lists_every_route_with_its_method_and_schemas() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    app.finish().await;
 }

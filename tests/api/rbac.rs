@@ -35,151 +35,52 @@ const fn r(method: Method, path: &'static str, body: Option<fn() -> Value>, min:
 }
 
 /// Every route the server has. The OpenAPI test checks the document against it.
+#[rustfmt::skip]
 pub fn routes() -> Vec<Route> {
     use Min::*;
     vec![
         r(Method::GET, "/healthz", None, Public),
         r(Method::GET, "/readyz", None, Public),
         r(Method::GET, "/api/v1/openapi.json", None, Public),
-        r(
-            Method::POST,
-            "/api/v1/auth/login",
-            Some(|| json!({"email": "x@y.z", "password": "p"})),
-            Public,
-        ),
-        r(
-            Method::POST,
-            "/api/v1/auth/refresh",
-            Some(|| json!({"refresh_token": "x"})),
-            Public,
-        ),
-        r(
-            Method::POST,
-            "/api/v1/auth/logout",
-            Some(|| json!({"refresh_token": "x"})),
-            Public,
-        ),
+        r(Method::POST, "/api/v1/auth/login", Some(|| json!({"email": "x@y.z", "password": "p"})), Public),
+        r(Method::POST, "/api/v1/auth/refresh", Some(|| json!({"refresh_token": "x"})), Public),
+        r(Method::POST, "/api/v1/auth/logout", Some(|| json!({"refresh_token": "x"})), Public),
         r(Method::GET, "/api/v1/me", None, Agent),
-        r(
-            Method::PATCH,
-            "/api/v1/me",
-            Some(|| json!({"status": "away"})),
-            Agent,
-        ),
-        r(
-            Method::POST,
-            "/api/v1/me/password",
-            Some(|| json!({"current_password": "x", "new_password": "yyyyyyyy"})),
-            Agent,
-        ),
-        r(
-            Method::POST,
-            "/api/v1/users",
-            Some(
-                || json!({"email": "new@test.local", "password": "password-1", "name": "New", "role": "agent"}),
-            ),
-            Admin,
-        ),
+        r(Method::PATCH, "/api/v1/me", Some(|| json!({"status": "away"})), Agent),
+        r(Method::POST, "/api/v1/me/password", Some(|| json!({"current_password": "x", "new_password": "yyyyyyyy"})), Agent),
+        r(Method::POST, "/api/v1/users", Some(|| json!({"email": "new@test.local", "password": "password-1", "name": "New", "role": "agent"})), Admin),
         r(Method::GET, "/api/v1/users", None, Supervisor),
         r(Method::GET, "/api/v1/users/{uid}", None, Supervisor),
-        r(
-            Method::PATCH,
-            "/api/v1/users/{uid}",
-            Some(|| json!({"capacity": 9})),
-            Admin,
-        ),
+        r(Method::PATCH, "/api/v1/users/{uid}", Some(|| json!({"capacity": 9})), Admin),
         r(Method::POST, "/api/v1/users/{uid}/deactivate", None, Admin),
-        r(
-            Method::POST,
-            "/api/v1/users/{uid}/password",
-            Some(|| json!({"password": "password-2"})),
-            Admin,
-        ),
-        r(
-            Method::PUT,
-            "/api/v1/users/{uid}/teams",
-            Some(|| json!({"team_ids": []})),
-            Admin,
-        ),
-        r(
-            Method::PUT,
-            "/api/v1/users/{uid}/skills",
-            Some(|| json!({"skills": {"billing": 2}})),
-            Admin,
-        ),
-        r(
-            Method::POST,
-            "/api/v1/teams",
-            Some(|| json!({"name": "Intruders"})),
-            Admin,
-        ),
+        r(Method::POST, "/api/v1/users/{uid}/password", Some(|| json!({"password": "password-2"})), Admin),
+        r(Method::PUT, "/api/v1/users/{uid}/teams", Some(|| json!({"team_ids": []})), Admin),
+        r(Method::PUT, "/api/v1/users/{uid}/skills", Some(|| json!({"skills": {"billing": 2}})), Admin),
+        r(Method::POST, "/api/v1/teams", Some(|| json!({"name": "Intruders"})), Admin),
         r(Method::GET, "/api/v1/teams", None, Agent),
         r(Method::GET, "/api/v1/teams/{tid}", None, Agent),
-        r(
-            Method::PATCH,
-            "/api/v1/teams/{tid}",
-            Some(|| json!({"name": "Renamed"})),
-            Admin,
-        ),
+        r(Method::PATCH, "/api/v1/teams/{tid}", Some(|| json!({"name": "Renamed"})), Admin),
         r(Method::DELETE, "/api/v1/teams/{tid}", None, Admin),
-        r(
-            Method::PUT,
-            "/api/v1/teams/{tid}/members",
-            Some(|| json!({"user_ids": []})),
-            Admin,
-        ),
-        r(
-            Method::POST,
-            "/api/v1/skills",
-            Some(|| json!({"name": "intrusion"})),
-            Admin,
-        ),
+        r(Method::PUT, "/api/v1/teams/{tid}/members", Some(|| json!({"user_ids": []})), Admin),
+        r(Method::POST, "/api/v1/skills", Some(|| json!({"name": "intrusion"})), Admin),
         r(Method::GET, "/api/v1/skills", None, Agent),
         r(Method::DELETE, "/api/v1/skills/{sid}", None, Admin),
-        r(
-            Method::POST,
-            "/api/v1/widget/sessions",
-            Some(|| json!({"name": "Visitor"})),
-            Public,
-        ),
+        r(Method::POST, "/api/v1/widget/sessions", Some(|| json!({"name": "Visitor"})), Public),
         r(Method::GET, "/api/v1/conversations", None, Agent),
         r(Method::GET, "/api/v1/conversations/{cid}", None, Agent),
-        r(
-            Method::GET,
-            "/api/v1/conversations/{cid}/messages",
-            None,
-            Agent,
-        ),
-        r(
-            Method::POST,
-            "/api/v1/conversations/{cid}/accept",
-            None,
-            Agent,
-        ),
-        r(
-            Method::POST,
-            "/api/v1/conversations/{cid}/assign",
-            Some(|| json!({"agent_id": 1})),
-            Supervisor,
-        ),
-        r(
-            Method::POST,
-            "/api/v1/conversations/{cid}/transfer",
-            Some(|| json!({"team_id": 1})),
-            Agent,
-        ),
-        r(
-            Method::POST,
-            "/api/v1/conversations/{cid}/close",
-            Some(|| json!({})),
-            Agent,
-        ),
-        r(
-            Method::POST,
-            "/api/v1/conversations/{cid}/reopen",
-            None,
-            Agent,
-        ),
+        r(Method::GET, "/api/v1/conversations/{cid}/messages", None, Agent),
+        r(Method::POST, "/api/v1/conversations/{cid}/accept", None, Agent),
+        r(Method::POST, "/api/v1/conversations/{cid}/assign", Some(|| json!({"agent_id": 1})), Supervisor),
+        r(Method::POST, "/api/v1/conversations/{cid}/transfer", Some(|| json!({"team_id": 1})), Agent),
+        r(Method::POST, "/api/v1/conversations/{cid}/close", Some(|| json!({})), Agent),
+        r(Method::POST, "/api/v1/conversations/{cid}/reopen", None, Agent),
+        r(Method::GET, "/api/v1/conversations/{cid}/notes", None, Agent),
+        r(Method::POST, "/api/v1/conversations/{cid}/notes", Some(|| json!({"text": "internal"})), Agent),
+        r(Method::GET, "/api/v1/routing-rules", None, Supervisor),
+        r(Method::POST, "/api/v1/routing-rules", Some(|| json!({"name": "Spanish", "conditions": {"language": "es"}})), Admin),
+        r(Method::GET, "/api/v1/routing-rules/{rid}", None, Supervisor),
+        r(Method::PATCH, "/api/v1/routing-rules/{rid}", Some(|| json!({"priority": 5})), Admin),
+        r(Method::DELETE, "/api/v1/routing-rules/{rid}", None, Admin),
     ]
 }
 
@@ -209,7 +110,8 @@ on_both! {
         let agent = app.create_user(&admin, "agent", json!({"team_ids": [tid]})).await;
         let supervisor = app.create_user(&admin, "supervisor", json!({"team_ids": [tid]})).await;
         let (cid, _) = crate::realtime::widget_session(&app, json!({"issue_type": "Support"})).await;
-        let fill = |p: &str| p.replace("{uid}", &target.id.to_string()).replace("{tid}", &tid.to_string()).replace("{sid}", &sid.to_string()).replace("{cid}", &cid.to_string());
+        let rid = app.post("/api/v1/routing-rules", &admin, json!({"name": "Default"})).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        let fill = |p: &str| p.replace("{uid}", &target.id.to_string()).replace("{tid}", &tid.to_string()).replace("{sid}", &sid.to_string()).replace("{cid}", &cid.to_string()).replace("{rid}", &rid.to_string());
 
         let before = snapshot(&app).await;
         for route in routes() {
@@ -250,6 +152,7 @@ fn needs_fields(route: &Route) -> bool {
             | ("POST", "/api/v1/skills")
             | ("POST", "/api/v1/conversations/{cid}/assign")
             | ("POST", "/api/v1/conversations/{cid}/notes")
+            | ("POST", "/api/v1/routing-rules")
     )
 }
 
@@ -260,13 +163,14 @@ on_both! {
         let target = app.create_user(&admin, "agent", json!({"team_ids": [tid], "skills": {"billing": 1}})).await;
         let sid = app.get("/api/v1/skills", &admin).await.json::<Value>().await.unwrap()["items"][0]["id"].as_i64().unwrap();
         let (cid, _) = crate::realtime::widget_session(&app, json!({"issue_type": "Support"})).await;
+        let rid = app.post("/api/v1/routing-rules", &admin, json!({"name": "Default"})).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
         let fill = |p: &str, unknown: bool| {
-            let (u, t, s, c) = if unknown {
-                ("987654".to_owned(), "987654".to_owned(), "987654".to_owned(), "987654".to_owned())
+            let (u, t, s, c, r) = if unknown {
+                ("987654".to_owned(), "987654".to_owned(), "987654".to_owned(), "987654".to_owned(), "987654".to_owned())
             } else {
-                (target.id.to_string(), tid.to_string(), sid.to_string(), cid.to_string())
+                (target.id.to_string(), tid.to_string(), sid.to_string(), cid.to_string(), rid.to_string())
             };
-            p.replace("{uid}", &u).replace("{tid}", &t).replace("{sid}", &s).replace("{cid}", &c)
+            p.replace("{uid}", &u).replace("{tid}", &t).replace("{sid}", &s).replace("{cid}", &c).replace("{rid}", &r)
         };
         let before = snapshot(&app).await;
         let conversations_before = app.count("conversations").await;

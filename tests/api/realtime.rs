@@ -37,9 +37,20 @@ pub async fn widget_session(app: &TestApp, body: Value) -> (i64, String) {
     )
 }
 
+/// The scene's team takes conversations by hand (`auto_assign: false`), so
+/// these tests drive assignment themselves; `tests/api/routing.rs` covers
+/// automatic assignment.
 pub async fn scene(app: &TestApp) -> Scene {
     let admin = app.admin_token().await;
-    let team = app.create_team(&admin, "Support").await;
+    let res = app
+        .post(
+            "/api/v1/teams",
+            &admin,
+            json!({"name": "Support", "auto_assign": false}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let team = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     let agent = app
         .create_user(&admin, "agent", json!({"team_ids": [team]}))
         .await;
@@ -366,7 +377,8 @@ on_both! {
 
     async fn an_agent_at_capacity_cannot_accept_more(app) {
         let admin = app.admin_token().await;
-        let team = app.create_team(&admin, "Support").await;
+        let res = app.post("/api/v1/teams", &admin, json!({"name": "Support", "auto_assign": false})).await;
+        let team = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
         let agent = app.create_user(&admin, "agent", json!({"team_ids": [team], "capacity": 1})).await;
         let (c1, _) = widget_session(&app, json!({"issue_type": "support"})).await;
         let (c2, _) = widget_session(&app, json!({"issue_type": "support"})).await;
@@ -560,6 +572,7 @@ mod abuse {
         ))
         .await;
         assert_eq!(ws.ended().await, Ended::Closed(Some(1009)));
+        app.finish().await;
     }
 
     #[actix_web::test]
@@ -589,6 +602,7 @@ mod abuse {
         }
         assert_eq!(ws.ended().await, Ended::Closed(Some(1008)));
         assert_eq!(stored_messages(&app, s.conversation).await, 3);
+        app.finish().await;
     }
 
     #[actix_web::test]
@@ -637,6 +651,7 @@ mod abuse {
             fresh.recv_type("message.new").await["message"]["seq"],
             total
         );
+        app.finish().await;
     }
 
     #[actix_web::test]
@@ -655,6 +670,7 @@ mod abuse {
         alive.expect_no("never", Duration::from_millis(1500)).await;
         alive.send(json!({"type": "ping", "ref": "still"})).await;
         assert_eq!(alive.recv_type("pong").await["ref"], "still");
+        app.finish().await;
     }
 
     #[actix_web::test]
@@ -688,6 +704,7 @@ mod abuse {
             .await
             .unwrap();
         assert_eq!(me["status"], "offline");
+        app.finish().await;
     }
 
     #[actix_web::test]
@@ -714,6 +731,7 @@ mod abuse {
             .await
             .unwrap();
         assert_eq!(conv["state"], "closed");
+        app.finish().await;
     }
 
     #[actix_web::test]
@@ -746,5 +764,6 @@ mod abuse {
         let mut customer = Ws::customer(&app, &s.visitor_token).await;
         let m = customer.say(None, "back", "I'm back").await;
         assert_eq!(m["message"]["seq"], 1);
+        app.finish().await;
     }
 }

@@ -89,4 +89,5 @@ async fn sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys() {
     assert_eq!(pragma("synchronous").await, "2", "2 is FULL");
     assert_eq!(pragma("foreign_keys").await, "1");
     assert!(app.data_dir.path().join("switchboard.db").exists());
+    app.finish().await;
 }
