@@ -11,8 +11,8 @@ use super::errors::Problem;
 use super::extract::Staff;
 use super::pagination::{self, Page};
 use super::{ApiError, AppState};
-use crate::actors::Party;
-use crate::actors::conversation::{Accept, AddNote, Assign, Close, Reopen, Transfer};
+use crate::actors::conversation::{Accept, AddNote, Assign, Close, Conversation, Reopen, Transfer};
+use crate::actors::{ActorError, Party};
 use crate::domain::access::{StaffScope, staff_may_access};
 use crate::domain::conversation::ConversationState;
 use crate::domain::protocol::{
@@ -240,6 +240,32 @@ fn party(staff: &Staff, scope: StaffScope) -> Party {
     }
 }
 
+/// Runs a state change through the conversation's actor as `staff`, after
+/// the visibility check (404 for what the caller may not know exists), and
+/// answers with the changed conversation.
+async fn change<M>(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    teammates_too: bool,
+    make: impl FnOnce(Party) -> M,
+) -> Result<HttpResponse, ApiError>
+where
+    M: actix::Message<Result = Result<ConversationView, ActorError>> + Send + 'static,
+    Conversation: actix::Handler<M>,
+    <Conversation as actix::Actor>::Context: actix::dev::ToEnvelope<Conversation, M>,
+{
+    let scope = scope(state, staff).await?;
+    let row = if teammates_too {
+        visible_or_teammate(state, &scope, id).await?
+    } else {
+        visible(state, &scope, id).await?
+    };
+    let conv = state.bus.conversation(ConversationId(row.id)).await?;
+    let view = conv.ask(make(party(staff, scope))).await??;
+    Ok(HttpResponse::Ok().json(view))
+}
+
 /// The inbox: conversations the caller may see, newest first.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations",
     params(ListConversations), security(("bearer" = [])),
@@ -379,15 +405,10 @@ pub async fn accept(
     staff: Staff,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = scope(&state, &staff).await?;
-    let row = visible_or_teammate(&state, &scope, path.into_inner()).await?;
-    let conv = state.bus.conversation(ConversationId(row.id)).await?;
-    let view = conv
-        .ask(Accept {
-            party: party(&staff, scope),
-        })
-        .await??;
-    Ok(HttpResponse::Ok().json(view))
+    change(&state, &staff, path.into_inner(), true, |party| Accept {
+        party,
+    })
+    .await
 }
 
 /// Give a conversation to an agent (supervisors of its team, admins).
@@ -403,16 +424,12 @@ pub async fn assign(
     path: web::Path<i64>,
     body: web::Json<AssignBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = scope(&state, &staff).await?;
-    let row = visible(&state, &scope, path.into_inner()).await?;
-    let conv = state.bus.conversation(ConversationId(row.id)).await?;
-    let view = conv
-        .ask(Assign {
-            by: party(&staff, scope),
-            agent: UserId(body.agent_id),
-        })
-        .await??;
-    Ok(HttpResponse::Ok().json(view))
+    let agent = UserId(body.agent_id);
+    change(&state, &staff, path.into_inner(), false, |by| Assign {
+        by,
+        agent,
+    })
+    .await
 }
 
 /// Hand a conversation to another agent or team, with a note.
@@ -446,18 +463,13 @@ pub async fn transfer(
             format!("at most {MAX_NOTE_CHARS} characters"),
         ));
     }
-    let scope = scope(&state, &staff).await?;
-    let row = visible(&state, &scope, path.into_inner()).await?;
-    let conv = state.bus.conversation(ConversationId(row.id)).await?;
-    let view = conv
-        .ask(Transfer {
-            by: party(&staff, scope),
-            agent: body.agent_id.map(UserId),
-            team: body.team_id.map(TeamId),
-            note: body.note,
-        })
-        .await??;
-    Ok(HttpResponse::Ok().json(view))
+    change(&state, &staff, path.into_inner(), false, |by| Transfer {
+        by,
+        agent: body.agent_id.map(UserId),
+        team: body.team_id.map(TeamId),
+        note: body.note,
+    })
+    .await
 }
 
 /// End a conversation.
@@ -483,16 +495,11 @@ pub async fn close(
             format!("at most {MAX_REASON} characters"),
         ));
     }
-    let scope = scope(&state, &staff).await?;
-    let row = visible(&state, &scope, path.into_inner()).await?;
-    let conv = state.bus.conversation(ConversationId(row.id)).await?;
-    let view = conv
-        .ask(Close {
-            by: party(&staff, scope),
-            reason,
-        })
-        .await??;
-    Ok(HttpResponse::Ok().json(view))
+    change(&state, &staff, path.into_inner(), false, |by| Close {
+        by,
+        reason,
+    })
+    .await
 }
 
 /// Reopen a closed conversation: back to its team's queue.
@@ -506,13 +513,5 @@ pub async fn reopen(
     staff: Staff,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = scope(&state, &staff).await?;
-    let row = visible(&state, &scope, path.into_inner()).await?;
-    let conv = state.bus.conversation(ConversationId(row.id)).await?;
-    let view = conv
-        .ask(Reopen {
-            by: party(&staff, scope),
-        })
-        .await??;
-    Ok(HttpResponse::Ok().json(view))
+    change(&state, &staff, path.into_inner(), false, |by| Reopen { by }).await
 }

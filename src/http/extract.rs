@@ -13,6 +13,7 @@ use entity::users;
 use super::{ApiError, AppState};
 use crate::domain::{Role, UserId};
 use crate::store;
+use crate::store::audit::AuditEntry;
 
 /// An authenticated, active staff user.
 #[derive(Debug, Clone)]
@@ -28,6 +29,25 @@ pub struct Staff {
 }
 
 impl Staff {
+    /// An audit entry for something this user did through `req`.
+    pub fn audit<'a>(
+        &self,
+        req: &HttpRequest,
+        action: &'a str,
+        target_type: &'a str,
+        target_id: i64,
+        details: serde_json::Value,
+    ) -> AuditEntry<'a> {
+        AuditEntry {
+            actor: Some(self.id),
+            action,
+            target_type,
+            target_id: Some(target_id),
+            details,
+            ip: req.peer_addr().map(|a| a.ip().to_string()),
+        }
+    }
+
     /// `Forbidden` unless the caller has at least `role`.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.role.at_least(role) {

@@ -9,12 +9,12 @@ use utoipa::ToSchema;
 use super::auth::{TokenPair, issue_tokens};
 use super::errors::{Checks, Problem};
 use super::extract::Staff;
-use super::users::{UserView, client_ip, parse_status};
+use super::users::{UserView, parse_status};
 use super::{ApiError, AppState};
 use crate::auth::{password, refresh};
 use crate::domain::{DisplayName, Password};
 use crate::store;
-use crate::store::audit::{self, AuditEntry};
+use crate::store::audit;
 use crate::store::users::UserChanges;
 
 /// Mounts the routes of this file.
@@ -126,14 +126,7 @@ pub async fn change_password(
     store::refresh_tokens::revoke_all_of_user(&txn, staff.id).await?;
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action: "user.change_password",
-            target_type: "user",
-            target_id: Some(staff.id.0),
-            details: json!({}),
-            ip: client_ip(&req),
-        },
+        staff.audit(&req, "user.change_password", "user", staff.id.0, json!({})),
     )
     .await?;
     let pair = issue_tokens(&state, &txn, staff.id, &refresh::new_family_id()).await?;

@@ -13,12 +13,11 @@ use utoipa::ToSchema;
 
 use super::errors::{Checks, Problem};
 use super::extract::Staff;
-use super::users::client_ip;
 use super::{ApiError, AppState};
 use crate::domain::routing::RuleConditions;
 use crate::domain::{Role, SkillLevel, SkillName, TeamId};
 use crate::store;
-use crate::store::audit::{self, AuditEntry};
+use crate::store::audit;
 use crate::store::routing_rules::RuleInput;
 
 /// Mounts the routes of this file.
@@ -257,14 +256,13 @@ pub async fn create_rule(
     let row = store::routing_rules::insert(&txn, &rule).await?;
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action: "routing_rule.create",
-            target_type: "routing_rule",
-            target_id: Some(row.id),
-            details: json!({"name": row.name}),
-            ip: client_ip(&req),
-        },
+        staff.audit(
+            &req,
+            "routing_rule.create",
+            "routing_rule",
+            row.id,
+            json!({"name": row.name}),
+        ),
     )
     .await?;
     txn.commit().await?;
@@ -325,14 +323,7 @@ pub async fn update_rule(
     let row = store::routing_rules::replace(&txn, id, &rule).await?;
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action: "routing_rule.update",
-            target_type: "routing_rule",
-            target_id: Some(id),
-            details: json!({}),
-            ip: client_ip(&req),
-        },
+        staff.audit(&req, "routing_rule.update", "routing_rule", id, json!({})),
     )
     .await?;
     txn.commit().await?;
@@ -362,14 +353,7 @@ pub async fn delete_rule(
         })?;
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action: "routing_rule.delete",
-            target_type: "routing_rule",
-            target_id: Some(id),
-            details: json!({}),
-            ip: client_ip(&req),
-        },
+        staff.audit(&req, "routing_rule.delete", "routing_rule", id, json!({})),
     )
     .await?;
     txn.commit().await?;

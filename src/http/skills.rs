@@ -9,10 +9,9 @@ use utoipa::ToSchema;
 
 use super::errors::Problem;
 use super::extract::Staff;
-use super::users::client_ip;
 use super::{ApiError, AppState};
 use crate::domain::{Role, SkillId, SkillName};
-use crate::store::audit::{self, AuditEntry};
+use crate::store::audit;
 use crate::store::{self, StoreError};
 
 /// Mounts the routes of this file.
@@ -73,14 +72,13 @@ pub async fn create_skill(
         })?;
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action: "skill.create",
-            target_type: "skill",
-            target_id: Some(skill.id),
-            details: json!({"name": skill.name}),
-            ip: client_ip(&req),
-        },
+        staff.audit(
+            &req,
+            "skill.create",
+            "skill",
+            skill.id,
+            json!({"name": skill.name}),
+        ),
     )
     .await?;
     txn.commit().await?;
@@ -132,14 +130,13 @@ pub async fn delete_skill(
     store::skills::delete(&txn, id).await?;
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action: "skill.delete",
-            target_type: "skill",
-            target_id: Some(id.0),
-            details: json!({"name": skill.name}),
-            ip: client_ip(&req),
-        },
+        staff.audit(
+            &req,
+            "skill.delete",
+            "skill",
+            id.0,
+            json!({"name": skill.name}),
+        ),
     )
     .await?;
     txn.commit().await?;

@@ -12,11 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::errors::{Checks, Problem};
 use super::extract::Staff;
 use super::pagination::{self, Page};
-use super::users::client_ip;
 use super::{ApiError, AppState};
 use crate::domain::team::fallback_makes_cycle;
 use crate::domain::{Role, TeamId, TeamName, UserId};
-use crate::store::audit::{self, AuditEntry};
+use crate::store::audit;
 use crate::store::teams::{NewTeam, TeamChanges};
 use crate::store::{self, StoreError};
 
@@ -217,14 +216,13 @@ pub async fn create_team(
     .map_err(name_conflict)?;
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action: "team.create",
-            target_type: "team",
-            target_id: Some(team.id),
-            details: json!({"name": team.name}),
-            ip: client_ip(&req),
-        },
+        staff.audit(
+            &req,
+            "team.create",
+            "team",
+            team.id,
+            json!({"name": team.name}),
+        ),
     )
     .await?;
     txn.commit().await?;
@@ -318,14 +316,7 @@ pub async fn update_team(
         .map_err(name_conflict)?;
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action: "team.update",
-            target_type: "team",
-            target_id: Some(id.0),
-            details: json!({}),
-            ip: client_ip(&req),
-        },
+        staff.audit(&req, "team.update", "team", id.0, json!({})),
     )
     .await?;
     let out = load_view(&txn, id).await?;
@@ -365,14 +356,7 @@ pub async fn delete_team(
     store::teams::delete(&txn, id).await?;
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action: "team.delete",
-            target_type: "team",
-            target_id: Some(id.0),
-            details: json!({}),
-            ip: client_ip(&req),
-        },
+        staff.audit(&req, "team.delete", "team", id.0, json!({})),
     )
     .await?;
     txn.commit().await?;
@@ -410,14 +394,13 @@ pub async fn set_members(
     store::teams::set_members(&txn, id, &users).await?;
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action: "team.set_members",
-            target_type: "team",
-            target_id: Some(id.0),
-            details: json!({"user_ids": body.user_ids}),
-            ip: client_ip(&req),
-        },
+        staff.audit(
+            &req,
+            "team.set_members",
+            "team",
+            id.0,
+            json!({"user_ids": body.user_ids}),
+        ),
     )
     .await?;
     let out = load_view(&txn, id).await?;

@@ -20,7 +20,7 @@ use crate::domain::{
     AgentStatus, Capacity, DisplayName, Email, Password, Role, SkillLevel, SkillName, TeamId,
     UserId,
 };
-use crate::store::audit::{self, AuditEntry};
+use crate::store::audit;
 use crate::store::users::{UserChanges, UserFilter, UserRecord};
 use crate::store::{self, StoreError};
 
@@ -242,11 +242,6 @@ async fn apply_skills(
     Ok(())
 }
 
-/// The client's address for the audit log.
-pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
-}
-
 fn email_conflict(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict(_) => {
@@ -326,14 +321,13 @@ pub async fn create_user(
     apply_skills(&txn, id, &skills).await?;
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action: "user.create",
-            target_type: "user",
-            target_id: Some(id.0),
-            details: json!({"email": user.email, "role": user.role}),
-            ip: client_ip(&req),
-        },
+        staff.audit(
+            &req,
+            "user.create",
+            "user",
+            id.0,
+            json!({"email": user.email, "role": user.role}),
+        ),
     )
     .await?;
     let out = view(&txn, id).await?;
@@ -513,14 +507,7 @@ async fn apply_update(
     }
     audit::record(
         &txn,
-        AuditEntry {
-            actor: Some(staff.id),
-            action,
-            target_type: "user",
-            target_id: Some(id.0),
-            details: json!({ "changed": changed }),
-            ip: client_ip(req),
-        },
+        staff.audit(req, action, "user", id.0, json!({ "changed": changed })),
     )
     .await?;
     let out = view(&txn, id).await?;
