@@ -4,6 +4,7 @@
 pub mod access;
 pub mod conversation;
 pub mod error_code;
+pub mod hours;
 pub mod ids;
 pub mod protocol;
 pub mod role;

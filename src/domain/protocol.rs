@@ -485,6 +485,8 @@ pub struct ConversationView {
     pub last_seq: i64,
     /// Why it was closed.
     pub closed_reason: Option<String>,
+    /// Left as a message while nobody was available.
+    pub offline: bool,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.

@@ -3,6 +3,7 @@
 //! messages); they hold no rules of their own.
 
 pub mod auth;
+pub mod business_hours;
 pub mod conversations;
 pub mod errors;
 pub mod extract;
@@ -15,6 +16,7 @@ pub mod skills;
 pub mod teams;
 pub mod users;
 pub mod widget;
+pub mod widget_settings;
 pub mod ws;
 
 use std::sync::Arc;
@@ -66,6 +68,8 @@ pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .configure(teams::routes)
             .configure(skills::routes)
             .configure(widget::routes)
+            .configure(widget_settings::routes)
+            .configure(business_hours::routes)
             .configure(conversations::routes)
             .configure(routing_rules::routes)
             .service(openapi::document),

@@ -5,7 +5,10 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, conversations, errors, health, me, routing_rules, skills, teams, users, widget};
+use super::{
+    auth, business_hours, conversations, errors, health, me, routing_rules, skills, teams, users,
+    widget, widget_settings,
+};
 
 /// The document's root.
 #[derive(OpenApi)]
@@ -20,7 +23,9 @@ use super::{auth, conversations, errors, health, me, routing_rules, skills, team
         teams::create_team, teams::list_teams, teams::get_team, teams::update_team,
         teams::delete_team, teams::set_members,
         skills::create_skill, skills::list_skills, skills::delete_skill,
-        widget::create_session,
+        widget::init, widget::create_session, widget::leave_message,
+        widget_settings::get_settings, widget_settings::put_settings,
+        business_hours::get_hours, business_hours::put_hours, business_hours::delete_hours,
         conversations::list_conversations, conversations::get_conversation,
         conversations::list_messages, conversations::accept, conversations::assign,
         conversations::transfer, conversations::close, conversations::reopen,

@@ -1,36 +1,45 @@
-//! The widget's REST entry: a visitor fills the pre-chat form and gets a
-//! conversation and the token its socket uses.
+//! The widget's REST entries (no authentication): `init` (branding and
+//! whether anyone is there), `sessions` (the pre-chat form starts a live
+//! conversation) and `offline-messages` (leave a message when nobody is).
 
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
+use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::errors::{Checks, Problem};
+use super::widget_settings::WidgetSettingsView;
 use super::{ApiError, AppState};
 use crate::actors::team_queue::Enqueue;
 use crate::domain::conversation::ConversationState;
-use crate::domain::protocol::ConversationView;
+use crate::domain::protocol::{ConversationView, MAX_TEXT_CHARS, PartyKind, Sender};
 use crate::domain::routing::{Facts, QueuedConversation, first_match};
 use crate::domain::team::team_for_issue;
-use crate::domain::{ConversationId, DisplayName, Email, SkillName, TeamId, VisitorId};
+use crate::domain::{
+    AgentStatus, ConversationId, DisplayName, Email, SkillName, TeamId, VisitorId,
+};
 use crate::store;
 
 /// Most custom pre-chat fields.
 const MAX_CUSTOM_FIELDS: usize = 20;
 /// Longest custom field value.
 const MAX_FIELD_CHARS: usize = 1000;
+/// Rough handling time per waiting conversation, for the expected wait.
+const EXPECTED_HANDLE_S: i64 = 120;
 
 /// Mounts the routes of this file.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(create_session);
+    cfg.service(init)
+        .service(create_session)
+        .service(leave_message);
 }
 
 /// The pre-chat form.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWidgetSession {
     /// The visitor's name.
@@ -42,6 +51,38 @@ pub struct CreateWidgetSession {
     /// Preferred language, e.g. `es` or `pt-BR`.
     pub language: Option<String>,
     /// Site-defined fields: up to 20, values up to 1000 characters.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<BTreeMap<String, Value>>,
+}
+
+/// Body of `POST /widget/init`: what the page knows before the form.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InitRequest {
+    /// If the page already knows it (picks the team).
+    pub issue_type: Option<String>,
+    /// The visitor's language.
+    pub language: Option<String>,
+    /// Site-defined fields.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<BTreeMap<String, Value>>,
+}
+
+/// Body of `POST /widget/offline-messages`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineMessage {
+    /// The visitor's name.
+    pub name: Option<String>,
+    /// Where the answer goes (required).
+    pub email: String,
+    /// The message, 1–4000 characters.
+    pub text: String,
+    /// What it is about.
+    pub issue_type: Option<String>,
+    /// Preferred language.
+    pub language: Option<String>,
+    /// Site-defined fields.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<BTreeMap<String, Value>>,
 }
@@ -59,6 +100,52 @@ pub struct WidgetSession {
     pub conversation: ConversationView,
 }
 
+/// The answer to a left message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfflineReceipt {
+    /// For checking back later over the socket.
+    pub visitor_token: String,
+    /// The conversation holding the message.
+    pub conversation_id: i64,
+    /// What to show the visitor.
+    pub confirmation: String,
+}
+
+/// Whether someone can answer now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Availability {
+    /// The team a conversation would join.
+    pub team_id: Option<i64>,
+    /// Inside the team's business hours (no hours set: always).
+    pub open: bool,
+    /// Team agents online now.
+    pub agents_online: i64,
+    /// `open` and someone online: offer live chat, else "leave a message".
+    pub available: bool,
+    /// When the team opens next, if closed now.
+    pub next_open: Option<DateTime<Utc>>,
+}
+
+/// Answer of `POST /widget/init`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InitResponse {
+    /// Branding and texts.
+    pub settings: WidgetSettingsView,
+    /// Whether to offer live chat or "leave a message".
+    pub availability: Availability,
+    /// Rough expected wait in seconds when available (0: someone is free now).
+    pub expected_wait_s: Option<i64>,
+}
+
+/// The validated pre-chat facts.
+struct PreChat {
+    name: Option<String>,
+    email: Option<String>,
+    issue_type: Option<String>,
+    language: Option<String>,
+    custom: Value,
+}
+
 fn short_text(
     checks: &mut Checks,
     field: &str,
@@ -73,46 +160,36 @@ fn short_text(
     Some(v.to_owned())
 }
 
-/// Start a conversation from the widget's pre-chat form.
-#[utoipa::path(post, path = "/api/v1/widget/sessions", tag = "widget",
-    request_body = CreateWidgetSession,
-    responses((status = 201, body = WidgetSession), (status = 422, body = Problem),
-        (status = 429, body = Problem)))]
-#[post("/widget/sessions")]
-pub async fn create_session(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Json<CreateWidgetSession>,
-) -> Result<HttpResponse, ApiError> {
-    if let Some(addr) = req.peer_addr() {
-        state
-            .login_limiter
-            .check_widget(addr.ip())
-            .map_err(ApiError::RateLimited)?;
-    }
-    let body = body.into_inner();
-    let mut checks = Checks::default();
-    let name = match &body.name {
+/// Validates the pre-chat fields into `checks`.
+fn pre_chat(
+    checks: &mut Checks,
+    name: &Option<String>,
+    email: &Option<String>,
+    issue_type: &Option<String>,
+    language: &Option<String>,
+    custom: Option<BTreeMap<String, Value>>,
+) -> PreChat {
+    let name = match name {
         Some(n) if !n.trim().is_empty() => checks
             .check("name", DisplayName::parse(n))
             .map(|n| n.as_str().to_owned()),
         _ => None,
     };
-    let email = match &body.email {
+    let email = match email {
         Some(e) if !e.trim().is_empty() => checks
             .check("email", Email::parse(e))
             .map(|e| e.to_string()),
         _ => None,
     };
-    let issue_type = short_text(&mut checks, "issue_type", &body.issue_type, 64);
-    let language = short_text(&mut checks, "language", &body.language, 16);
+    let issue_type = short_text(checks, "issue_type", issue_type, 64);
+    let language = short_text(checks, "language", language, 16);
     if language
         .as_deref()
         .is_some_and(|l| !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
     {
         checks.fail("language", "must be a language tag such as es or pt-BR");
     }
-    let custom = body.custom_fields.unwrap_or_default();
+    let custom = custom.unwrap_or_default();
     if custom.len() > MAX_CUSTOM_FIELDS {
         checks.fail(
             "custom_fields",
@@ -133,19 +210,36 @@ pub async fn create_session(
             );
         }
     }
-    checks.finish()?;
+    PreChat {
+        name,
+        email,
+        issue_type,
+        language,
+        custom: serde_json::to_value(custom).unwrap_or_default(),
+    }
+}
 
-    // The first matching routing rule decides team, skills and priority;
-    // without one, the team named like the issue type (or the default).
+/// Where a new conversation goes.
+struct Routed {
+    team: Option<TeamId>,
+    required: BTreeMap<String, u8>,
+    priority: i32,
+}
+
+/// The first matching routing rule decides team, skills and priority;
+/// without one, the team named like the issue type (or the default).
+async fn route(state: &AppState, facts: &PreChat) -> Result<Routed, ApiError> {
     let rules = store::routing_rules::active(&state.db).await?;
-    let custom_json = serde_json::to_value(&custom).unwrap_or_default();
-    let facts = Facts {
-        issue_type: issue_type.as_deref(),
-        language: language.as_deref(),
-        channel: "widget",
-        custom_fields: custom_json.as_object(),
-    };
-    let decision = first_match(&rules, &facts).map(|r| r.decision.clone());
+    let decision = first_match(
+        &rules,
+        &Facts {
+            issue_type: facts.issue_type.as_deref(),
+            language: facts.language.as_deref(),
+            channel: "widget",
+            custom_fields: facts.custom.as_object(),
+        },
+    )
+    .map(|r| r.decision.clone());
     let teams: Vec<(TeamId, String)> = store::teams::list(&state.db, None, 1000)
         .await?
         .into_iter()
@@ -153,63 +247,222 @@ pub async fn create_session(
         .collect();
     let team = decision.as_ref().and_then(|d| d.team).or_else(|| {
         team_for_issue(
-            issue_type.as_deref(),
+            facts.issue_type.as_deref(),
             &state.settings.realtime.default_team,
             &teams,
         )
     });
-    let required = decision
-        .as_ref()
-        .map(|d| d.required_skills.clone())
-        .unwrap_or_default();
-    let priority = decision.as_ref().map_or(0, |d| d.priority);
+    Ok(Routed {
+        team,
+        required: decision
+            .as_ref()
+            .map(|d| d.required_skills.clone())
+            .unwrap_or_default(),
+        priority: decision.as_ref().map_or(0, |d| d.priority),
+    })
+}
+
+fn limit(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    if let Some(addr) = req.peer_addr() {
+        state
+            .login_limiter
+            .check_widget(addr.ip())
+            .map_err(ApiError::RateLimited)?;
+    }
+    Ok(())
+}
+
+/// Creates visitor and conversation (and, for an offline message, its
+/// first message) in one transaction, then tells the team's queue.
+async fn start(
+    state: &AppState,
+    req: &HttpRequest,
+    facts: PreChat,
+    first_message: Option<String>,
+) -> Result<
+    (
+        entity::visitors::Model,
+        entity::conversations::Model,
+        ConversationView,
+    ),
+    ApiError,
+> {
+    let routed = route(state, &facts).await?;
     let user_agent = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(500).collect());
+    let visitor_name = facts.name.clone();
     let txn = state.db.begin().await?;
     let (visitor, conversation) = store::conversations::create_with_visitor(
         &txn,
         store::conversations::NewConversation {
-            name,
-            email,
+            name: facts.name,
+            email: facts.email,
             user_agent,
-            issue_type,
-            language,
-            attributes: custom_json,
-            team,
+            issue_type: facts.issue_type,
+            language: facts.language,
+            attributes: facts.custom,
+            team: routed.team,
             state: ConversationState::Queued,
-            priority,
+            priority: routed.priority,
+            offline: first_message.is_some(),
         },
     )
     .await?;
-    let names: Vec<SkillName> = required
+    let id = ConversationId(conversation.id);
+    let names: Vec<SkillName> = routed
+        .required
         .keys()
         .filter_map(|n| SkillName::parse(n).ok())
         .collect();
     let ids = store::skills::ensure(&txn, &names).await?;
     let levels: Vec<(i64, u8)> = ids
         .iter()
-        .map(|(n, id)| (id.0, required.get(n.as_str()).copied().unwrap_or(1)))
+        .map(|(n, skill)| {
+            (
+                skill.0,
+                routed.required.get(n.as_str()).copied().unwrap_or(1),
+            )
+        })
         .collect();
-    store::conversations::set_required_skills(&txn, ConversationId(conversation.id), &levels)
+    store::conversations::set_required_skills(&txn, id, &levels).await?;
+    if let Some(text) = first_message {
+        // A brand-new conversation has no actor yet, so writing its first
+        // message here cannot race the single writer; the actor loads it.
+        store::messages::append(
+            &txn,
+            id,
+            &[store::messages::NewMessage {
+                seq: 1,
+                client_msg_id: None,
+                sender: Sender {
+                    kind: PartyKind::Customer,
+                    id: Some(visitor.id),
+                    name: visitor_name,
+                },
+                text,
+            }],
+        )
         .await?;
+    }
+    let conversation = store::conversations::find(&txn, id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("new conversation vanished".into()))?;
     let view = store::conversations::view(&txn, conversation.clone()).await?;
     txn.commit().await?;
-    if let Some(team) = team {
+    if let Some(team) = routed.team {
         let queue = state.bus.team(team).await?;
         queue.tell(Enqueue {
             conversation: QueuedConversation {
-                id: ConversationId(conversation.id),
+                id,
                 priority: conversation.priority,
                 waiting_since: conversation
                     .waiting_since
                     .unwrap_or(conversation.created_at),
-                required,
+                required: routed.required,
             },
         });
     }
+    Ok((visitor, conversation, view))
+}
+
+/// Branding, and whether live chat or "leave a message" should be offered.
+#[utoipa::path(post, path = "/api/v1/widget/init", tag = "widget", request_body = InitRequest,
+    responses((status = 200, body = InitResponse), (status = 422, body = Problem)))]
+#[post("/widget/init")]
+pub async fn init(
+    state: web::Data<AppState>,
+    body: web::Json<InitRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut checks = Checks::default();
+    let facts = pre_chat(
+        &mut checks,
+        &None,
+        &None,
+        &body.issue_type,
+        &body.language,
+        body.custom_fields,
+    );
+    checks.finish()?;
+    let routed = route(&state, &facts).await?;
+    let now = Utc::now();
+    let (mut open, mut next_open, mut online, mut free, mut waiting) =
+        (true, None, 0i64, false, 0i64);
+    if let Some(team) = routed.team {
+        if let Some(row) = store::business_hours::find(&state.db, team).await? {
+            let hours = store::business_hours::parse(&row)?;
+            open = hours.is_open(now);
+            if !open {
+                next_open = hours.next_open(now);
+            }
+        }
+        let members = store::teams::member_ids(&state.db, team).await?;
+        let loads = store::conversations::loads_of(&state.db, &members).await?;
+        for m in &members {
+            if let Some(u) = store::users::find(&state.db, *m).await?
+                && u.active
+                && u.status == AgentStatus::Online.as_str()
+            {
+                online += 1;
+                free |= loads.get(m).copied().unwrap_or(0) < i64::from(u.capacity);
+            }
+        }
+        waiting = i64::try_from(
+            store::conversations::queued_in_team(&state.db, team)
+                .await?
+                .len(),
+        )
+        .unwrap_or(i64::MAX);
+    }
+    let available = open && online > 0;
+    let expected_wait_s = available.then(|| {
+        if free && waiting == 0 {
+            0
+        } else {
+            (waiting + 1) * EXPECTED_HANDLE_S / online.max(1)
+        }
+    });
+    let settings = WidgetSettingsView::from(store::widget_settings::get(&state.db).await?);
+    Ok(HttpResponse::Ok().json(InitResponse {
+        settings,
+        availability: Availability {
+            team_id: routed.team.map(|t| t.0),
+            open,
+            agents_online: online,
+            available,
+            next_open,
+        },
+        expected_wait_s,
+    }))
+}
+
+/// Start a conversation from the widget's pre-chat form.
+#[utoipa::path(post, path = "/api/v1/widget/sessions", tag = "widget",
+    request_body = CreateWidgetSession,
+    responses((status = 201, body = WidgetSession), (status = 422, body = Problem),
+        (status = 429, body = Problem)))]
+#[post("/widget/sessions")]
+pub async fn create_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<CreateWidgetSession>,
+) -> Result<HttpResponse, ApiError> {
+    limit(&state, &req)?;
+    let body = body.into_inner();
+    let mut checks = Checks::default();
+    let facts = pre_chat(
+        &mut checks,
+        &body.name,
+        &body.email,
+        &body.issue_type,
+        &body.language,
+        body.custom_fields,
+    );
+    checks.finish()?;
+    let (visitor, conversation, view) = start(&state, &req, facts, None).await?;
     let token = state
         .keys
         .issue_visitor(VisitorId(visitor.id), ConversationId(conversation.id))?;
@@ -223,5 +476,51 @@ pub async fn create_session(
         visitor_id: visitor.id,
         conversation_id: conversation.id,
         conversation: view,
+    }))
+}
+
+/// Leave a message when nobody is available: it becomes a queued
+/// conversation marked offline, answered later.
+#[utoipa::path(post, path = "/api/v1/widget/offline-messages", tag = "widget",
+    request_body = OfflineMessage,
+    responses((status = 201, body = OfflineReceipt), (status = 422, body = Problem),
+        (status = 429, body = Problem)))]
+#[post("/widget/offline-messages")]
+pub async fn leave_message(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<OfflineMessage>,
+) -> Result<HttpResponse, ApiError> {
+    limit(&state, &req)?;
+    let body = body.into_inner();
+    let mut checks = Checks::default();
+    if body.email.trim().is_empty() {
+        checks.fail("email", "is required, so we can answer");
+    }
+    let text = body.text.trim().to_owned();
+    if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
+        checks.fail("text", format!("must be 1 to {MAX_TEXT_CHARS} characters"));
+    }
+    let facts = pre_chat(
+        &mut checks,
+        &body.name,
+        &Some(body.email),
+        &body.issue_type,
+        &body.language,
+        body.custom_fields,
+    );
+    checks.finish()?;
+    let (visitor, conversation, _) = start(&state, &req, facts, Some(text)).await?;
+    let token = state
+        .keys
+        .issue_visitor(VisitorId(visitor.id), ConversationId(conversation.id))?;
+    tracing::info!(conversation_id = conversation.id, "offline message left");
+    Ok(HttpResponse::Created().json(OfflineReceipt {
+        visitor_token: token,
+        conversation_id: conversation.id,
+        confirmation: format!(
+            "Thanks! We got your message and will reply to {} as soon as we can.",
+            visitor.email.unwrap_or_default()
+        ),
     }))
 }

@@ -39,6 +39,8 @@ pub struct NewConversation {
     pub state: ConversationState,
     /// From the matching routing rule; higher is served first.
     pub priority: i32,
+    /// Left as a message while nobody was available (picked up later).
+    pub offline: bool,
 }
 
 /// Creates the visitor and its conversation in one transaction.
@@ -69,7 +71,7 @@ pub async fn create_with_visitor(
         language: Set(new.language),
         channel: Set("widget".to_owned()),
         attributes: Set(new.attributes),
-        offline: Set(false),
+        offline: Set(new.offline),
         version: Set(0),
         last_seq: Set(0),
         customer_last_read_seq: Set(0),
@@ -166,6 +168,7 @@ pub async fn views(
                 },
                 last_seq: c.last_seq,
                 closed_reason: c.closed_reason,
+                offline: c.offline,
                 created_at: c.created_at,
                 updated_at: c.updated_at,
             })

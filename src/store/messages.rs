@@ -38,29 +38,27 @@ pub async fn commit_batch(
     conversation: ConversationId,
     batch: &[NewMessage],
 ) -> Result<Vec<messages::Model>, StoreError> {
-    let Some(last) = batch.last() else {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let txn = db.begin().await?;
+    let stored = append(&txn, conversation, batch).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// Inserts `batch` and moves the conversation's `last_seq`, unread counters
+/// and first response, inside the caller's transaction. Refuses (without
+/// writing) unless the stored `last_seq` is the one before the batch.
+pub async fn append(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+    batch: &[NewMessage],
+) -> Result<Vec<messages::Model>, StoreError> {
+    let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
         return Ok(Vec::new());
     };
     let now = Utc::now();
-    let txn = db.begin().await?;
-    let mut stored = Vec::with_capacity(batch.len());
-    for m in batch {
-        let row = messages::ActiveModel {
-            conversation_id: Set(conversation.0),
-            seq: Set(m.seq),
-            client_msg_id: Set(m.client_msg_id.clone()),
-            sender_kind: Set(m.sender.kind.as_str().to_owned()),
-            sender_id: Set(m.sender.id),
-            sender_name: Set(m.sender.name.clone()),
-            text: Set(m.text.clone()),
-            attachments: Set(serde_json::json!([])),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        stored.push(row);
-    }
     let from_customer = batch
         .iter()
         .filter(|m| m.sender.kind == PartyKind::Customer)
@@ -84,20 +82,38 @@ pub async fn commit_batch(
             Expr::col(conversations::Column::FirstResponseAt).if_null(now),
         );
     }
+    // The conditional update goes first: it takes the row's write lock, and
+    // if another writer moved last_seq (this actor is not the only writer:
+    // a lost lease) nothing is written at all, rather than a gap or a fork.
     let res = update
         .filter(conversations::Column::Id.eq(conversation.0))
-        .filter(conversations::Column::LastSeq.eq(batch[0].seq - 1))
-        .exec(&txn)
+        .filter(conversations::Column::LastSeq.eq(first.seq - 1))
+        .exec(db)
         .await?;
     if res.rows_affected != 1 {
-        // Another writer moved last_seq: this actor is not the only writer
-        // (a lost lease). Refuse rather than leave a gap or a fork.
         return Err(StoreError::Conflict(format!(
             "conversation {conversation} last_seq is not {}",
-            batch[0].seq - 1
+            first.seq - 1
         )));
     }
-    txn.commit().await?;
+    let mut stored = Vec::with_capacity(batch.len());
+    for m in batch {
+        let row = messages::ActiveModel {
+            conversation_id: Set(conversation.0),
+            seq: Set(m.seq),
+            client_msg_id: Set(m.client_msg_id.clone()),
+            sender_kind: Set(m.sender.kind.as_str().to_owned()),
+            sender_id: Set(m.sender.id),
+            sender_name: Set(m.sender.name.clone()),
+            text: Set(m.text.clone()),
+            attachments: Set(serde_json::json!([])),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        stored.push(row);
+    }
     Ok(stored)
 }
 

@@ -3,6 +3,7 @@
 //! handlers and actors never build queries themselves.
 
 pub mod audit;
+pub mod business_hours;
 pub mod conversations;
 pub mod messages;
 pub mod notes;
@@ -11,6 +12,7 @@ pub mod routing_rules;
 pub mod skills;
 pub mod teams;
 pub mod users;
+pub mod widget_settings;
 
 use std::time::Duration;
 

@@ -19,3 +19,4 @@ mod skills;
 mod store;
 mod teams;
 mod users;
+mod widget;

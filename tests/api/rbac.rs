@@ -81,6 +81,13 @@ pub fn routes() -> Vec<Route> {
         r(Method::GET, "/api/v1/routing-rules/{rid}", None, Supervisor),
         r(Method::PATCH, "/api/v1/routing-rules/{rid}", Some(|| json!({"priority": 5})), Admin),
         r(Method::DELETE, "/api/v1/routing-rules/{rid}", None, Admin),
+        r(Method::POST, "/api/v1/widget/init", Some(|| json!({})), Public),
+        r(Method::POST, "/api/v1/widget/offline-messages", Some(|| json!({"email": "v@example.com", "text": "hello?"})), Public),
+        r(Method::GET, "/api/v1/widget/settings", None, Agent),
+        r(Method::PUT, "/api/v1/widget/settings", Some(|| json!({"title": "Help", "welcome_message": "Hi", "primary_color": "#112233", "logo_url": null, "position": "left", "pre_chat_fields": [], "offline_message": "Away"})), Admin),
+        r(Method::GET, "/api/v1/teams/{tid}/business-hours", None, Agent),
+        r(Method::PUT, "/api/v1/teams/{tid}/business-hours", Some(|| json!({"timezone": "UTC", "schedule": {"mon": [["09:00", "17:00"]]}})), Admin),
+        r(Method::DELETE, "/api/v1/teams/{tid}/business-hours", None, Admin),
     ]
 }
 
@@ -153,6 +160,9 @@ fn needs_fields(route: &Route) -> bool {
             | ("POST", "/api/v1/conversations/{cid}/assign")
             | ("POST", "/api/v1/conversations/{cid}/notes")
             | ("POST", "/api/v1/routing-rules")
+            | ("POST", "/api/v1/widget/offline-messages")
+            | ("PUT", "/api/v1/widget/settings")
+            | ("PUT", "/api/v1/teams/{tid}/business-hours")
     )
 }
 
