@@ -18,6 +18,7 @@ pub mod notes;
 pub mod refresh_tokens;
 pub mod routing_rules;
 pub mod skills;
+pub mod sla_breaches;
 pub mod tags;
 pub mod team_members;
 pub mod teams;
@@ -39,6 +40,7 @@ pub mod prelude {
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::routing_rules::Entity as RoutingRules;
     pub use super::skills::Entity as Skills;
+    pub use super::sla_breaches::Entity as SlaBreaches;
     pub use super::tags::Entity as Tags;
     pub use super::team_members::Entity as TeamMembers;
     pub use super::teams::Entity as Teams;

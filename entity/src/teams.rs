@@ -21,6 +21,10 @@ pub struct Model {
     /// Whether queued conversations are assigned to agents automatically (default true).
     #[sea_orm(default_value = true)]
     pub auto_assign: bool,
+    /// Seconds within which a first agent reply is due; NULL = no target.
+    pub sla_first_response_s: Option<i32>,
+    /// Seconds within which the conversation should be closed; NULL = no target.
+    pub sla_resolution_s: Option<i32>,
     /// Creation time.
     pub created_at: DateTimeUtc,
     /// Last update time.

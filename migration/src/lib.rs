@@ -1,4 +1,5 @@
-//! SeaORM migrations of Switchboard schema v1 (see `SCHEMA.md`).
+//! SeaORM migrations of Switchboard (the tables are described in
+//! `docs/architecture.md` and the entity crate).
 //!
 //! Migrations are append-only once landed: never edit one that has shipped,
 //! add a new file instead. Every migration creates its tables with their
@@ -11,6 +12,7 @@ mod m20261121_000001_create_users;
 mod m20261121_000002_create_teams_and_skills;
 mod m20261121_000003_create_conversations;
 mod m20261121_000004_create_admin_config;
+mod m20261122_000005_add_sla;
 
 /// The ordered list of Switchboard migrations; run it with `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -23,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_create_teams_and_skills::Migration),
             Box::new(m20261121_000003_create_conversations::Migration),
             Box::new(m20261121_000004_create_admin_config::Migration),
+            Box::new(m20261122_000005_add_sla::Migration),
         ]
     }
 }

@@ -13,8 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use entity::{
     agent_skills, audit_log, business_hours, conversation_skills, conversation_tags, conversations,
-    macros, messages, notes, refresh_tokens, routing_rules, skills, tags, team_members, teams,
-    users, visitors, widget_settings,
+    macros, messages, notes, refresh_tokens, routing_rules, skills, sla_breaches, tags,
+    team_members, teams, users, visitors, widget_settings,
 };
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{
@@ -26,7 +26,7 @@ use serde_json::json;
 const PG_URL_VAR: &str = "SWITCHBOARD_TEST_DATABASE_URL";
 
 /// Every table of schema v1.
-const TABLES: [&str; 18] = [
+const TABLES: [&str; 19] = [
     "users",
     "refresh_tokens",
     "teams",
@@ -45,10 +45,11 @@ const TABLES: [&str; 18] = [
     "widget_settings",
     "business_hours",
     "audit_log",
+    "sla_breaches",
 ];
 
 /// Every named index of schema v1, as (table, index).
-const INDEXES: [(&str, &str); 15] = [
+const INDEXES: [(&str, &str); 17] = [
     ("refresh_tokens", "idx_refresh_tokens_user_id"),
     ("refresh_tokens", "idx_refresh_tokens_family_id"),
     ("team_members", "idx_team_members_user_id"),
@@ -67,6 +68,8 @@ const INDEXES: [(&str, &str); 15] = [
     ("macros", "idx_macros_owner_id"),
     ("routing_rules", "idx_routing_rules_position"),
     ("audit_log", "idx_audit_log_created_at"),
+    ("sla_breaches", "uq_sla_breaches_conversation_id_kind"),
+    ("sla_breaches", "idx_sla_breaches_team_id_breached_at"),
 ];
 
 // ---------------------------------------------------------------------------
@@ -234,6 +237,7 @@ async fn find_all_entities(db: &DatabaseConnection) -> Result<(), DbErr> {
     routing_rules::Entity::find().all(db).await?;
     widget_settings::Entity::find().all(db).await?;
     business_hours::Entity::find().all(db).await?;
+    sla_breaches::Entity::find().all(db).await?;
     audit_log::Entity::find().all(db).await?;
     Ok(())
 }
@@ -1064,7 +1068,10 @@ async fn down_then_up(db: DatabaseConnection) {
 
     Migrator::up(db, None).await.unwrap();
     assert_schema_present(db, true).await;
-    assert_eq!(Migrator::get_applied_migrations(db).await.unwrap().len(), 4);
+    assert_eq!(
+        Migrator::get_applied_migrations(db).await.unwrap().len(),
+        Migrator::migrations().len()
+    );
     find_all_entities(db).await.unwrap();
     assert!(
         users::Entity::find().all(db).await.unwrap().is_empty(),
@@ -1076,11 +1083,11 @@ async fn down_then_up(db: DatabaseConnection) {
         .unwrap();
 
     // Step by step as well: each migration's down drops exactly its own tables.
-    for _ in 0..4 {
+    for _ in 0..Migrator::migrations().len() {
         Migrator::down(db, Some(1)).await.unwrap();
     }
     assert_schema_present(db, false).await;
-    for _ in 0..4 {
+    for _ in 0..Migrator::migrations().len() {
         Migrator::up(db, Some(1)).await.unwrap();
     }
     assert_schema_present(db, true).await;

@@ -18,7 +18,7 @@ use sea_orm::TransactionTrait;
 use tokio::sync::oneshot;
 
 use super::router::{AgentEvent, Passivated, Router};
-use super::team_queue::{Dequeue, Enqueue, RefreshAgent};
+use super::team_queue::{Dequeue, Enqueue, RefreshAgent, SlaAlert};
 use super::{ActorError, Deliver, Party, SessionId};
 use crate::bus::Bus;
 use crate::config::RealtimeSettings;
@@ -28,6 +28,7 @@ use crate::domain::protocol::{
     ConversationView, MessageView, NoteView, PartyKind, ReceiptKind, Sender, ServerFrame,
 };
 use crate::domain::routing::QueuedConversation;
+use crate::domain::sla::{Deadline, SlaKind, SlaTargets, deadlines};
 use crate::domain::{ConversationId, ErrorCode, Role, TeamId, UserId};
 use crate::store::conversations::ChangeError;
 use crate::store::messages::NewMessage;
@@ -122,6 +123,12 @@ pub struct Conversation {
     read_marks: HashMap<PartyKind, i64>,
     /// Skill name → least level an agent needs to take it.
     required: BTreeMap<String, u8>,
+    /// Its team's SLA targets.
+    sla: SlaTargets,
+    /// Pending SLA warning/breach timers.
+    sla_timers: Vec<SpawnHandle>,
+    /// An agent has replied (the first-response target is met).
+    responded: bool,
 }
 
 impl Conversation {
@@ -151,6 +158,9 @@ impl Conversation {
             last_activity: Instant::now(),
             read_marks: HashMap::new(),
             required: BTreeMap::new(),
+            sla: SlaTargets::default(),
+            sla_timers: Vec::new(),
+            responded: false,
         }
     }
 
@@ -259,7 +269,7 @@ impl Conversation {
                 .map(|res, act, ctx| {
                     let batch = std::mem::take(&mut act.in_flight);
                     match res {
-                        Ok(rows) => act.committed(batch, rows),
+                        Ok(rows) => act.committed(ctx, batch, rows),
                         Err(e) => act.batch_failed(batch, e),
                     }
                     act.flush(ctx);
@@ -268,7 +278,20 @@ impl Conversation {
     }
 
     /// After a commit: ack senders, then fan out in seq order, then receipts.
-    fn committed(&mut self, batch: Vec<Pending>, rows: Vec<entity::messages::Model>) {
+    fn committed(
+        &mut self,
+        ctx: &mut Context<Self>,
+        batch: Vec<Pending>,
+        rows: Vec<entity::messages::Model>,
+    ) {
+        if !self.responded
+            && rows
+                .iter()
+                .any(|r| r.sender_kind == PartyKind::Agent.as_str())
+        {
+            self.responded = true;
+            self.arm_sla(ctx);
+        }
         let mut last_from = HashMap::<PartyKind, i64>::new();
         for (pending, row) in batch.into_iter().zip(rows) {
             let view = store::messages::view(&row);
@@ -351,6 +374,69 @@ impl Conversation {
         }
     }
 
+    /// (Re)arms the SLA timers: a warning at 80 % of each open target and
+    /// the breach at 100 %. A deadline already past fires at once (e.g.
+    /// after a restart); breaches are recorded once per kind.
+    fn arm_sla(&mut self, ctx: &mut Context<Self>) {
+        for h in self.sla_timers.drain(..) {
+            ctx.cancel_future(h);
+        }
+        let Some(row) = &self.row else { return };
+        let open = self.state().is_some_and(|s| s.is_open());
+        let now = Utc::now();
+        for d in deadlines(self.sla, row.created_at, self.responded, !open) {
+            for (at, breach) in [(d.warn_at, false), (d.due_at, true)] {
+                if !breach && d.due_at <= now {
+                    continue;
+                }
+                let wait = (at - now).to_std().unwrap_or_default();
+                let h = ctx.run_later(wait, move |act, ctx| act.sla_fire(ctx, d, breach));
+                self.sla_timers.push(h);
+            }
+        }
+    }
+
+    /// A warning or breach moment came: tell the team's watchers and the
+    /// staff following the conversation; record a breach.
+    fn sla_fire(&mut self, ctx: &mut Context<Self>, d: Deadline, breach: bool) {
+        let still_due = self.state().is_some_and(|s| s.is_open())
+            && (d.kind != SlaKind::FirstResponse || !self.responded);
+        if !still_due {
+            return;
+        }
+        let team = self.row.as_ref().and_then(|r| r.team_id).map(TeamId);
+        let frame = ServerFrame::Notification {
+            kind: if breach { "sla.breach" } else { "sla.warning" }.to_owned(),
+            conversation_id: self.id.0,
+            team_id: team.map(|t| t.0),
+            sla: d.kind,
+            due_at: d.due_at,
+        };
+        let deliver = Deliver::frame(&frame);
+        self.broadcast_deliver(&deliver, None, |s| s.kind == PartyKind::Agent);
+        let (db, bus, id) = (self.db.clone(), self.bus.clone(), self.id);
+        ctx.spawn(
+            async move {
+                if breach
+                    && let Err(e) =
+                        store::sla::record(&db, id, team, d.kind, d.target_s, d.due_at).await
+                {
+                    tracing::error!(conversation_id = %id, error = %e, "could not record SLA breach");
+                }
+                if let Some(t) = team
+                    && let Ok(queue) = bus.team(t).await
+                {
+                    queue.tell(SlaAlert {
+                        conversation: id,
+                        state: if breach { "breached" } else { "warning" }.to_owned(),
+                        frame,
+                    });
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
     /// (Re)arms the idle-close timer for `after` from now.
     fn arm_idle(&mut self, ctx: &mut Context<Self>, after: Duration) {
         if let Some(h) = self.idle_timer.take() {
@@ -385,6 +471,7 @@ impl Conversation {
             .flatten();
         let old_assignee = before.as_ref().and_then(|b| b.assignee_id);
         let new_assignee = row.assignee_id;
+        let team_of_before = before.as_ref().and_then(|b| b.team_id);
         self.row = Some(row.clone());
         self.broadcast(
             &ServerFrame::ConversationUpdated {
@@ -460,6 +547,20 @@ impl Conversation {
             }
             .into_actor(self),
         );
+        let team_now = self.row.as_ref().and_then(|r| r.team_id);
+        if team_of_before != team_now {
+            let db = self.db.clone();
+            ctx.spawn(
+                async move { sla_of(&db, team_now.map(TeamId)).await }
+                    .into_actor(self)
+                    .map(|res, act, ctx| {
+                        act.sla = res.unwrap_or_default();
+                        act.arm_sla(ctx);
+                    }),
+            );
+        } else {
+            self.arm_sla(ctx);
+        }
         if self.state().is_some_and(|s| s.is_open()) {
             if self.idle_timer.is_none() {
                 self.arm_idle(ctx, Duration::from_secs(self.settings.idle_close_after_s));
@@ -498,6 +599,20 @@ impl Conversation {
             }),
         ))
     }
+}
+
+/// The SLA targets of a team (none without a team).
+async fn sla_of(db: &Db, team: Option<TeamId>) -> Result<SlaTargets, store::StoreError> {
+    let Some(team) = team else {
+        return Ok(SlaTargets::default());
+    };
+    Ok(store::teams::find(db, team)
+        .await?
+        .map(|t| SlaTargets {
+            first_response_s: t.sla_first_response_s,
+            resolution_s: t.sla_resolution_s,
+        })
+        .unwrap_or_default())
 }
 
 fn side_of(kind: PartyKind) -> PartyKind {
@@ -540,12 +655,15 @@ impl Actor for Conversation {
                     .await?
                     .remove(&id)
                     .unwrap_or_default();
-                Ok::<_, store::StoreError>(Some((row, ids, activity, required)))
+                let sla = sla_of(&db, row.team_id.map(TeamId)).await?;
+                Ok::<_, store::StoreError>(Some((row, ids, activity, required, sla)))
             }
             .into_actor(self)
             .map(|res, act, ctx| match res {
-                Ok(Some((row, ids, activity, required))) => {
+                Ok(Some((row, ids, activity, required, sla))) => {
                     act.required = required;
+                    act.sla = sla;
+                    act.responded = row.first_response_at.is_some();
                     act.committed_seq = row.last_seq;
                     act.next_seq = row.last_seq + 1;
                     act.committed_ids = ids;
@@ -557,6 +675,7 @@ impl Actor for Conversation {
                     let idle = Duration::from_secs(act.settings.idle_close_after_s);
                     let elapsed = (Utc::now() - since).to_std().unwrap_or_default();
                     act.arm_idle(ctx, idle.saturating_sub(elapsed));
+                    act.arm_sla(ctx);
                 }
                 Ok(None) => {
                     act.missing = true;

@@ -42,6 +42,8 @@ pub struct TeamQueue {
     names: HashMap<UserId, String>,
     /// Assignments or overflows sent and not answered yet: not offered again.
     in_flight: HashSet<ConversationId>,
+    /// SLA state of waiting conversations (`warning`, `breached`).
+    sla: HashMap<ConversationId, String>,
     watchers: HashMap<SessionId, Recipient<Deliver>>,
 }
 
@@ -64,6 +66,7 @@ impl TeamQueue {
             agents: Vec::new(),
             names: HashMap::new(),
             in_flight: HashSet::new(),
+            sla: HashMap::new(),
             watchers: HashMap::new(),
         }
     }
@@ -80,6 +83,7 @@ impl TeamQueue {
                 waiting_since: c.waiting_since,
                 priority: c.priority,
                 skills: c.required.keys().cloned().collect(),
+                sla: self.sla.get(&c.id).cloned(),
             })
             .collect()
     }
@@ -455,5 +459,27 @@ impl Handler<Reload> for TeamQueue {
 
     fn handle(&mut self, _: Reload, ctx: &mut Self::Context) {
         self.reload(ctx);
+    }
+}
+
+/// An SLA of one of this team's conversations is about to be (or was)
+/// missed: mark it in the queue and tell the watchers.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SlaAlert {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// `warning` or `breached`.
+    pub state: String,
+    /// The `notification` frame for watchers.
+    pub frame: ServerFrame,
+}
+
+impl Handler<SlaAlert> for TeamQueue {
+    type Result = ();
+
+    fn handle(&mut self, msg: SlaAlert, _: &mut Self::Context) {
+        self.sla.insert(msg.conversation, msg.state);
+        self.publish(Some(msg.frame));
     }
 }

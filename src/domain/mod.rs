@@ -9,6 +9,7 @@ pub mod ids;
 pub mod protocol;
 pub mod role;
 pub mod routing;
+pub mod sla;
 pub mod team;
 pub mod values;
 

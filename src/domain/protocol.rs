@@ -531,6 +531,9 @@ pub struct Waiting {
     pub priority: i32,
     /// Required skills.
     pub skills: Vec<String>,
+    /// `warning` (about to miss an SLA target) or `breached`; absent when fine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sla: Option<String>,
 }
 
 /// An agent of a team, as supervisors see it.
@@ -652,6 +655,21 @@ pub enum ServerFrame {
     NoteCreated {
         /// The note.
         note: NoteView,
+    },
+    /// Something supervisors should see now, e.g. an SLA about to be or
+    /// already missed (`kind`: `sla.warning`, `sla.breach`).
+    #[serde(rename = "notification")]
+    Notification {
+        /// What happened.
+        kind: String,
+        /// The conversation.
+        conversation_id: i64,
+        /// Its team.
+        team_id: Option<i64>,
+        /// Which target.
+        sla: crate::domain::sla::SlaKind,
+        /// When it is (was) due.
+        due_at: DateTime<Utc>,
     },
     /// End of a `resume` catch-up.
     #[serde(rename = "resume.done")]

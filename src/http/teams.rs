@@ -45,6 +45,10 @@ pub struct TeamView {
     pub overflow_after_s: Option<i32>,
     /// Automatic assignment (`true`) or agents take from the queue.
     pub auto_assign: bool,
+    /// Seconds within which the first agent reply is due.
+    pub sla_first_response_s: Option<i32>,
+    /// Seconds within which a conversation should be closed.
+    pub sla_resolution_s: Option<i32>,
     /// Member user ids.
     pub member_ids: Vec<i64>,
     /// Created.
@@ -60,6 +64,8 @@ fn team_view(t: teams::Model, members: Vec<UserId>) -> TeamView {
         fallback_team_id: t.fallback_team_id,
         overflow_after_s: t.overflow_after_s,
         auto_assign: t.auto_assign,
+        sla_first_response_s: t.sla_first_response_s,
+        sla_resolution_s: t.sla_resolution_s,
         member_ids: members.into_iter().map(|u| u.0).collect(),
         created_at: t.created_at,
         updated_at: t.updated_at,
@@ -78,6 +84,10 @@ pub struct CreateTeam {
     pub overflow_after_s: Option<i64>,
     /// Default `true`.
     pub auto_assign: Option<bool>,
+    /// First-response target, seconds (1–604800).
+    pub sla_first_response_s: Option<i64>,
+    /// Resolution target, seconds (1–604800).
+    pub sla_resolution_s: Option<i64>,
 }
 
 /// Body of `PATCH /teams/{id}`; `null` clears a nullable field.
@@ -96,6 +106,14 @@ pub struct UpdateTeam {
     pub overflow_after_s: Option<Option<i64>>,
     /// New assignment mode.
     pub auto_assign: Option<bool>,
+    /// New first-response target, or `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub sla_first_response_s: Option<Option<i64>>,
+    /// New resolution target, or `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub sla_resolution_s: Option<Option<i64>>,
 }
 
 /// Tells "field absent" (outer `None`) from "field is null" (`Some(None)`).
@@ -126,13 +144,15 @@ pub struct ListTeams {
 }
 
 fn parse_overflow(checks: &mut Checks, raw: Option<i64>) -> Option<i32> {
+    parse_seconds(checks, "overflow_after_s", raw)
+}
+
+/// A duration in seconds between 1 and a week.
+fn parse_seconds(checks: &mut Checks, field: &str, raw: Option<i64>) -> Option<i32> {
     match raw {
         Some(s) if (1..=MAX_OVERFLOW_S).contains(&s) => i32::try_from(s).ok(),
         Some(_) => {
-            checks.fail(
-                "overflow_after_s",
-                format!("must be between 1 and {MAX_OVERFLOW_S}"),
-            );
+            checks.fail(field, format!("must be between 1 and {MAX_OVERFLOW_S}"));
             None
         }
         None => None,
@@ -194,6 +214,12 @@ pub async fn create_team(
     let mut checks = Checks::default();
     let name = checks.check("name", TeamName::parse(&body.name));
     let overflow_after_s = parse_overflow(&mut checks, body.overflow_after_s);
+    let sla_first_response_s = parse_seconds(
+        &mut checks,
+        "sla_first_response_s",
+        body.sla_first_response_s,
+    );
+    let sla_resolution_s = parse_seconds(&mut checks, "sla_resolution_s", body.sla_resolution_s);
     checks.finish()?;
     let Some(name) = name else {
         return Err(ApiError::Internal("validated name missing".into()));
@@ -210,6 +236,8 @@ pub async fn create_team(
             fallback_team,
             overflow_after_s,
             auto_assign: body.auto_assign.unwrap_or(true),
+            sla_first_response_s,
+            sla_resolution_s,
         },
     )
     .await
@@ -301,6 +329,12 @@ pub async fn update_team(
     }
     if let Some(o) = body.overflow_after_s {
         changes.overflow_after_s = Some(parse_overflow(&mut checks, o));
+    }
+    if let Some(v) = body.sla_first_response_s {
+        changes.sla_first_response_s = Some(parse_seconds(&mut checks, "sla_first_response_s", v));
+    }
+    if let Some(v) = body.sla_resolution_s {
+        changes.sla_resolution_s = Some(parse_seconds(&mut checks, "sla_resolution_s", v));
     }
     changes.fallback_team = body.fallback_team_id.map(|f| f.map(TeamId));
     checks.finish()?;

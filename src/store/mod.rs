@@ -10,6 +10,7 @@ pub mod notes;
 pub mod refresh_tokens;
 pub mod routing_rules;
 pub mod skills;
+pub mod sla;
 pub mod teams;
 pub mod users;
 pub mod widget_settings;

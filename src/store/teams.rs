@@ -23,6 +23,10 @@ pub struct NewTeam {
     pub overflow_after_s: Option<i32>,
     /// Whether the queue assigns automatically or agents take by hand.
     pub auto_assign: bool,
+    /// First-response target in seconds.
+    pub sla_first_response_s: Option<i32>,
+    /// Resolution target in seconds.
+    pub sla_resolution_s: Option<i32>,
 }
 
 /// Fields to change on a team; the outer `None` leaves a field as it is.
@@ -36,6 +40,10 @@ pub struct TeamChanges {
     pub overflow_after_s: Option<Option<i32>>,
     /// New assignment mode.
     pub auto_assign: Option<bool>,
+    /// New first-response target (`Some(None)` clears it).
+    pub sla_first_response_s: Option<Option<i32>>,
+    /// New resolution target (`Some(None)` clears it).
+    pub sla_resolution_s: Option<Option<i32>>,
 }
 
 /// Inserts a team.
@@ -46,6 +54,8 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewTeam) -> Result<teams::M
         fallback_team_id: Set(new.fallback_team.map(|t| t.0)),
         overflow_after_s: Set(new.overflow_after_s),
         auto_assign: Set(new.auto_assign),
+        sla_first_response_s: Set(new.sla_first_response_s),
+        sla_resolution_s: Set(new.sla_resolution_s),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -130,6 +140,12 @@ pub async fn update(
     }
     if let Some(a) = changes.auto_assign {
         am.auto_assign = Set(a);
+    }
+    if let Some(v) = changes.sla_first_response_s {
+        am.sla_first_response_s = Set(v);
+    }
+    if let Some(v) = changes.sla_resolution_s {
+        am.sla_resolution_s = Set(v);
     }
     Ok(am.update(db).await?)
 }

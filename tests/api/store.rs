@@ -46,9 +46,11 @@ on_both! {
     async fn deleting_a_team_nulls_fallbacks_pointing_at_it(app) {
         let b = store::teams::insert(&app.db, &store::teams::NewTeam {
             name: TeamName::parse("B").unwrap(), fallback_team: None, overflow_after_s: None, auto_assign: true,
+            sla_first_response_s: None, sla_resolution_s: None,
         }).await.unwrap();
         let a = store::teams::insert(&app.db, &store::teams::NewTeam {
             name: TeamName::parse("A").unwrap(), fallback_team: Some(TeamId(b.id)), overflow_after_s: Some(30), auto_assign: true,
+            sla_first_response_s: None, sla_resolution_s: None,
         }).await.unwrap();
         store::teams::delete(&app.db, TeamId(b.id)).await.unwrap();
         let a = store::teams::find(&app.db, TeamId(a.id)).await.unwrap().unwrap();
