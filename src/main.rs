@@ -134,7 +134,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..place.overrides()
             })?;
             telemetry::init(&settings.log);
+            let host = settings.bind_addr()?.ip();
             let app = Application::build(settings, &FirstAdmin::from_env()).await?;
+            // One line on stdout with the real port (bind port 0 picks one),
+            // for people and for scripts that start the server.
+            println!("Switchboard listening on http://{host}:{}", app.port());
             app.run_until_stopped().await?;
         }
         Command::Migrate { place } => {

@@ -2,6 +2,7 @@
 //! Handlers translate between HTTP and the store (or, later, actor
 //! messages); they hold no rules of their own.
 
+pub mod assets;
 pub mod auth;
 pub mod business_hours;
 pub mod conversations;
@@ -60,6 +61,7 @@ pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     .service(health::readyz)
     .service(ws::agent_socket)
     .service(ws::customer_socket)
+    .configure(assets::routes)
     .service(
         web::scope("/api/v1")
             .configure(auth::routes)

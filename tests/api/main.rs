@@ -6,6 +6,7 @@
 mod helpers;
 mod ws_client;
 
+mod assets;
 mod auth;
 mod cli;
 mod errors;

@@ -1,0 +1,1 @@
+// The embeddable Switchboard widget (see web/widget/README). Placeholder until the widget lands.
