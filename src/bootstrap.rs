@@ -6,7 +6,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use crate::auth::password;
@@ -106,7 +105,7 @@ pub async fn first_admin(db: &Db, given: &FirstAdmin) -> Result<Outcome, Bootstr
         }
     };
     let hash = password::hash(&password).await?;
-    let txn = db.begin().await.map_err(StoreError::from)?;
+    let txn = store::begin(db).await.map_err(StoreError::from)?;
     // Re-check inside the transaction: two nodes starting at once must not
     // both create an admin (the unique email also guards this).
     if store::users::count(&txn).await? > 0 {

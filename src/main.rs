@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use sea_orm::TransactionTrait;
 use switchboard::auth::password;
 use switchboard::bootstrap::FirstAdmin;
 use switchboard::config::{Overrides, Settings};
@@ -172,7 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = store::connect(&settings).await?;
             store::migrate(&db).await?;
             let hash = password::hash(&password).await?;
-            let txn = db.begin().await?;
+            let txn = store::begin(&db).await?;
             let user = store::users::insert(
                 &txn,
                 &store::users::NewUser {

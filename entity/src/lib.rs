@@ -22,6 +22,7 @@ pub mod sla_breaches;
 pub mod tags;
 pub mod team_members;
 pub mod teams;
+pub mod triage_flows;
 pub mod users;
 pub mod visitors;
 pub mod widget_settings;
@@ -44,6 +45,7 @@ pub mod prelude {
     pub use super::tags::Entity as Tags;
     pub use super::team_members::Entity as TeamMembers;
     pub use super::teams::Entity as Teams;
+    pub use super::triage_flows::Entity as TriageFlows;
     pub use super::users::Entity as Users;
     pub use super::visitors::Entity as Visitors;
     pub use super::widget_settings::Entity as WidgetSettings;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use entity::{
     agent_skills, audit_log, business_hours, conversation_skills, conversation_tags, conversations,
     macros, messages, notes, refresh_tokens, routing_rules, skills, sla_breaches, tags,
-    team_members, teams, users, visitors, widget_settings,
+    team_members, teams, triage_flows, users, visitors, widget_settings,
 };
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{
@@ -26,7 +26,7 @@ use serde_json::json;
 const PG_URL_VAR: &str = "SWITCHBOARD_TEST_DATABASE_URL";
 
 /// Every table of schema v1.
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 20] = [
     "users",
     "refresh_tokens",
     "teams",
@@ -46,6 +46,7 @@ const TABLES: [&str; 19] = [
     "business_hours",
     "audit_log",
     "sla_breaches",
+    "triage_flows",
 ];
 
 /// Every named index of schema v1, as (table, index).
@@ -238,6 +239,7 @@ async fn find_all_entities(db: &DatabaseConnection) -> Result<(), DbErr> {
     widget_settings::Entity::find().all(db).await?;
     business_hours::Entity::find().all(db).await?;
     sla_breaches::Entity::find().all(db).await?;
+    triage_flows::Entity::find().all(db).await?;
     audit_log::Entity::find().all(db).await?;
     Ok(())
 }

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::Utc;
 use entity::conversations;
-use sea_orm::TransactionTrait;
 use tokio::sync::oneshot;
 
 use super::router::{AgentEvent, Passivated, Router};
@@ -27,8 +26,9 @@ use crate::domain::conversation::{ConversationState, Transition};
 use crate::domain::protocol::{
     ConversationView, MessageView, NoteView, PartyKind, ReceiptKind, Sender, ServerFrame,
 };
-use crate::domain::routing::QueuedConversation;
+use crate::domain::routing::{Facts, Otherwise, QueuedConversation};
 use crate::domain::sla::{Deadline, SlaKind, SlaTargets, deadlines};
+use crate::domain::triage::{self, Answers, Flow, Outcome};
 use crate::domain::{ConversationId, ErrorCode, Role, TeamId, UserId};
 use crate::store::conversations::ChangeError;
 use crate::store::messages::NewMessage;
@@ -129,6 +129,26 @@ pub struct Conversation {
     sla_timers: Vec<SpawnHandle>,
     /// An agent has replied (the first-response target is met).
     responded: bool,
+    /// The triage bot, while the conversation is with it.
+    bot: Option<Bot>,
+}
+
+/// The triage bot's part of a conversation in state `bot`.
+struct Bot {
+    /// The team's flow; `None` when it was removed or switched off
+    /// meanwhile (the conversation then goes to the queue at once).
+    flow: Option<Flow>,
+    /// The customer's messages so far, in seq order: the bot's state is
+    /// `triage::run(flow, inputs)`.
+    inputs: Vec<String>,
+    /// The handoff to the queue is being written.
+    handing_off: bool,
+}
+
+/// Idempotency key of the bot's `n`th reply: replaying the flow after a
+/// restart finds the replies already stored and sends only the missing.
+fn bot_reply_id(n: usize) -> String {
+    format!("bot:{n}")
 }
 
 impl Conversation {
@@ -161,6 +181,7 @@ impl Conversation {
             sla: SlaTargets::default(),
             sla_timers: Vec::new(),
             responded: false,
+            bot: None,
         }
     }
 
@@ -263,17 +284,29 @@ impl Conversation {
         let batch: Vec<NewMessage> = self.in_flight.iter().map(|p| p.msg.clone()).collect();
         let db = self.db.clone();
         let id = self.id;
+        // The transaction runs on a task of its own, not as a future of
+        // this actor: while a state change (`AtomicResponse`) is pending,
+        // actix polls nothing else of the actor, and a half-done
+        // transaction would keep its locks and block that very change.
+        let commit =
+            actix_rt::spawn(async move { store::messages::commit_batch(&db, id, &batch).await });
         ctx.spawn(
-            async move { store::messages::commit_batch(&db, id, &batch).await }
-                .into_actor(self)
-                .map(|res, act, ctx| {
-                    let batch = std::mem::take(&mut act.in_flight);
-                    match res {
-                        Ok(rows) => act.committed(ctx, batch, rows),
-                        Err(e) => act.batch_failed(batch, e),
-                    }
-                    act.flush(ctx);
-                }),
+            async move {
+                commit.await.unwrap_or_else(|e| {
+                    Err(store::StoreError::Db(sea_orm::DbErr::Custom(format!(
+                        "commit task failed: {e}"
+                    ))))
+                })
+            }
+            .into_actor(self)
+            .map(|res, act, ctx| {
+                let batch = std::mem::take(&mut act.in_flight);
+                match res {
+                    Ok(rows) => act.committed(ctx, batch, rows),
+                    Err(e) => act.batch_failed(batch, e),
+                }
+                act.flush(ctx);
+            }),
         );
     }
 
@@ -293,7 +326,11 @@ impl Conversation {
             self.arm_sla(ctx);
         }
         let mut last_from = HashMap::<PartyKind, i64>::new();
+        let mut customer_texts = Vec::new();
         for (pending, row) in batch.into_iter().zip(rows) {
+            if row.sender_kind == PartyKind::Customer.as_str() {
+                customer_texts.push(row.text.clone());
+            }
             let view = store::messages::view(&row);
             self.committed_seq = row.seq;
             if let Some(c) = &row.client_msg_id {
@@ -315,6 +352,12 @@ impl Conversation {
         }
         for (side, seq) in last_from {
             self.delivered_receipt(side, seq);
+        }
+        if let Some(bot) = self.bot.as_mut()
+            && !customer_texts.is_empty()
+        {
+            bot.inputs.extend(customer_texts);
+            self.bot_step(ctx);
         }
     }
 
@@ -371,6 +414,61 @@ impl Conversation {
         for p in self.pending.iter_mut() {
             p.msg.seq = self.next_seq;
             self.next_seq += 1;
+        }
+    }
+
+    /// Plays the triage flow against the customer's messages so far: sends
+    /// every reply not yet stored or pending (in order, through the normal
+    /// commit path), and hands over to the queue once the flow is done.
+    fn bot_step(&mut self, ctx: &mut Context<Self>) {
+        if self.state() != Some(ConversationState::Bot) {
+            self.bot = None;
+            return;
+        }
+        let Some(bot) = self.bot.as_mut() else { return };
+        let (replies, bot_name, answers, done) = match &bot.flow {
+            Some(flow) => {
+                let r = triage::run(flow, &bot.inputs);
+                let done = matches!(r.outcome, Outcome::HandedOff(_));
+                (r.replies, flow.bot_name.clone(), r.answers, done)
+            }
+            None => (Vec::new(), String::new(), Answers::default(), true),
+        };
+        let start_handoff = done && !bot.handing_off;
+        if start_handoff {
+            bot.handing_off = true;
+        }
+        for (n, text) in replies.into_iter().enumerate() {
+            let key = bot_reply_id(n);
+            let known = self.committed_ids.contains_key(&key)
+                || self
+                    .in_flight
+                    .iter()
+                    .chain(self.pending.iter())
+                    .any(|p| p.msg.client_msg_id.as_deref() == Some(key.as_str()));
+            if known {
+                continue;
+            }
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.pending.push(Pending {
+                msg: NewMessage {
+                    seq,
+                    client_msg_id: Some(key),
+                    sender: Sender {
+                        kind: PartyKind::Bot,
+                        id: None,
+                        name: Some(bot_name.clone()),
+                    },
+                    text,
+                },
+                origin: None,
+                waiters: Vec::new(),
+            });
+        }
+        self.flush(ctx);
+        if start_handoff {
+            ctx.notify(LeaveBot { answers });
         }
     }
 
@@ -615,6 +713,30 @@ async fn sla_of(db: &Db, team: Option<TeamId>) -> Result<SlaTargets, store::Stor
         .unwrap_or_default())
 }
 
+/// Most customer messages replayed into the bot (triage is a few steps;
+/// a customer who keeps talking to it past this is handed over anyway).
+const MAX_BOT_INPUTS: u64 = 200;
+
+/// The bot of a conversation in state `bot`: its team's flow and the
+/// customer's messages so far.
+async fn load_bot(db: &Db, row: &conversations::Model) -> Result<Bot, store::StoreError> {
+    let flow = match row.team_id {
+        Some(t) => store::triage::active(db, TeamId(t)).await?,
+        None => None,
+    };
+    let inputs = store::messages::after(db, ConversationId(row.id), 0, MAX_BOT_INPUTS)
+        .await?
+        .into_iter()
+        .filter(|m| m.sender_kind == PartyKind::Customer.as_str())
+        .map(|m| m.text)
+        .collect();
+    Ok(Bot {
+        flow,
+        inputs,
+        handing_off: false,
+    })
+}
+
 fn side_of(kind: PartyKind) -> PartyKind {
     match kind {
         PartyKind::Customer => PartyKind::Customer,
@@ -656,12 +778,18 @@ impl Actor for Conversation {
                     .remove(&id)
                     .unwrap_or_default();
                 let sla = sla_of(&db, row.team_id.map(TeamId)).await?;
-                Ok::<_, store::StoreError>(Some((row, ids, activity, required, sla)))
+                let bot = if row.state == ConversationState::Bot.as_str() {
+                    Some(load_bot(&db, &row).await?)
+                } else {
+                    None
+                };
+                Ok::<_, store::StoreError>(Some((row, ids, activity, required, sla, bot)))
             }
             .into_actor(self)
             .map(|res, act, ctx| match res {
-                Ok(Some((row, ids, activity, required, sla))) => {
+                Ok(Some((row, ids, activity, required, sla, bot))) => {
                     act.required = required;
+                    act.bot = bot;
                     act.sla = sla;
                     act.responded = row.first_response_at.is_some();
                     act.committed_seq = row.last_seq;
@@ -676,6 +804,7 @@ impl Actor for Conversation {
                     let elapsed = (Utc::now() - since).to_std().unwrap_or_default();
                     act.arm_idle(ctx, idle.saturating_sub(elapsed));
                     act.arm_sla(ctx);
+                    act.bot_step(ctx);
                 }
                 Ok(None) => {
                     act.missing = true;
@@ -1049,7 +1178,7 @@ impl Handler<Accept> for Conversation {
             )))));
         }
         self.change(move |db, id| async move {
-            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
             let row =
                 store::conversations::assign(&txn, id, agent, &[ConversationState::Queued], false)
                     .await?;
@@ -1078,7 +1207,7 @@ impl Handler<Assign> for Conversation {
         }
         let agent = msg.agent;
         self.change(move |db, id| async move {
-            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
             let row = store::conversations::assign(
                 &txn,
                 id,
@@ -1143,7 +1272,7 @@ impl Handler<Transfer> for Conversation {
         let note = msg.note.filter(|n| !n.trim().is_empty());
         let (agent, team) = (msg.agent, msg.team);
         self.change(move |db, id| async move {
-            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
             let row = match (agent, team) {
                 (Some(agent), _) => {
                     store::conversations::assign(
@@ -1242,7 +1371,7 @@ impl Handler<Reopen> for Conversation {
         let team = self.row.as_ref().and_then(|r| r.team_id).map(TeamId);
         let last_agent = self.row.as_ref().and_then(|r| r.assignee_id).map(UserId);
         self.change(move |db, id| async move {
-            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
             let mut row =
                 store::conversations::requeue(&txn, id, team, &[ConversationState::Closed]).await?;
             // Back to the agent who had it, if that agent is online with room.
@@ -1339,7 +1468,7 @@ impl Handler<AutoAssign> for Conversation {
         }
         let agent = msg.agent;
         self.change(move |db, id| async move {
-            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
             let row =
                 store::conversations::assign(&txn, id, agent, &[ConversationState::Queued], true)
                     .await?;
@@ -1413,6 +1542,96 @@ impl Handler<CloseIdle> for Conversation {
             .map(move |res, act, ctx| {
                 if let Some((row, view)) = res {
                     act.changed(ctx, before, view, row);
+                }
+            }),
+        ))
+    }
+}
+
+/// The triage flow is done (or the customer asked for a person): move the
+/// conversation to a queue with what the bot learned, re-running the
+/// routing rules on it (an issue type chosen in triage can pick the team).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct LeaveBot {
+    /// The bot's answers.
+    answers: Answers,
+}
+
+impl Handler<LeaveBot> for Conversation {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, msg: LeaveBot, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let id = self.id;
+        let before = self.row.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
+                let Some(row) = store::conversations::find(&txn, id).await? else {
+                    return Err(ChangeError::Conflict);
+                };
+                let answers = msg.answers;
+                let mut attributes = match row.attributes {
+                    serde_json::Value::Object(m) => m,
+                    _ => serde_json::Map::new(),
+                };
+                for (k, v) in answers.attributes {
+                    attributes.insert(k, serde_json::Value::String(v));
+                }
+                let issue_type = answers.issue_type.or(row.issue_type);
+                let language = answers.language.or(row.language);
+                let route = store::routing_rules::route(
+                    &txn,
+                    &Facts {
+                        issue_type: issue_type.as_deref(),
+                        language: language.as_deref(),
+                        channel: &row.channel,
+                        custom_fields: Some(&attributes),
+                    },
+                    Otherwise::Stay(row.team_id.map(TeamId)),
+                )
+                .await?;
+                // An explicit choice of team wins over the rules, if that
+                // team still exists.
+                let chosen = match answers.team {
+                    Some(t) => store::teams::find(&txn, t).await?.map(|_| t),
+                    None => None,
+                };
+                store::conversations::require_skills(&txn, id, &route.required).await?;
+                let row = store::conversations::leave_bot(
+                    &txn,
+                    id,
+                    store::conversations::BotHandoff {
+                        team: chosen.or(route.team),
+                        issue_type,
+                        language,
+                        attributes: serde_json::Value::Object(attributes),
+                        priority: route.priority,
+                    },
+                )
+                .await?;
+                txn.commit().await.map_err(store::StoreError::from)?;
+                let view = store::conversations::view(&db, row.clone()).await?;
+                Ok((row, view, route.required))
+            }
+            .into_actor(self)
+            .map(move |res: Result<_, ChangeError>, act, ctx| match res {
+                Ok((row, view, required)) => {
+                    tracing::info!(conversation_id = %act.id, team_id = ?row.team_id, "triage done; queued");
+                    act.bot = None;
+                    act.required = required;
+                    act.changed(ctx, before, view, row);
+                }
+                Err(ChangeError::Conflict) => act.bot = None,
+                Err(e) => {
+                    // Try again shortly: the customer must not stay with
+                    // the bot because one write failed.
+                    tracing::error!(conversation_id = %act.id, error = %e, "triage handoff failed; retrying");
+                    if let Some(bot) = act.bot.as_mut() {
+                        bot.handing_off = false;
+                    }
+                    ctx.run_later(Duration::from_secs(1), |act, ctx| act.bot_step(ctx));
                 }
             }),
         ))

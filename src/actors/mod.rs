@@ -9,6 +9,7 @@ pub mod customer_session;
 pub mod router;
 pub mod socket;
 pub mod team_queue;
+pub mod waiting;
 
 use actix::Message;
 use bytestring::ByteString;

@@ -12,9 +12,10 @@ use actix::prelude::*;
 use chrono::Utc;
 
 use super::conversation::{AutoAssign, Overflow};
+use super::waiting::{LoadTicket, Waiting};
 use super::{Deliver, SessionId};
 use crate::bus::Bus;
-use crate::domain::protocol::{AgentLoad, ServerFrame, Waiting};
+use crate::domain::protocol::{AgentLoad, ServerFrame, Waiting as WireWaiting};
 use crate::domain::routing::{self, AgentState, QueuedConversation};
 use crate::domain::{AgentStatus, ConversationId, TeamId, UserId};
 use crate::store::{self, Db};
@@ -37,7 +38,8 @@ pub struct TeamQueue {
     db: Db,
     bus: Bus,
     settings: TeamSettings,
-    waiting: Vec<QueuedConversation>,
+    /// Waiting conversations, safe against stale reloads.
+    waiting: Waiting,
     agents: Vec<AgentState>,
     names: HashMap<UserId, String>,
     /// Assignments or overflows sent and not answered yet: not offered again.
@@ -62,7 +64,7 @@ impl TeamQueue {
             db,
             bus,
             settings: TeamSettings::default(),
-            waiting: Vec::new(),
+            waiting: Waiting::default(),
             agents: Vec::new(),
             names: HashMap::new(),
             in_flight: HashSet::new(),
@@ -71,14 +73,11 @@ impl TeamQueue {
         }
     }
 
-    fn sort(&mut self) {
-        self.waiting.sort_by(routing::serving_order);
-    }
-
-    fn wire_waiting(&self) -> Vec<Waiting> {
+    fn wire_waiting(&self) -> Vec<WireWaiting> {
         self.waiting
+            .list()
             .iter()
-            .map(|c| Waiting {
+            .map(|c| WireWaiting {
                 conversation_id: c.id.0,
                 waiting_since: c.waiting_since,
                 priority: c.priority,
@@ -127,10 +126,20 @@ impl TeamQueue {
         });
     }
 
-    fn apply(&mut self, loaded: Loaded) {
+    /// Applies a reload begun with `ticket`, unless a newer one was
+    /// applied already (then its agents and settings are stale too).
+    fn apply(&mut self, ticket: LoadTicket, loaded: Option<Loaded>) -> bool {
+        let Some(loaded) = loaded else {
+            self.waiting.finish_load(ticket, None);
+            return false;
+        };
+        if !self.waiting.finish_load(ticket, Some(loaded.waiting)) {
+            return false;
+        }
         self.settings = loaded.settings;
-        self.waiting = loaded.waiting;
-        self.sort();
+        let live: std::collections::HashSet<ConversationId> =
+            self.waiting.list().iter().map(|c| c.id).collect();
+        self.sla.retain(|id, _| live.contains(id));
         let idle: HashMap<UserId, chrono::DateTime<Utc>> =
             self.agents.iter().map(|a| (a.id, a.idle_since)).collect();
         self.agents = loaded
@@ -144,26 +153,28 @@ impl TeamQueue {
                 a
             })
             .collect();
+        true
     }
 
     /// Reloads everything from the store, then routes.
     fn reload(&mut self, ctx: &mut Context<Self>) {
         let db = self.db.clone();
         let team = self.team;
-        ctx.spawn(
-            async move { load(&db, team).await }
-                .into_actor(self)
-                .map(|res, act, ctx| match res {
-                    Ok(loaded) => {
-                        act.apply(loaded);
+        let ticket = self.waiting.begin_load();
+        ctx.spawn(async move { load(&db, team).await }.into_actor(self).map(
+            move |res, act, ctx| match res {
+                Ok(loaded) => {
+                    if act.apply(ticket, Some(loaded)) {
                         act.publish(None);
-                        act.route(ctx);
                     }
-                    Err(e) => {
-                        tracing::warn!(team_id = %act.team, error = %e, "could not reload queue")
-                    }
-                }),
-        );
+                    act.route(ctx);
+                }
+                Err(e) => {
+                    act.apply(ticket, None);
+                    tracing::warn!(team_id = %act.team, error = %e, "could not reload queue")
+                }
+            },
+        ));
     }
 
     /// Runs the routing plan and carries it out. Each assignment is a
@@ -175,6 +186,7 @@ impl TeamQueue {
         }
         let candidates: Vec<QueuedConversation> = self
             .waiting
+            .list()
             .iter()
             .filter(|c| !self.in_flight.contains(&c.id))
             .cloned()
@@ -197,7 +209,8 @@ impl TeamQueue {
                     act.in_flight.remove(&a.conversation);
                     match res {
                         Ok(_) => {
-                            act.waiting.retain(|c| c.id != a.conversation);
+                            act.waiting.remove(a.conversation);
+                            act.sla.remove(&a.conversation);
                             act.publish(None);
                         }
                         Err(e) => {
@@ -221,6 +234,7 @@ impl TeamQueue {
         let now = Utc::now();
         let due: Vec<ConversationId> = self
             .waiting
+            .list()
             .iter()
             .filter(|c| !self.in_flight.contains(&c.id) && c.waiting_since + after <= now)
             .map(|c| c.id)
@@ -240,7 +254,8 @@ impl TeamQueue {
                     match res {
                         Ok(_) => {
                             tracing::info!(conversation_id = %id, from = %from, to = %to, "overflowed");
-                            act.waiting.retain(|c| c.id != id);
+                            act.waiting.remove(id);
+                            act.sla.remove(&id);
                             act.publish(None);
                         }
                         Err(e) => tracing::debug!(conversation_id = %id, error = %e, "overflow refused"),
@@ -317,13 +332,17 @@ impl Actor for TeamQueue {
         ctx.set_mailbox_capacity(1024);
         let db = self.db.clone();
         let team = self.team;
+        let ticket = self.waiting.begin_load();
         ctx.wait(async move { load(&db, team).await }.into_actor(self).map(
-            |res, act, ctx| match res {
+            move |res, act, ctx| match res {
                 Ok(loaded) => {
-                    act.apply(loaded);
+                    act.apply(ticket, Some(loaded));
                     act.route(ctx);
                 }
-                Err(e) => tracing::error!(team_id = %act.team, error = %e, "could not load queue"),
+                Err(e) => {
+                    act.apply(ticket, None);
+                    tracing::error!(team_id = %act.team, error = %e, "could not load queue")
+                }
             },
         ));
         ctx.run_interval(TICK, |act, ctx| {
@@ -345,9 +364,7 @@ impl Handler<Enqueue> for TeamQueue {
     type Result = ();
 
     fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) {
-        self.waiting.retain(|w| w.id != msg.conversation.id);
-        self.waiting.push(msg.conversation);
-        self.sort();
+        self.waiting.enqueue(msg.conversation);
         self.publish(None);
         self.route(ctx);
     }
@@ -365,9 +382,8 @@ impl Handler<Dequeue> for TeamQueue {
     type Result = ();
 
     fn handle(&mut self, msg: Dequeue, _: &mut Self::Context) {
-        let before = self.waiting.len();
-        self.waiting.retain(|w| w.id != msg.conversation);
-        if self.waiting.len() != before {
+        self.sla.remove(&msg.conversation);
+        if self.waiting.remove(msg.conversation) {
             self.publish(None);
         }
     }
@@ -428,10 +444,15 @@ impl Handler<RefreshAgent> for TeamQueue {
     fn handle(&mut self, msg: RefreshAgent, ctx: &mut Self::Context) {
         let db = self.db.clone();
         let team = self.team;
+        let ticket = self.waiting.begin_load();
         ctx.spawn(async move { load(&db, team).await }.into_actor(self).map(
             move |res, act, ctx| match res {
                 Ok(loaded) => {
-                    act.apply(loaded);
+                    if !act.apply(ticket, Some(loaded)) {
+                        // A newer reload already told everyone.
+                        act.route(ctx);
+                        return;
+                    }
                     let presence = act.agents.iter().find(|a| a.id == msg.agent).map(|a| {
                         ServerFrame::Presence {
                             agent_id: a.id.0,
@@ -443,7 +464,10 @@ impl Handler<RefreshAgent> for TeamQueue {
                     act.publish(presence);
                     act.route(ctx);
                 }
-                Err(e) => tracing::warn!(team_id = %team, error = %e, "could not refresh agents"),
+                Err(e) => {
+                    act.apply(ticket, None);
+                    tracing::warn!(team_id = %team, error = %e, "could not refresh agents")
+                }
             },
         ));
     }
@@ -479,7 +503,11 @@ impl Handler<SlaAlert> for TeamQueue {
     type Result = ();
 
     fn handle(&mut self, msg: SlaAlert, _: &mut Self::Context) {
-        self.sla.insert(msg.conversation, msg.state);
+        // Only waiting conversations are listed; watchers still get the
+        // notification for an assigned one (e.g. its resolution target).
+        if self.waiting.contains(msg.conversation) {
+            self.sla.insert(msg.conversation, msg.state);
+        }
         self.publish(Some(msg.frame));
     }
 }

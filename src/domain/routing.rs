@@ -229,6 +229,57 @@ pub fn first_match<'a>(rules: &'a [Rule], facts: &Facts<'_>) -> Option<&'a Rule>
     sorted.into_iter().find(|r| r.conditions.matches(facts))
 }
 
+/// Where a new conversation goes and what it needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    /// The team whose queue it joins (`None`: there are no teams).
+    pub team: Option<TeamId>,
+    /// Skill name → least level.
+    pub required: BTreeMap<String, u8>,
+    /// Higher is served first.
+    pub priority: i32,
+}
+
+/// Which team a conversation joins when no rule names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Otherwise<'a> {
+    /// A new conversation: the team named like the issue type, else this
+    /// configured default team (by name), else the first team.
+    NewConversation {
+        /// `realtime.default_team`.
+        default_team: &'a str,
+    },
+    /// One leaving the triage bot: the team named like the (new) issue
+    /// type, else the team whose bot it talked to.
+    Stay(Option<TeamId>),
+}
+
+/// The first matching rule decides priority and skills, and the team if it
+/// names one; otherwise see [`Otherwise`] (and `docs/routing.md`).
+pub fn route(
+    rules: &[Rule],
+    facts: &Facts<'_>,
+    teams: &[(TeamId, String)],
+    otherwise: Otherwise<'_>,
+) -> Route {
+    let decision = first_match(rules, facts).map(|r| &r.decision);
+    Route {
+        team: decision.and_then(|d| d.team).or_else(|| match otherwise {
+            Otherwise::NewConversation { default_team } => {
+                super::team::team_for_issue(facts.issue_type, default_team, teams)
+            }
+            Otherwise::Stay(current) => facts
+                .issue_type
+                .and_then(|i| super::team::team_named(i, teams))
+                .or(current),
+        }),
+        required: decision
+            .map(|d| d.required_skills.clone())
+            .unwrap_or_default(),
+        priority: decision.map_or(0, |d| d.priority),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

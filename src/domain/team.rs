@@ -55,6 +55,14 @@ mod tests {
     }
 }
 
+/// The team named like `name` (ignoring ASCII case and surrounding spaces).
+pub fn team_named(name: &str, teams: &[(TeamId, String)]) -> Option<TeamId> {
+    teams
+        .iter()
+        .find(|(_, n)| n.eq_ignore_ascii_case(name.trim()))
+        .map(|(id, _)| *id)
+}
+
 /// The team a new conversation waits in until routing rules exist: the team
 /// named like its issue type (case-insensitive), else the configured default
 /// team, else the first team; `None` when there are no teams.
@@ -63,17 +71,11 @@ pub fn team_for_issue(
     default_team: &str,
     teams: &[(TeamId, String)],
 ) -> Option<TeamId> {
-    let named = |name: &str| {
-        teams
-            .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(name.trim()))
-            .map(|(id, _)| *id)
-    };
     issue_type
-        .and_then(named)
+        .and_then(|i| team_named(i, teams))
         .or_else(|| {
             (!default_team.is_empty())
-                .then(|| named(default_team))
+                .then(|| team_named(default_team, teams))
                 .flatten()
         })
         .or_else(|| teams.iter().map(|(id, _)| *id).min())

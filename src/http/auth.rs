@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -123,7 +123,7 @@ pub async fn login(
         return Err(ApiError::Unauthorized("account is deactivated".into()));
     }
     let id = UserId(user.id);
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     store::users::record_login(&txn, id).await?;
     let pair = issue_tokens(&state, &txn, id, &refresh::new_family_id()).await?;
     txn.commit().await?;
@@ -145,7 +145,7 @@ pub async fn refresh_session(
 ) -> Result<HttpResponse, ApiError> {
     limit_ip(&state, &req)?;
     let hash = refresh::hash(&body.refresh_token);
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     let token = store::refresh_tokens::find_by_hash(&txn, &hash)
         .await?
         .ok_or_else(session_rejected)?;

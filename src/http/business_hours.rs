@@ -3,7 +3,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -125,7 +124,7 @@ pub async fn put_hours(
     }
     let hours = BusinessHours::parse(&body.timezone, &body.schedule, &body.holidays)
         .map_err(|e| ApiError::field("schedule", e.0))?;
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     store::business_hours::put(&txn, team, &body.timezone, &body.schedule, &body.holidays).await?;
     audit::record(
         &txn,
@@ -151,7 +150,7 @@ pub async fn delete_hours(
     staff.require(Role::Admin)?;
     let team = TeamId(path.into_inner());
     team_exists(&state, team).await?;
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     if !store::business_hours::delete(&txn, team).await? {
         return Err(ApiError::NotFound("this team has no business hours".into()));
     }

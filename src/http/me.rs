@@ -1,7 +1,6 @@
 //! The caller's own account: read it, change name or presence, change password.
 
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -113,7 +112,7 @@ pub async fn change_password(
         ));
     }
     let hash = password::hash(&new).await?;
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     store::users::update(
         &txn,
         staff.id,

@@ -12,9 +12,11 @@ pub mod health;
 pub mod me;
 pub mod openapi;
 pub mod pagination;
+pub mod reports;
 pub mod routing_rules;
 pub mod skills;
 pub mod teams;
+pub mod triage;
 pub mod users;
 pub mod widget;
 pub mod widget_settings;
@@ -74,6 +76,8 @@ pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .configure(business_hours::routes)
             .configure(conversations::routes)
             .configure(routing_rules::routes)
+            .configure(triage::routes)
+            .configure(reports::routes)
             .service(openapi::document),
     )
     .default_service(web::to(errors::not_found));

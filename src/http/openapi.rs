@@ -6,8 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, business_hours, conversations, errors, health, me, routing_rules, skills, teams, users,
-    widget, widget_settings,
+    auth, business_hours, conversations, errors, health, me, reports, routing_rules, skills, teams,
+    triage, users, widget, widget_settings,
 };
 
 /// The document's root.
@@ -26,6 +26,8 @@ use super::{
         widget::init, widget::create_session, widget::leave_message,
         widget_settings::get_settings, widget_settings::put_settings,
         business_hours::get_hours, business_hours::put_hours, business_hours::delete_hours,
+        triage::get_triage, triage::put_triage, triage::delete_triage,
+        reports::list_sla_breaches,
         conversations::list_conversations, conversations::get_conversation,
         conversations::list_messages, conversations::accept, conversations::assign,
         conversations::transfer, conversations::close, conversations::reopen,
@@ -45,6 +47,7 @@ use super::{
         (name = "widget", description = "the embeddable widget's entry (no auth)"),
         (name = "conversations", description = "inbox, history and state changes"),
         (name = "routing", description = "routing rules (admin)"),
+        (name = "reports", description = "SLA breaches (supervisors, admins)"),
         (name = "operations", description = "health and metadata"),
     )
 )]

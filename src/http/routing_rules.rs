@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use entity::routing_rules;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -228,7 +227,7 @@ pub async fn create_rule(
     if body.name.is_none() {
         return Err(ApiError::field("name", "is required"));
     }
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     let next_position = store::routing_rules::list(&txn)
         .await?
         .iter()
@@ -302,7 +301,7 @@ pub async fn update_rule(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(Role::Admin)?;
     let id = path.into_inner();
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     let row = store::routing_rules::find(&txn, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such routing rule".into()))?;
@@ -344,7 +343,7 @@ pub async fn delete_rule(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(Role::Admin)?;
     let id = path.into_inner();
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     store::routing_rules::delete(&txn, id)
         .await
         .map_err(|e| match e {

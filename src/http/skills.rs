@@ -2,7 +2,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -61,7 +60,7 @@ pub async fn create_skill(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(Role::Admin)?;
     let name = SkillName::parse(&body.name).map_err(|e| ApiError::field("name", e.0))?;
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     let skill = store::skills::insert(&txn, &name)
         .await
         .map_err(|e| match e {
@@ -123,7 +122,7 @@ pub async fn delete_skill(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(Role::Admin)?;
     let id = SkillId(path.into_inner());
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     let skill = store::skills::find(&txn, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such skill".into()))?;

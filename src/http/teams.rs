@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use entity::teams;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -224,7 +224,7 @@ pub async fn create_team(
     let Some(name) = name else {
         return Err(ApiError::Internal("validated name missing".into()));
     };
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     let fallback_team = body.fallback_team_id.map(TeamId);
     if let Some(fb) = fallback_team {
         check_fallback(&txn, None, fb).await?;
@@ -338,7 +338,7 @@ pub async fn update_team(
     }
     changes.fallback_team = body.fallback_team_id.map(|f| f.map(TeamId));
     checks.finish()?;
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     if store::teams::find(&txn, id).await?.is_none() {
         return Err(ApiError::NotFound("no such team".into()));
     }
@@ -377,7 +377,7 @@ pub async fn delete_team(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(Role::Admin)?;
     let id = TeamId(path.into_inner());
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     if store::teams::find(&txn, id).await?.is_none() {
         return Err(ApiError::NotFound("no such team".into()));
     }
@@ -416,7 +416,7 @@ pub async fn set_members(
     let mut users: Vec<UserId> = body.user_ids.iter().copied().map(UserId).collect();
     users.sort();
     users.dedup();
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     if store::teams::find(&txn, id).await?.is_none() {
         return Err(ApiError::NotFound("no such team".into()));
     }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -304,7 +303,7 @@ pub async fn create_user(
     let team_ids = parse_team_ids(&body.team_ids);
     let password_hash = password::hash(&password).await?;
 
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     check_teams_exist(&txn, &team_ids).await?;
     let new = store::users::NewUser {
         email,
@@ -457,7 +456,7 @@ async fn apply_update(
     if let Some(p) = &update.password {
         update.changes.password_hash = Some(password::hash(p).await?);
     }
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     let current = store::users::find(&txn, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such user".into()))?;

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -17,11 +16,8 @@ use super::{ApiError, AppState};
 use crate::actors::team_queue::Enqueue;
 use crate::domain::conversation::ConversationState;
 use crate::domain::protocol::{ConversationView, MAX_TEXT_CHARS, PartyKind, Sender};
-use crate::domain::routing::{Facts, QueuedConversation, first_match};
-use crate::domain::team::team_for_issue;
-use crate::domain::{
-    AgentStatus, ConversationId, DisplayName, Email, SkillName, TeamId, VisitorId,
-};
+use crate::domain::routing::{Facts, Otherwise, QueuedConversation, Route};
+use crate::domain::{AgentStatus, ConversationId, DisplayName, Email, VisitorId};
 use crate::store;
 
 /// Most custom pre-chat fields.
@@ -219,47 +215,22 @@ fn pre_chat(
     }
 }
 
-/// Where a new conversation goes.
-struct Routed {
-    team: Option<TeamId>,
-    required: BTreeMap<String, u8>,
-    priority: i32,
-}
-
 /// The first matching routing rule decides team, skills and priority;
 /// without one, the team named like the issue type (or the default).
-async fn route(state: &AppState, facts: &PreChat) -> Result<Routed, ApiError> {
-    let rules = store::routing_rules::active(&state.db).await?;
-    let decision = first_match(
-        &rules,
+async fn route(state: &AppState, facts: &PreChat) -> Result<Route, ApiError> {
+    Ok(store::routing_rules::route(
+        &state.db,
         &Facts {
             issue_type: facts.issue_type.as_deref(),
             language: facts.language.as_deref(),
             channel: "widget",
             custom_fields: facts.custom.as_object(),
         },
+        Otherwise::NewConversation {
+            default_team: &state.settings.realtime.default_team,
+        },
     )
-    .map(|r| r.decision.clone());
-    let teams: Vec<(TeamId, String)> = store::teams::list(&state.db, None, 1000)
-        .await?
-        .into_iter()
-        .map(|t| (TeamId(t.id), t.name))
-        .collect();
-    let team = decision.as_ref().and_then(|d| d.team).or_else(|| {
-        team_for_issue(
-            facts.issue_type.as_deref(),
-            &state.settings.realtime.default_team,
-            &teams,
-        )
-    });
-    Ok(Routed {
-        team,
-        required: decision
-            .as_ref()
-            .map(|d| d.required_skills.clone())
-            .unwrap_or_default(),
-        priority: decision.as_ref().map_or(0, |d| d.priority),
-    })
+    .await?)
 }
 
 fn limit(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
@@ -294,7 +265,15 @@ async fn start(
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(500).collect());
     let visitor_name = facts.name.clone();
-    let txn = state.db.begin().await?;
+    // A live chat in a team with a triage flow talks to the bot first; a
+    // left message goes straight to the queue.
+    let triage = match routed.team {
+        Some(team) if first_message.is_none() => {
+            store::triage::active(&state.db, team).await?.is_some()
+        }
+        _ => false,
+    };
+    let txn = store::begin(&state.db).await?;
     let (visitor, conversation) = store::conversations::create_with_visitor(
         &txn,
         store::conversations::NewConversation {
@@ -305,29 +284,18 @@ async fn start(
             language: facts.language,
             attributes: facts.custom,
             team: routed.team,
-            state: ConversationState::Queued,
+            state: if triage {
+                ConversationState::Bot
+            } else {
+                ConversationState::Queued
+            },
             priority: routed.priority,
             offline: first_message.is_some(),
         },
     )
     .await?;
     let id = ConversationId(conversation.id);
-    let names: Vec<SkillName> = routed
-        .required
-        .keys()
-        .filter_map(|n| SkillName::parse(n).ok())
-        .collect();
-    let ids = store::skills::ensure(&txn, &names).await?;
-    let levels: Vec<(i64, u8)> = ids
-        .iter()
-        .map(|(n, skill)| {
-            (
-                skill.0,
-                routed.required.get(n.as_str()).copied().unwrap_or(1),
-            )
-        })
-        .collect();
-    store::conversations::set_required_skills(&txn, id, &levels).await?;
+    store::conversations::require_skills(&txn, id, &routed.required).await?;
     if let Some(text) = first_message {
         // A brand-new conversation has no actor yet, so writing its first
         // message here cannot race the single writer; the actor loads it.
@@ -352,7 +320,12 @@ async fn start(
         .ok_or_else(|| ApiError::Internal("new conversation vanished".into()))?;
     let view = store::conversations::view(&txn, conversation.clone()).await?;
     txn.commit().await?;
-    if let Some(team) = routed.team {
+    // Open conversations keep a live actor (idle and SLA timers run in
+    // it, as for those the Router activates at start). With triage, that
+    // also starts the bot: its welcome is written before the customer
+    // even connects, and it hands over to the queue when it is done.
+    state.bus.conversation(id).await?;
+    if !triage && let Some(team) = routed.team {
         let queue = state.bus.team(team).await?;
         queue.tell(Enqueue {
             conversation: QueuedConversation {

@@ -4,7 +4,6 @@
 use actix_web::{HttpRequest, HttpResponse, get, put, web};
 use chrono::{DateTime, Utc};
 use entity::widget_settings;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -183,7 +182,7 @@ pub async fn put_settings(
         offline_message: b.offline_message.trim().to_owned(),
         updated_at: Utc::now(),
     };
-    let txn = state.db.begin().await?;
+    let txn = store::begin(&state.db).await?;
     let saved = store::widget_settings::put(&txn, model).await?;
     audit::record(
         &txn,

@@ -546,6 +546,83 @@ pub async fn set_required_skills(
     Ok(())
 }
 
+/// Sets the skills a conversation needs by name → least level (replacing
+/// any), creating skills that do not exist yet.
+pub async fn require_skills(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+    required: &std::collections::BTreeMap<String, u8>,
+) -> Result<(), StoreError> {
+    let names: Vec<crate::domain::SkillName> = required
+        .keys()
+        .filter_map(|n| crate::domain::SkillName::parse(n).ok())
+        .collect();
+    let levels: Vec<(i64, u8)> = super::skills::ensure(db, &names)
+        .await?
+        .iter()
+        .map(|(n, skill)| (skill.0, required.get(n.as_str()).copied().unwrap_or(1)))
+        .collect();
+    set_required_skills(db, id, &levels).await
+}
+
+/// What a conversation leaving the triage bot takes into the queue.
+pub struct BotHandoff {
+    /// The queue it joins.
+    pub team: Option<TeamId>,
+    /// Issue type (possibly chosen in triage).
+    pub issue_type: Option<String>,
+    /// Language (possibly chosen in triage).
+    pub language: Option<String>,
+    /// Its attributes with the bot's answers merged in.
+    pub attributes: serde_json::Value,
+    /// From the routing rules.
+    pub priority: i32,
+}
+
+/// Moves a conversation from the bot to a queue, only if it is still with
+/// the bot (a second handoff, or a close meanwhile, is a conflict).
+pub async fn leave_bot(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+    handoff: BotHandoff,
+) -> Result<conversations::Model, ChangeError> {
+    let res = transitioned(conversations::Entity::update_many())
+        .col_expr(
+            conversations::Column::State,
+            Expr::value(ConversationState::Queued.as_str()),
+        )
+        .col_expr(
+            conversations::Column::TeamId,
+            Expr::value(handoff.team.map(|t| t.0)),
+        )
+        .col_expr(
+            conversations::Column::IssueType,
+            Expr::value(handoff.issue_type),
+        )
+        .col_expr(
+            conversations::Column::Language,
+            Expr::value(handoff.language),
+        )
+        .col_expr(
+            conversations::Column::Attributes,
+            Expr::value(handoff.attributes),
+        )
+        .col_expr(
+            conversations::Column::Priority,
+            Expr::value(handoff.priority),
+        )
+        .col_expr(conversations::Column::WaitingSince, Expr::value(Utc::now()))
+        .filter(conversations::Column::Id.eq(id.0))
+        .filter(conversations::Column::State.eq(ConversationState::Bot.as_str()))
+        .exec(db)
+        .await
+        .map_err(StoreError::from)?;
+    if res.rows_affected != 1 {
+        return Err(ChangeError::Conflict);
+    }
+    find(db, id).await?.ok_or(ChangeError::Conflict)
+}
+
 /// The skills each of `ids` needs: name → least level.
 pub async fn required_skills(
     db: &impl ConnectionTrait,

@@ -10,7 +10,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 
 use super::StoreError;
@@ -41,7 +41,7 @@ pub async fn commit_batch(
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     let stored = append(&txn, conversation, batch).await?;
     txn.commit().await?;
     Ok(stored)

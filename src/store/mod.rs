@@ -12,6 +12,7 @@ pub mod routing_rules;
 pub mod skills;
 pub mod sla;
 pub mod teams;
+pub mod triage;
 pub mod users;
 pub mod widget_settings;
 
@@ -19,7 +20,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use crate::config::{DatabaseKind, Settings};
 
@@ -88,6 +92,19 @@ pub async fn connect(settings: &Settings) -> Result<Db, StoreError> {
                 .create_if_missing(true)
         });
     Ok(Database::connect(opts).await?)
+}
+
+/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`:
+/// it takes the write lock up front, waiting (busy timeout) for another
+/// writer, instead of reading first and failing at once with "database is
+/// locked" when it later tries to write after another connection committed.
+/// PostgreSQL ignores the mode.
+pub async fn begin(db: &Db) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }
 
 /// Applies every pending migration.

@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::StoreError;
 use crate::domain::TeamId;
-use crate::domain::routing::{RouteDecision, Rule, RuleConditions};
+use crate::domain::routing::{Facts, Otherwise, Route, RouteDecision, Rule, RuleConditions};
 
 /// A rule to create or the full new state of one.
 pub struct RuleInput {
@@ -134,4 +134,22 @@ pub async fn active(db: &impl ConnectionTrait) -> Result<Vec<Rule>, StoreError> 
         .iter()
         .map(to_rule)
         .collect()
+}
+
+/// Routes a new conversation with these facts: loads the active rules and
+/// the teams, then applies [`crate::domain::routing::route`].
+pub async fn route(
+    db: &impl ConnectionTrait,
+    facts: &Facts<'_>,
+    otherwise: Otherwise<'_>,
+) -> Result<Route, StoreError> {
+    let rules = active(db).await?;
+    let teams: Vec<(TeamId, String)> = super::teams::list(db, None, 1000)
+        .await?
+        .into_iter()
+        .map(|t| (TeamId(t.id), t.name))
+        .collect();
+    Ok(crate::domain::routing::route(
+        &rules, facts, &teams, otherwise,
+    ))
 }

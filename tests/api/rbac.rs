@@ -88,6 +88,10 @@ pub fn routes() -> Vec<Route> {
         r(Method::GET, "/api/v1/teams/{tid}/business-hours", None, Agent),
         r(Method::PUT, "/api/v1/teams/{tid}/business-hours", Some(|| json!({"timezone": "UTC", "schedule": {"mon": [["09:00", "17:00"]]}})), Admin),
         r(Method::DELETE, "/api/v1/teams/{tid}/business-hours", None, Admin),
+        r(Method::GET, "/api/v1/teams/{tid}/triage", None, Agent),
+        r(Method::PUT, "/api/v1/teams/{tid}/triage", Some(|| json!({"welcome": "Hi!", "steps": [{"key": "order", "type": "question", "prompt": "Order?"}]})), Admin),
+        r(Method::DELETE, "/api/v1/teams/{tid}/triage", None, Admin),
+        r(Method::GET, "/api/v1/reports/sla-breaches", None, Supervisor),
     ]
 }
 
@@ -102,6 +106,7 @@ async fn snapshot(app: &TestApp) -> Vec<i64> {
         "agent_skills",
         "audit_log",
         "refresh_tokens",
+        "triage_flows",
     ] {
         out.push(app.count(t).await);
     }
@@ -163,6 +168,7 @@ fn needs_fields(route: &Route) -> bool {
             | ("POST", "/api/v1/widget/offline-messages")
             | ("PUT", "/api/v1/widget/settings")
             | ("PUT", "/api/v1/teams/{tid}/business-hours")
+            | ("PUT", "/api/v1/teams/{tid}/triage")
     )
 }
 

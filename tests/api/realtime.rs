@@ -404,6 +404,28 @@ on_both! {
         assert_problem(res, 404, "not_found").await;
     }
 
+    async fn state_changes_while_messages_commit_neither_stall_nor_fail(app) {
+        // A state change pauses the conversation's mailbox while it writes;
+        // the message batches being committed at that moment must still
+        // finish (they run on their own task), or both would wait on each
+        // other's locks until the database gave up.
+        let s = scene(&app).await;
+        let mut customer = Ws::customer(&app, &s.visitor_token).await;
+        for i in 0..300 {
+            customer.send(json!({"type": "message.send", "client_msg_id": format!("m{i}"), "text": format!("burst {i}")})).await;
+        }
+        let path = format!("/api/v1/conversations/{}", s.conversation);
+        let res = app.post(&format!("{path}/accept"), &s.agent.token, json!({})).await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+        let res = app.post(&format!("{path}/transfer"), &s.agent.token, json!({"team_id": s.team})).await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+        for i in 0..300 {
+            let ack = customer.recv_type("message.ack").await;
+            assert_eq!(ack["client_msg_id"], format!("m{i}"));
+        }
+        assert_eq!(stored_messages(&app, s.conversation).await, 300);
+    }
+
     async fn history_pages_forward_and_back_over_rest(app) {
         let (s, mut customer, _agent) = accepted(&app).await;
         for i in 1..=7 {

@@ -13,20 +13,20 @@ use crate::on_both;
 use crate::realtime::widget_session;
 use crate::ws_client::Ws;
 
-async fn team(app: &TestApp, admin: &str, body: Value) -> i64 {
+pub async fn team(app: &TestApp, admin: &str, body: Value) -> i64 {
     let res = app.post("/api/v1/teams", admin, body).await;
     assert_eq!(res.status(), 201);
     res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
 }
 
-async fn online(app: &TestApp, user: &TestUser) {
+pub async fn online(app: &TestApp, user: &TestUser) {
     let res = app
         .patch("/api/v1/me", &user.token, json!({"status": "online"}))
         .await;
     assert_eq!(res.status(), 200);
 }
 
-async fn conversation(app: &TestApp, admin: &str, id: i64) -> Value {
+pub async fn conversation(app: &TestApp, admin: &str, id: i64) -> Value {
     app.get(&format!("/api/v1/conversations/{id}"), admin)
         .await
         .json()
@@ -35,7 +35,7 @@ async fn conversation(app: &TestApp, admin: &str, id: i64) -> Value {
 }
 
 /// Polls until `f` holds for the conversation (routing is asynchronous).
-async fn eventually(
+pub async fn eventually(
     app: &TestApp,
     admin: &str,
     id: i64,

@@ -1,0 +1,283 @@
+//! The waiting list of a team queue, and how a reload from the store merges
+//! with changes that arrived while the reload's query ran.
+//!
+//! A queue reloads from the store often (an agent's load or status changed,
+//! an assignment was refused). The query runs while the actor goes on
+//! handling messages, so its result can be older than the queue: a
+//! conversation committed and enqueued after the query read the table would
+//! vanish if the result simply replaced the list, and wait unseen (breaking
+//! work conservation). So every change is logged with a number, a reload
+//! remembers the number it started at, and its result is applied with the
+//! changes logged since replayed on top. A result older than one already
+//! applied is dropped.
+
+use crate::domain::ConversationId;
+use crate::domain::routing::{self, QueuedConversation};
+
+/// One change to the waiting list.
+#[derive(Debug, Clone)]
+enum Change {
+    /// Started (or went back to) waiting.
+    Enqueued(QueuedConversation),
+    /// Left (taken, moved, closed).
+    Left(ConversationId),
+}
+
+/// Marks a reload in flight: give it back with the loaded rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadTicket(u64);
+
+/// Waiting conversations in serving order, with the change log.
+#[derive(Debug, Default)]
+pub struct Waiting {
+    list: Vec<QueuedConversation>,
+    /// Number of the last change.
+    seq: u64,
+    /// Changes not yet covered by every reload in flight.
+    log: Vec<(u64, Change)>,
+    /// Start numbers of reloads in flight.
+    loading: Vec<u64>,
+    /// Start number of the newest reload applied.
+    applied: Option<u64>,
+}
+
+impl Waiting {
+    /// In serving order (priority, then age, then id).
+    pub fn list(&self) -> &[QueuedConversation] {
+        &self.list
+    }
+
+    /// Whether `id` waits here.
+    pub fn contains(&self, id: ConversationId) -> bool {
+        self.list.iter().any(|c| c.id == id)
+    }
+
+    fn record(&mut self, change: Change) {
+        self.seq += 1;
+        if !self.loading.is_empty() {
+            self.log.push((self.seq, change.clone()));
+        }
+        self.apply(change);
+    }
+
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::Enqueued(c) => {
+                self.list.retain(|w| w.id != c.id);
+                self.list.push(c);
+                self.list.sort_by(routing::serving_order);
+            }
+            Change::Left(id) => self.list.retain(|w| w.id != id),
+        }
+    }
+
+    /// `conv` waits here now (replacing an older entry for it).
+    pub fn enqueue(&mut self, conv: QueuedConversation) {
+        self.record(Change::Enqueued(conv));
+    }
+
+    /// `id` no longer waits here; whether it did.
+    pub fn remove(&mut self, id: ConversationId) -> bool {
+        let was = self.contains(id);
+        self.record(Change::Left(id));
+        was
+    }
+
+    /// A reload starts reading the store now. Each gets its own number, so
+    /// of two reloads the later-started one always wins (its agents and
+    /// loads are fresher too, even when the waiting list did not change).
+    pub fn begin_load(&mut self) -> LoadTicket {
+        self.seq += 1;
+        self.loading.push(self.seq);
+        LoadTicket(self.seq)
+    }
+
+    /// A reload's rows arrived (`None`: it failed). Applies them with every
+    /// change since the reload began, unless a newer reload was applied
+    /// already; returns whether the list was replaced.
+    pub fn finish_load(
+        &mut self,
+        ticket: LoadTicket,
+        rows: Option<Vec<QueuedConversation>>,
+    ) -> bool {
+        let LoadTicket(start) = ticket;
+        if let Some(i) = self.loading.iter().position(|s| *s == start) {
+            self.loading.swap_remove(i);
+        }
+        let fresh = self.applied.is_none_or(|a| start > a);
+        let replaced = match rows {
+            Some(rows) if fresh => {
+                self.list = rows;
+                self.list.sort_by(routing::serving_order);
+                let since: Vec<Change> = self
+                    .log
+                    .iter()
+                    .filter(|(n, _)| *n > start)
+                    .map(|(_, c)| c.clone())
+                    .collect();
+                for c in since {
+                    self.apply(c);
+                }
+                self.applied = Some(start);
+                true
+            }
+            _ => false,
+        };
+        // Changes every reload in flight has seen are no longer needed.
+        match self.loading.iter().min() {
+            Some(oldest) => {
+                let oldest = *oldest;
+                self.log.retain(|(n, _)| *n > oldest);
+            }
+            None => self.log.clear(),
+        }
+        replaced
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Duration, Utc};
+    use std::collections::BTreeMap;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()
+    }
+
+    fn conv(id: i64) -> QueuedConversation {
+        QueuedConversation {
+            id: ConversationId(id),
+            priority: 0,
+            waiting_since: t0() + Duration::seconds(id),
+            required: BTreeMap::new(),
+        }
+    }
+
+    fn ids(w: &Waiting) -> Vec<i64> {
+        w.list().iter().map(|c| c.id.0).collect()
+    }
+
+    #[test]
+    fn a_conversation_enqueued_during_a_reload_survives_its_stale_result() {
+        let mut w = Waiting::default();
+        w.enqueue(conv(1));
+        let ticket = w.begin_load();
+        // Committed after the reload's query read the table:
+        w.enqueue(conv(2));
+        assert!(w.finish_load(ticket, Some(vec![conv(1)])));
+        assert_eq!(ids(&w), vec![1, 2]);
+    }
+
+    #[test]
+    fn a_conversation_that_left_during_a_reload_does_not_come_back() {
+        let mut w = Waiting::default();
+        w.enqueue(conv(1));
+        w.enqueue(conv(2));
+        let ticket = w.begin_load();
+        assert!(w.remove(ConversationId(1)));
+        assert!(w.finish_load(ticket, Some(vec![conv(1), conv(2)])));
+        assert_eq!(ids(&w), vec![2]);
+    }
+
+    #[test]
+    fn of_two_reloads_without_changes_between_the_later_started_wins() {
+        let mut w = Waiting::default();
+        let first = w.begin_load();
+        let second = w.begin_load();
+        assert!(w.finish_load(second, Some(vec![conv(1)])));
+        assert!(
+            !w.finish_load(first, Some(vec![])),
+            "stale: started earlier"
+        );
+        assert_eq!(ids(&w), vec![1]);
+    }
+
+    #[test]
+    fn an_older_reload_finishing_last_is_dropped_and_failures_change_nothing() {
+        let mut w = Waiting::default();
+        let old = w.begin_load();
+        w.enqueue(conv(3));
+        let new = w.begin_load();
+        assert!(w.finish_load(new, Some(vec![conv(3), conv(4)])));
+        assert!(!w.finish_load(old, Some(vec![])));
+        assert_eq!(ids(&w), vec![3, 4]);
+        let failed = w.begin_load();
+        assert!(!w.finish_load(failed, None));
+        assert_eq!(ids(&w), vec![3, 4]);
+        assert!(w.log.is_empty(), "nothing in flight, nothing kept");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Enqueue(i64),
+        Remove(i64),
+        Begin,
+        /// Finish the `n`th reload in flight with the store as it was at a
+        /// point between its start and now (`at` picks which).
+        Finish(usize, usize),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (1i64..6).prop_map(Op::Enqueue),
+            (1i64..6).prop_map(Op::Remove),
+            Just(Op::Begin),
+            (0usize..4, 0usize..8).prop_map(|(n, at)| Op::Finish(n, at)),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever order reloads start and finish in, and however stale
+        /// their rows are (any state since they started), the list always
+        /// equals what the changes made of it.
+        #[test]
+        fn reloads_never_lose_or_resurrect_a_conversation(ops in proptest::collection::vec(op(), 0..60)) {
+            let mut w = Waiting::default();
+            let mut truth: Vec<i64> = Vec::new();
+            // The store's waiting set after each change (index = change number).
+            let mut history: Vec<Vec<i64>> = vec![Vec::new()];
+            let mut in_flight: Vec<(LoadTicket, usize)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Enqueue(id) => {
+                        w.enqueue(conv(id));
+                        truth.retain(|t| *t != id);
+                        truth.push(id);
+                        history.push(truth.clone());
+                    }
+                    Op::Remove(id) => {
+                        w.remove(ConversationId(id));
+                        truth.retain(|t| *t != id);
+                        history.push(truth.clone());
+                    }
+                    Op::Begin => in_flight.push((w.begin_load(), history.len() - 1)),
+                    Op::Finish(n, at) if !in_flight.is_empty() => {
+                        let (ticket, start) = in_flight.remove(n % in_flight.len());
+                        let point = start + at % (history.len() - start);
+                        let rows = history[point].iter().map(|id| conv(*id)).collect();
+                        w.finish_load(ticket, Some(rows));
+                    }
+                    Op::Finish(..) => {}
+                }
+                let mut want = truth.clone();
+                want.sort_unstable();
+                let mut got = ids(&w);
+                got.sort_unstable();
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+    }
+
+    #[test]
+    fn the_list_stays_in_serving_order() {
+        let mut w = Waiting::default();
+        w.enqueue(conv(5));
+        let mut urgent = conv(9);
+        urgent.priority = 3;
+        w.enqueue(urgent);
+        w.enqueue(conv(2));
+        assert_eq!(ids(&w), vec![9, 2, 5]);
+    }
+}
