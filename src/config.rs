@@ -121,6 +121,15 @@ pub struct DatabaseSettings {
 pub struct RedisSettings {
     /// Empty: single process with the in-process bus.
     pub url: SecretString,
+    /// Prefix of every key and channel, so several clusters (or test runs)
+    /// can share one Redis.
+    pub prefix: String,
+    /// A node's lease, ms: a node that dies (is killed, not shut down) loses
+    /// its conversations to the others within this time.
+    pub lease_ms: u64,
+    /// How often the lease is renewed, ms (well under `lease_ms`, so one
+    /// slow round trip does not lose it).
+    pub renew_ms: u64,
 }
 
 /// Token signing and lifetimes.
@@ -247,7 +256,27 @@ impl Settings {
                 "must start with redis:// or rediss://",
             ));
         }
+        positive("redis.lease_ms", self.redis.lease_ms)?;
+        positive("redis.renew_ms", self.redis.renew_ms)?;
+        if self.redis.renew_ms * 2 > self.redis.lease_ms {
+            return Err(invalid(
+                "redis.renew_ms",
+                "must be at most half of redis.lease_ms",
+            ));
+        }
+        if self.redis.prefix.is_empty() || self.redis.prefix.contains([':', ' ']) {
+            return Err(invalid(
+                "redis.prefix",
+                "must be non-empty, without ':' or spaces",
+            ));
+        }
         let secret = self.auth.jwt_secret.expose_secret();
+        if !redis.is_empty() && secret.is_empty() {
+            return Err(invalid(
+                "auth.jwt_secret",
+                "must be set (the same on every node) when redis.url joins a cluster",
+            ));
+        }
         if !secret.is_empty() && secret.len() < 32 {
             return Err(invalid(
                 "auth.jwt_secret",

@@ -10,12 +10,13 @@ use actix_web::{App, HttpMessage, HttpServer, web};
 use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use actix::Actor;
+use actix::{Actor, AsyncContext};
 
 use crate::actors::router::Router;
 use crate::auth::{LoginLimiter, TokenKeys, tokens};
 use crate::bootstrap::{self, FirstAdmin, Outcome};
 use crate::bus::Bus;
+use crate::bus::cluster::{Cluster, ClusterConfig, ClusterError};
 use crate::config::{ConfigError, Settings};
 use crate::http::{self, AppState};
 use crate::store::{self, Db, StoreError};
@@ -38,6 +39,12 @@ pub enum StartupError {
     /// The first admin could not be created.
     #[error("bootstrap: {0}")]
     Bootstrap(#[from] bootstrap::BootstrapError),
+    /// Redis could not be reached (a cluster node needs it to start).
+    #[error("cluster: {0}")]
+    Cluster(String),
+    /// The Redis transport failed to connect.
+    #[error(transparent)]
+    Redis(#[from] ClusterError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -72,6 +79,7 @@ pub struct Application {
     server: Server,
     db: Db,
     router: actix::Addr<Router>,
+    bus: Bus,
 }
 
 impl Application {
@@ -101,9 +109,34 @@ impl Application {
             settings.auth.access_ttl_s,
             settings.auth.visitor_ttl_s,
         );
-        let router = Router::new(db.clone(), Arc::new(settings.realtime.clone())).start();
-        let bus = Bus::local(router.clone());
         let node_id = node_id(&settings.realtime.node_id);
+        let cluster = match settings.redis_url() {
+            Some(url) => Some(
+                Cluster::connect(
+                    &node_id,
+                    ClusterConfig {
+                        url: url.to_owned(),
+                        prefix: settings.redis.prefix.clone(),
+                        lease: Duration::from_millis(settings.redis.lease_ms),
+                        renew: Duration::from_millis(settings.redis.renew_ms),
+                    },
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let realtime = Arc::new(settings.realtime.clone());
+        let mut bus_slot = None;
+        let router = Router::create(|ctx| {
+            let bus = Bus::new(node_id.clone(), ctx.address(), cluster);
+            bus_slot = Some(bus.clone());
+            Router::new(db.clone(), realtime, bus)
+        });
+        let bus = bus_slot.ok_or_else(|| StartupError::Cluster("router did not start".into()))?;
+        bus.start_cluster()
+            .await
+            .map_err(|e| StartupError::Cluster(e.to_string()))?;
+        let app_bus = bus.clone();
         let addr = settings.bind_addr()?;
         let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
             addr: addr.to_string(),
@@ -171,6 +204,7 @@ impl Application {
             server,
             db,
             router,
+            bus: app_bus,
         })
     }
 
@@ -199,6 +233,11 @@ impl Application {
             .send(crate::actors::router::Shutdown)
             .timeout(Duration::from_secs(5))
             .await;
+        // Hand this node's actors to the others at once rather than after
+        // the lease lapses.
+        if let Some(cluster) = self.bus.cluster() {
+            cluster.leave().await;
+        }
         Ok(())
     }
 }

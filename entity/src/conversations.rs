@@ -42,6 +42,11 @@ pub struct Model {
     /// Optimistic-concurrency version, bumped by every conditional write (default 0).
     #[sea_orm(default_value = 0)]
     pub version: i64,
+    /// Fencing token of the node hosting the conversation's actor: its
+    /// writes are conditional on it, so a node that lost the conversation
+    /// cannot write any more (0 on a single node).
+    #[sea_orm(default_value = 0)]
+    pub owner_token: i64,
     /// Highest message `seq` allocated in this conversation (default 0).
     #[sea_orm(default_value = 0)]
     pub last_seq: i64,

@@ -14,6 +14,7 @@ mod m20261121_000003_create_conversations;
 mod m20261121_000004_create_admin_config;
 mod m20261122_000005_add_sla;
 mod m20261201_000006_create_triage_flows;
+mod m20261201_000007_add_owner_token;
 
 /// The ordered list of Switchboard migrations; run it with `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_create_admin_config::Migration),
             Box::new(m20261122_000005_add_sla::Migration),
             Box::new(m20261201_000006_create_triage_flows::Migration),
+            Box::new(m20261201_000007_add_owner_token::Migration),
         ]
     }
 }

@@ -14,7 +14,7 @@ use super::router::AgentEvent;
 use super::socket::{Intake, SocketCore};
 use super::team_queue::{Unwatch, Watch};
 use super::{ActorError, Control, Deliver, Party};
-use crate::bus::{Bus, BusError, ConversationRef, TeamRef};
+use crate::bus::{Bus, BusError, ConversationRef, SessionRef, TeamRef};
 use crate::config::RealtimeSettings;
 use crate::domain::access::StaffScope;
 use crate::domain::protocol::{ClientEvent, ServerFrame};
@@ -39,6 +39,8 @@ pub struct AgentSession {
     convs: HashMap<ConversationId, ConversationRef>,
     /// Queues this socket watches.
     watching: HashMap<TeamId, TeamRef>,
+    /// This socket, as actors on any node reach it.
+    this: SessionRef,
 }
 
 impl AgentSession {
@@ -54,9 +56,13 @@ impl AgentSession {
         name: String,
         me: serde_json::Value,
         family: String,
+        addr: Addr<AgentSession>,
     ) -> Self {
+        let core = SocketCore::new(session, settings);
+        let this = bus.register_session(core.id, addr.clone().recipient(), addr.recipient());
         AgentSession {
-            core: SocketCore::new(session, settings),
+            core,
+            this,
             bus,
             db,
             party: Party::Staff {
@@ -127,10 +133,11 @@ impl AgentSession {
         let ask = conv.ask(Subscribe {
             session: self.core.id,
             party: self.party.clone(),
-            recipient: ctx.address().recipient(),
+            to: self.this.clone(),
             after_seq: None,
             reference: None,
         });
+        self.bus.follow(conv, &self.this);
         ctx.spawn(
             async move {
                 let _ = ask.await;
@@ -179,7 +186,7 @@ impl AgentSession {
                     // The ack comes from the conversation, in commit order.
                     let ask = conv.ask(SendMessage {
                         session: Some(session),
-                        reply_to: Some((ctx.address().recipient(), reference.clone())),
+                        reply_to: Some((act.this.clone(), reference.clone())),
                         party,
                         client_msg_id,
                         text,
@@ -232,10 +239,11 @@ impl AgentSession {
                     let ask = conv.ask(Subscribe {
                         session,
                         party,
-                        recipient: ctx.address().recipient(),
+                        to: act.this.clone(),
                         after_seq: Some(after_seq),
                         reference: reference.clone(),
                     });
+                    act.bus.follow(&conv, &act.this);
                     act.spawn_unit(ctx, id, reference, ask, false);
                 });
             }
@@ -366,8 +374,9 @@ impl AgentSession {
                             Ok(team) => {
                                 team.tell(Watch {
                                     session,
-                                    recipient: ctx.address().recipient(),
+                                    to: act.this.clone(),
                                 });
+                                act.bus.follow(&team, &act.this);
                                 act.watching.insert(team_id, team);
                             }
                             Err(e) => act.core.reply(ctx, &e.frame(reference)),
@@ -483,6 +492,7 @@ impl Actor for AgentSession {
             agent: self.scope.user,
             session: self.core.id,
         });
+        self.bus.forget_session(self.core.id);
     }
 }
 
@@ -500,7 +510,13 @@ impl Handler<Control> for AgentSession {
     fn handle(&mut self, msg: Control, ctx: &mut Self::Context) {
         match msg {
             Control::Kick(reason) => {
-                self.core.outbox.close(actix_ws::CloseCode::Policy, reason);
+                self.core.outbox.close(actix_ws::CloseCode::Policy, &reason);
+                ctx.stop();
+            }
+            Control::Reconnect(reason) => {
+                self.core
+                    .outbox
+                    .close(actix_ws::CloseCode::Restart, &reason);
                 ctx.stop();
             }
             Control::Follow(id) => {

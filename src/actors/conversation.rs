@@ -19,7 +19,8 @@ use tokio::sync::oneshot;
 use super::router::{AgentEvent, Passivated, Router};
 use super::team_queue::{Dequeue, Enqueue, RefreshAgent, SlaAlert};
 use super::{ActorError, Deliver, Party, SessionId};
-use crate::bus::Bus;
+use crate::bus::envelope::ActorKey;
+use crate::bus::{Bus, SessionRef};
 use crate::config::RealtimeSettings;
 use crate::domain::access::{staff_may_access, staff_may_reassign};
 use crate::domain::conversation::{ConversationState, Transition};
@@ -30,7 +31,7 @@ use crate::domain::routing::{Facts, Otherwise, QueuedConversation};
 use crate::domain::sla::{Deadline, SlaKind, SlaTargets, deadlines};
 use crate::domain::triage::{self, Answers, Flow, Outcome};
 use crate::domain::{ConversationId, ErrorCode, Role, TeamId, UserId};
-use crate::store::conversations::ChangeError;
+use crate::store::conversations::{ChangeError, Fence};
 use crate::store::messages::NewMessage;
 use crate::store::{self, Db};
 
@@ -45,7 +46,7 @@ struct Subscriber {
     id: i64,
     /// Who follows, re-checked after every change of assignee or team.
     party: Party,
-    recipient: Recipient<Deliver>,
+    to: SessionRef,
     /// While a `resume` reads history, live frames wait here so the client
     /// sees history first and nothing twice.
     catching_up: Option<Vec<Deliver>>,
@@ -56,7 +57,7 @@ pub enum Waiter {
     /// A socket: it gets `message.ack` (or `error`) in commit order.
     Socket {
         /// Where the ack goes.
-        recipient: Recipient<Deliver>,
+        to: SessionRef,
         /// The `ref` of the send.
         reference: Option<String>,
     },
@@ -65,12 +66,9 @@ pub enum Waiter {
 }
 
 impl Waiter {
-    fn answer(self, result: Result<&MessageView, &ActorError>, client_msg_id: &str) {
+    fn answer(self, bus: &Bus, result: Result<&MessageView, &ActorError>, client_msg_id: &str) {
         match self {
-            Waiter::Socket {
-                recipient,
-                reference,
-            } => {
+            Waiter::Socket { to, reference } => {
                 let frame = match result {
                     Ok(m) => ServerFrame::MessageAck {
                         reference,
@@ -79,7 +77,7 @@ impl Waiter {
                     },
                     Err(e) => e.frame(reference),
                 };
-                let _ = recipient.try_send(Deliver::frame(&frame));
+                bus.deliver_one(&Deliver::frame(&frame), &to, None);
             }
             Waiter::Call(tx) => {
                 let _ = tx.send(result.cloned().map_err(Clone::clone));
@@ -131,6 +129,8 @@ pub struct Conversation {
     responded: bool,
     /// The triage bot, while the conversation is with it.
     bot: Option<Bot>,
+    /// The fencing token every write is conditional on (in a cluster).
+    fence: Fence,
 }
 
 /// The triage bot's part of a conversation in state `bot`.
@@ -182,6 +182,7 @@ impl Conversation {
             sla_timers: Vec::new(),
             responded: false,
             bot: None,
+            fence: Fence::default(),
         }
     }
 
@@ -244,34 +245,39 @@ impl Conversation {
         self.broadcast_deliver(&deliver, except, |_| true);
     }
 
-    /// Sends to the subscribers `filter` accepts; returns who got it.
+    /// Sends to the subscribers `filter` accepts (one envelope per other
+    /// node); returns who got it.
     fn broadcast_deliver(
         &mut self,
         deliver: &Deliver,
         except: Option<SessionId>,
         filter: impl Fn(&Subscriber) -> bool,
     ) -> Vec<(PartyKind, i64)> {
+        let key = self.key();
         let mut reached = Vec::new();
-        let mut dead = Vec::new();
+        let mut targets = Vec::new();
         for (sid, sub) in self.subscribers.iter_mut() {
             if Some(*sid) == except || !filter(sub) {
                 continue;
             }
-            if let Some(buffer) = sub.catching_up.as_mut() {
-                buffer.push(deliver.clone());
-                reached.push((sub.kind, sub.id));
-            } else if sub.recipient.try_send(deliver.clone()).is_ok() {
-                reached.push((sub.kind, sub.id));
-            } else {
-                // Full or closed mailbox: a slow or gone socket is dropped,
-                // never waited for.
-                dead.push(*sid);
+            reached.push((sub.kind, sub.id));
+            match sub.catching_up.as_mut() {
+                Some(buffer) => buffer.push(deliver.clone()),
+                None => targets.push(&sub.to),
             }
         }
-        for sid in dead {
+        // A full or closed mailbox: a slow or gone socket is dropped, never
+        // waited for.
+        let gone = self.bus.deliver(deliver, targets, Some(key));
+        for sid in gone {
             self.subscribers.remove(&sid);
         }
         reached
+    }
+
+    /// This actor's cluster-wide name.
+    fn key(&self) -> ActorKey {
+        ActorKey::Conversation(self.id)
     }
 
     /// Starts committing the pending messages unless a batch is in flight.
@@ -284,12 +290,15 @@ impl Conversation {
         let batch: Vec<NewMessage> = self.in_flight.iter().map(|p| p.msg.clone()).collect();
         let db = self.db.clone();
         let id = self.id;
+        let fence = self.fence;
         // The transaction runs on a task of its own, not as a future of
         // this actor: while a state change (`AtomicResponse`) is pending,
         // actix polls nothing else of the actor, and a half-done
         // transaction would keep its locks and block that very change.
         let commit =
-            actix_rt::spawn(async move { store::messages::commit_batch(&db, id, &batch).await });
+            actix_rt::spawn(
+                async move { store::messages::commit_batch(&db, id, fence, &batch).await },
+            );
         ctx.spawn(
             async move {
                 commit.await.unwrap_or_else(|e| {
@@ -341,7 +350,7 @@ impl Conversation {
             }
             let cid = row.client_msg_id.clone().unwrap_or_default();
             for w in pending.waiters {
-                w.answer(Ok(&view), &cid);
+                w.answer(&self.bus, Ok(&view), &cid);
             }
             let side = side_of(view.sender.kind);
             let deliver = Deliver::frame(&ServerFrame::MessageNew { message: view });
@@ -407,7 +416,7 @@ impl Conversation {
         for p in batch {
             let cid = p.msg.client_msg_id.clone().unwrap_or_default();
             for w in p.waiters {
-                w.answer(Err(&err), &cid);
+                w.answer(&self.bus, Err(&err), &cid);
             }
         }
         self.next_seq = self.committed_seq + 1;
@@ -527,7 +536,7 @@ impl Conversation {
                     queue.tell(SlaAlert {
                         conversation: id,
                         state: if breach { "breached" } else { "warning" }.to_owned(),
-                        frame,
+                        frame: deliver.0.to_string(),
                     });
                 }
             }
@@ -675,15 +684,25 @@ impl Conversation {
         op: F,
     ) -> AtomicResponse<Self, Result<ConversationView, ActorError>>
     where
-        F: FnOnce(Db, ConversationId) -> Fut + 'static,
+        F: FnOnce(Db, ConversationId, Fence) -> Fut + 'static,
         Fut: Future<Output = Result<conversations::Model, ChangeError>> + 'static,
     {
         let db = self.db.clone();
         let id = self.id;
+        let fence = self.fence;
         let before = self.row.clone();
         AtomicResponse::new(Box::pin(
             async move {
-                let row = op(db.clone(), id).await.map_err(change_error)?;
+                let row = match op(db.clone(), id, fence).await {
+                    Ok(row) => row,
+                    Err(ChangeError::Conflict) if fenced_out(&db, id, fence).await => {
+                        return Err(ActorError::new(
+                            ErrorCode::Internal,
+                            "this conversation moved to another node; retry",
+                        ));
+                    }
+                    Err(e) => return Err(change_error(e)),
+                };
                 let view = store::conversations::view(&db, row.clone())
                     .await
                     .map_err(ActorError::from)?;
@@ -744,6 +763,19 @@ fn side_of(kind: PartyKind) -> PartyKind {
     }
 }
 
+/// Whether a refused write was refused because another node's actor took
+/// the conversation over (its token is not ours any more).
+async fn fenced_out(db: &Db, id: ConversationId, fence: Fence) -> bool {
+    match fence.0 {
+        Some(mine) => store::conversations::owner_token(db, id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|now| now != mine),
+        None => false,
+    }
+}
+
 fn change_error(e: ChangeError) -> ActorError {
     match e {
         ChangeError::Conflict => ActorError::new(
@@ -766,9 +798,18 @@ impl Actor for Conversation {
     fn started(&mut self, ctx: &mut Self::Context) {
         let db = self.db.clone();
         let id = self.id;
+        let clustered = self.bus.clustered();
         // `wait`: no message is handled before the state is loaded.
         ctx.wait(
             async move {
+                // In a cluster this node takes the fencing token first, so
+                // an older host (that lost the conversation without knowing
+                // it) can no longer write.
+                let fence = if clustered {
+                    store::conversations::take_ownership(&db, id).await?
+                } else {
+                    Fence::default()
+                };
                 let row = store::conversations::find(&db, id).await?;
                 let Some(row) = row else { return Ok(None) };
                 let ids = store::messages::client_ids(&db, id).await?;
@@ -783,11 +824,12 @@ impl Actor for Conversation {
                 } else {
                     None
                 };
-                Ok::<_, store::StoreError>(Some((row, ids, activity, required, sla, bot)))
+                Ok::<_, store::StoreError>(Some((row, ids, activity, required, sla, bot, fence)))
             }
             .into_actor(self)
             .map(|res, act, ctx| match res {
-                Ok(Some((row, ids, activity, required, sla, bot))) => {
+                Ok(Some((row, ids, activity, required, sla, bot, fence))) => {
+                    act.fence = fence;
                     act.required = required;
                     act.bot = bot;
                     act.sla = sla;
@@ -841,7 +883,7 @@ impl Actor for Conversation {
 
 /// Follow this conversation on a socket; with `after_seq`, first receive
 /// every message after it (a `resume`), then `resume.done`.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct Subscribe {
     /// The socket.
@@ -849,7 +891,7 @@ pub struct Subscribe {
     /// Who is on it.
     pub party: Party,
     /// Where its frames go.
-    pub recipient: Recipient<Deliver>,
+    pub to: SessionRef,
     /// `Some(seq)` for a resume.
     pub after_seq: Option<i64>,
     /// The `ref` of the resume frame.
@@ -875,7 +917,7 @@ impl Handler<Subscribe> for Conversation {
                     id: msg.party.id(),
                     catching_up,
                     party: msg.party,
-                    recipient: msg.recipient,
+                    to: msg.to,
                 },
             );
             return Ok(());
@@ -889,7 +931,7 @@ impl Handler<Subscribe> for Conversation {
                 kind: msg.party.kind(),
                 id: msg.party.id(),
                 party: msg.party,
-                recipient: msg.recipient,
+                to: msg.to,
                 catching_up: Some(Vec::new()),
             },
         );
@@ -934,8 +976,9 @@ impl Handler<Subscribe> for Conversation {
                         vec![Deliver::frame(&ActorError::from(e).frame(reference))]
                     }
                 };
+                let key = ActorKey::Conversation(id);
                 for f in frames {
-                    if sub.recipient.try_send(f).is_err() {
+                    if !act.bus.deliver_one(&f, &sub.to, Some(key)) {
                         act.subscribers.remove(&session);
                         return;
                     }
@@ -947,7 +990,7 @@ impl Handler<Subscribe> for Conversation {
 }
 
 /// Stop following this conversation.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct Unsubscribe {
     /// The socket.
@@ -963,17 +1006,57 @@ impl Handler<Unsubscribe> for Conversation {
     }
 }
 
+/// Sockets on another node that are gone (its node said so, or nobody
+/// there received their frames): they stop following.
+#[derive(Message, serde::Serialize, serde::Deserialize)]
+#[rtype(result = "()")]
+pub struct SessionsGone {
+    /// The sockets.
+    pub sessions: Vec<SessionId>,
+}
+
+impl Handler<SessionsGone> for Conversation {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionsGone, _: &mut Self::Context) {
+        for s in msg.sessions {
+            self.subscribers.remove(&s);
+        }
+    }
+}
+
+/// Another node hosts this conversation now (this one lost its directory
+/// entry): stop here, and tell the sockets following it to reconnect so
+/// they follow the new host from where they were.
+#[derive(Message, serde::Serialize, serde::Deserialize)]
+#[rtype(result = "()")]
+pub struct Relinquish;
+
+impl Handler<Relinquish> for Conversation {
+    type Result = ();
+
+    fn handle(&mut self, _: Relinquish, ctx: &mut Self::Context) {
+        let followers: Vec<&SessionRef> = self.subscribers.values().map(|s| &s.to).collect();
+        self.bus.kick(
+            followers,
+            "this conversation moved to another node; reconnect",
+        );
+        self.subscribers.clear();
+        ctx.stop();
+    }
+}
+
 /// Post a message. A socket sender gets its `message.ack` from this actor,
 /// in commit order; otherwise the answer is the stored message. Either way
 /// only after the commit.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<Option<MessageView>, ActorError>")]
 pub struct SendMessage {
     /// The sending socket (it gets the ack, not `message.new`).
     pub session: Option<SessionId>,
     /// Where a socket's ack goes, with the frame's `ref`; `None` to await
     /// the stored message instead.
-    pub reply_to: Option<(Recipient<Deliver>, Option<String>)>,
+    pub reply_to: Option<(SessionRef, Option<String>)>,
     /// The sender.
     pub party: Party,
     /// Idempotency key.
@@ -994,13 +1077,7 @@ impl Handler<SendMessage> for Conversation {
             self.arm_idle(ctx, Duration::from_secs(self.settings.idle_close_after_s));
         }
         let (waiter, rx) = match msg.reply_to {
-            Some((recipient, reference)) => (
-                Waiter::Socket {
-                    recipient,
-                    reference,
-                },
-                None,
-            ),
+            Some((to, reference)) => (Waiter::Socket { to, reference }, None),
             None => {
                 let (tx, rx) = oneshot::channel();
                 (Waiter::Call(tx), Some(rx))
@@ -1009,6 +1086,7 @@ impl Handler<SendMessage> for Conversation {
         // Invariant 3: the same client_msg_id gives the same message.
         if self.committed_ids.contains_key(&msg.client_msg_id) {
             let db = self.db.clone();
+            let bus = self.bus.clone();
             let id = self.id;
             let cid = msg.client_msg_id;
             return Box::pin(async move {
@@ -1019,7 +1097,7 @@ impl Handler<SendMessage> for Conversation {
                     .ok_or_else(|| ActorError::internal("committed message vanished"));
                 match waiter {
                     Waiter::Socket { .. } => {
-                        waiter.answer(found.as_ref(), &cid);
+                        waiter.answer(&bus, found.as_ref(), &cid);
                         Ok(None)
                     }
                     Waiter::Call(_) => found.map(Some),
@@ -1067,7 +1145,7 @@ impl Handler<SendMessage> for Conversation {
 }
 
 /// Typing started or stopped.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct SetTyping {
     /// The typing socket (not echoed back to it).
@@ -1094,7 +1172,7 @@ impl Handler<SetTyping> for Conversation {
 }
 
 /// Read up to a seq.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<(), ActorError>")]
 pub struct MarkRead {
     /// Who read.
@@ -1134,7 +1212,7 @@ impl Handler<MarkRead> for Conversation {
 }
 
 /// An agent takes the conversation from the queue.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<ConversationView, ActorError>")]
 pub struct Accept {
     /// The agent (staff).
@@ -1177,11 +1255,17 @@ impl Handler<Accept> for Conversation {
                 "the conversation is not waiting in a queue",
             )))));
         }
-        self.change(move |db, id| async move {
+        self.change(move |db, id, fence| async move {
             let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
-            let row =
-                store::conversations::assign(&txn, id, agent, &[ConversationState::Queued], false)
-                    .await?;
+            let row = store::conversations::assign(
+                &txn,
+                id,
+                fence,
+                agent,
+                &[ConversationState::Queued],
+                false,
+            )
+            .await?;
             txn.commit().await.map_err(store::StoreError::from)?;
             Ok(row)
         })
@@ -1189,7 +1273,7 @@ impl Handler<Accept> for Conversation {
 }
 
 /// A supervisor or admin gives the conversation to an agent.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<ConversationView, ActorError>")]
 pub struct Assign {
     /// Who assigns.
@@ -1206,11 +1290,12 @@ impl Handler<Assign> for Conversation {
             return AtomicResponse::new(Box::pin(fut::ready(Err(e))));
         }
         let agent = msg.agent;
-        self.change(move |db, id| async move {
+        self.change(move |db, id, fence| async move {
             let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
             let row = store::conversations::assign(
                 &txn,
                 id,
+                fence,
                 agent,
                 &[ConversationState::Queued, ConversationState::Assigned],
                 false,
@@ -1248,7 +1333,7 @@ impl Conversation {
 }
 
 /// Hand the conversation to another agent or to a team's queue.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<ConversationView, ActorError>")]
 pub struct Transfer {
     /// Who transfers.
@@ -1271,13 +1356,14 @@ impl Handler<Transfer> for Conversation {
         let author = UserId(msg.by.id());
         let note = msg.note.filter(|n| !n.trim().is_empty());
         let (agent, team) = (msg.agent, msg.team);
-        self.change(move |db, id| async move {
+        self.change(move |db, id, fence| async move {
             let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
             let row = match (agent, team) {
                 (Some(agent), _) => {
                     store::conversations::assign(
                         &txn,
                         id,
+                        fence,
                         agent,
                         &[ConversationState::Queued, ConversationState::Assigned],
                         false,
@@ -1291,6 +1377,7 @@ impl Handler<Transfer> for Conversation {
                     store::conversations::requeue(
                         &txn,
                         id,
+                        fence,
                         Some(team),
                         &[ConversationState::Queued, ConversationState::Assigned],
                     )
@@ -1308,7 +1395,7 @@ impl Handler<Transfer> for Conversation {
 }
 
 /// End the conversation.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<ConversationView, ActorError>")]
 pub struct Close {
     /// Who closes (customer, or staff with access).
@@ -1341,14 +1428,14 @@ impl Handler<Close> for Conversation {
             )))));
         }
         let reason = msg.reason;
-        self.change(
-            move |db, id| async move { store::conversations::close(&db, id, &reason).await },
-        )
+        self.change(move |db, id, fence| async move {
+            store::conversations::close(&db, id, fence, &reason).await
+        })
     }
 }
 
 /// Start a closed conversation again: back to its team's queue.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<ConversationView, ActorError>")]
 pub struct Reopen {
     /// Staff with access.
@@ -1370,15 +1457,17 @@ impl Handler<Reopen> for Conversation {
         }
         let team = self.row.as_ref().and_then(|r| r.team_id).map(TeamId);
         let last_agent = self.row.as_ref().and_then(|r| r.assignee_id).map(UserId);
-        self.change(move |db, id| async move {
+        self.change(move |db, id, fence| async move {
             let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
             let mut row =
-                store::conversations::requeue(&txn, id, team, &[ConversationState::Closed]).await?;
+                store::conversations::requeue(&txn, id, fence, team, &[ConversationState::Closed])
+                    .await?;
             // Back to the agent who had it, if that agent is online with room.
             if let Some(agent) = last_agent {
                 match store::conversations::assign(
                     &txn,
                     id,
+                    fence,
                     agent,
                     &[ConversationState::Queued],
                     true,
@@ -1398,7 +1487,7 @@ impl Handler<Reopen> for Conversation {
 
 /// Add an internal note: stored, and shown to staff following the
 /// conversation (`note.created`), never to the customer.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<NoteView, ActorError>")]
 pub struct AddNote {
     /// The author (staff with access).
@@ -1449,7 +1538,7 @@ impl Handler<AddNote> for Conversation {
 /// Routing gives the conversation to an agent (no permission check: only
 /// the team's queue sends this). Succeeds only if it still waits, the agent
 /// is online, active and under capacity.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<ConversationView, ActorError>")]
 pub struct AutoAssign {
     /// The agent chosen by the routing policy.
@@ -1467,11 +1556,17 @@ impl Handler<AutoAssign> for Conversation {
             )))));
         }
         let agent = msg.agent;
-        self.change(move |db, id| async move {
+        self.change(move |db, id, fence| async move {
             let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
-            let row =
-                store::conversations::assign(&txn, id, agent, &[ConversationState::Queued], true)
-                    .await?;
+            let row = store::conversations::assign(
+                &txn,
+                id,
+                fence,
+                agent,
+                &[ConversationState::Queued],
+                true,
+            )
+            .await?;
             txn.commit().await.map_err(store::StoreError::from)?;
             Ok(row)
         })
@@ -1480,7 +1575,7 @@ impl Handler<AutoAssign> for Conversation {
 
 /// The conversation waited too long: move it to the fallback team's queue,
 /// keeping its waiting time and skills.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<ConversationView, ActorError>")]
 pub struct Overflow {
     /// The team it waits in now.
@@ -1494,15 +1589,15 @@ impl Handler<Overflow> for Conversation {
 
     fn handle(&mut self, msg: Overflow, _: &mut Self::Context) -> Self::Result {
         let (from, to) = (msg.from, msg.to);
-        self.change(
-            move |db, id| async move { store::conversations::overflow(&db, id, from, to).await },
-        )
+        self.change(move |db, id, fence| async move {
+            store::conversations::overflow(&db, id, fence, from, to).await
+        })
     }
 }
 
 /// The agent holding the conversation went offline (or stayed
 /// disconnected): back to the front of its team's queue.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "Result<ConversationView, ActorError>")]
 pub struct RequeueFront {
     /// The agent who lost it.
@@ -1514,8 +1609,8 @@ impl Handler<RequeueFront> for Conversation {
 
     fn handle(&mut self, msg: RequeueFront, _: &mut Self::Context) -> Self::Result {
         let agent = msg.agent;
-        self.change(move |db, id| async move {
-            store::conversations::requeue_front(&db, id, agent).await
+        self.change(move |db, id, fence| async move {
+            store::conversations::requeue_front(&db, id, fence, agent).await
         })
     }
 }
@@ -1531,10 +1626,13 @@ impl Handler<CloseIdle> for Conversation {
     fn handle(&mut self, _: CloseIdle, _: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         let id = self.id;
+        let fence = self.fence;
         let before = self.row.clone();
         AtomicResponse::new(Box::pin(
             async move {
-                let row = store::conversations::close(&db, id, "idle").await.ok()?;
+                let row = store::conversations::close(&db, id, fence, "idle")
+                    .await
+                    .ok()?;
                 let view = store::conversations::view(&db, row.clone()).await.ok()?;
                 Some((row, view))
             }
@@ -1564,6 +1662,7 @@ impl Handler<LeaveBot> for Conversation {
     fn handle(&mut self, msg: LeaveBot, _: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         let id = self.id;
+        let fence = self.fence;
         let before = self.row.clone();
         AtomicResponse::new(Box::pin(
             async move {
@@ -1602,6 +1701,7 @@ impl Handler<LeaveBot> for Conversation {
                 let row = store::conversations::leave_bot(
                     &txn,
                     id,
+                    fence,
                     store::conversations::BotHandoff {
                         team: chosen.or(route.team),
                         issue_type,

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::conversation::{Close, MarkRead, SendMessage, SetTyping, Subscribe, Unsubscribe};
 use super::socket::{Intake, SocketCore};
-use super::{ActorError, Deliver, Party};
-use crate::bus::{Bus, ConversationRef};
+use super::{ActorError, Control, Deliver, Party};
+use crate::bus::{Bus, ConversationRef, SessionRef};
 use crate::config::RealtimeSettings;
 use crate::domain::protocol::{ClientEvent, ServerFrame};
 use crate::domain::{ConversationId, ErrorCode};
@@ -24,6 +24,8 @@ pub struct CustomerSession {
     conversation: ConversationId,
     conv: Option<ConversationRef>,
     node_id: String,
+    /// This socket, as actors on any node reach it.
+    this: SessionRef,
 }
 
 impl CustomerSession {
@@ -35,9 +37,13 @@ impl CustomerSession {
         bus: Bus,
         party: Party,
         conversation: ConversationId,
+        addr: Addr<CustomerSession>,
     ) -> Self {
+        let core = SocketCore::new(session, settings);
+        let this = bus.register_session(core.id, addr.clone().recipient(), addr.recipient());
         CustomerSession {
-            core: SocketCore::new(session, settings),
+            core,
+            this,
             bus,
             party,
             conversation,
@@ -108,7 +114,7 @@ impl CustomerSession {
                 // The ack comes from the conversation, in commit order.
                 let ask = conv.ask(SendMessage {
                     session: Some(session),
-                    reply_to: Some((ctx.address().recipient(), reference.clone())),
+                    reply_to: Some((self.this.clone(), reference.clone())),
                     party,
                     client_msg_id,
                     text,
@@ -145,7 +151,7 @@ impl CustomerSession {
                 let ask = conv.ask(Subscribe {
                     session,
                     party,
-                    recipient: ctx.address().recipient(),
+                    to: self.this.clone(),
                     after_seq: Some(after_seq),
                     reference: reference.clone(),
                 });
@@ -205,7 +211,7 @@ impl Actor for CustomerSession {
         let subscribe = Subscribe {
             session: self.core.id,
             party: self.party.clone(),
-            recipient: ctx.address().recipient(),
+            to: self.this.clone(),
             after_seq: None,
             reference: None,
         };
@@ -218,7 +224,10 @@ impl Actor for CustomerSession {
             }
             .into_actor(self)
             .map(|res, act, ctx| match res {
-                Ok(conv) => act.conv = Some(conv),
+                Ok(conv) => {
+                    act.bus.follow(&conv, &act.this);
+                    act.conv = Some(conv);
+                }
                 Err(e) => {
                     act.core.reply(ctx, &e.frame(None));
                     act.core
@@ -235,6 +244,28 @@ impl Actor for CustomerSession {
             conv.tell(Unsubscribe {
                 session: self.core.id,
             });
+        }
+        self.bus.forget_session(self.core.id);
+    }
+}
+
+impl Handler<Control> for CustomerSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Control, ctx: &mut Self::Context) {
+        match msg {
+            Control::Kick(reason) => {
+                self.core.outbox.close(actix_ws::CloseCode::Policy, &reason);
+                ctx.stop();
+            }
+            Control::Reconnect(reason) => {
+                self.core
+                    .outbox
+                    .close(actix_ws::CloseCode::Restart, &reason);
+                ctx.stop();
+            }
+            // Customers follow their one conversation from the start.
+            Control::Follow(_) => {}
         }
     }
 }

@@ -40,13 +40,17 @@ impl Deliver {
 pub enum Control {
     /// End the socket at once (user deactivated, logged out, password
     /// changed); the reason goes in the close frame.
-    Kick(&'static str),
+    Kick(String),
+    /// End the socket because what it follows moved to another node (or
+    /// that node stopped): closed with 1012 so the client reconnects and
+    /// resumes.
+    Reconnect(String),
     /// Start following a conversation (it was just given to this user).
     Follow(ConversationId),
 }
 
 /// Who is asking: a customer bound to its conversation, or a staff member.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Party {
     /// A widget visitor.
     Customer {
@@ -102,7 +106,7 @@ impl Party {
 }
 
 /// A refused or failed request to an actor, as the client will see it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{code:?}: {message}")]
 pub struct ActorError {
     /// The wire code.

@@ -28,9 +28,14 @@ struct AgentSockets {
     requeue_timer: Option<SpawnHandle>,
 }
 
+/// How often a node of a cluster looks for open conversations nobody
+/// hosts (their node died) and takes them, so their timers keep running.
+const SWEEP: Duration = Duration::from_secs(10);
+
 /// Registry and supervisor of this node's actors.
 pub struct Router {
     db: Db,
+    bus: Bus,
     settings: Arc<RealtimeSettings>,
     conversations: HashMap<ConversationId, Addr<Conversation>>,
     teams: HashMap<TeamId, Addr<TeamQueue>>,
@@ -41,13 +46,15 @@ pub struct Router {
 }
 
 impl Router {
-    /// A router; call `start()` on the system arbiter.
-    pub fn new(db: Db, settings: Arc<RealtimeSettings>) -> Self {
+    /// A router; start it on the system arbiter with `Router::create`, so
+    /// the bus it hands its actors can address it.
+    pub fn new(db: Db, settings: Arc<RealtimeSettings>, bus: Bus) -> Self {
         let arbiters = (0..settings.arbiters.max(1))
             .map(|_| Arbiter::new())
             .collect();
         Router {
             db,
+            bus,
             settings,
             conversations: HashMap::new(),
             teams: HashMap::new(),
@@ -59,7 +66,7 @@ impl Router {
 
     fn activate(&mut self, id: ConversationId, ctx: &mut Context<Self>) -> Addr<Conversation> {
         let router = ctx.address();
-        let bus = Bus::local(router.clone());
+        let bus = self.bus.clone();
         let db = self.db.clone();
         let settings = self.settings.clone();
         let slot = self.next_arbiter % self.arbiters.len();
@@ -82,27 +89,31 @@ impl Router {
     /// or not) to re-read it and route.
     fn refresh_agent_in_teams(&mut self, agent: UserId, ctx: &mut Context<Self>) {
         let db = self.db.clone();
+        let bus = self.bus.clone();
         ctx.spawn(
-            async move { store::users::team_ids(&db, agent).await }
-                .into_actor(self)
-                .map(move |res, act, ctx| match res {
+            async move {
+                match store::users::team_ids(&db, agent).await {
                     Ok(teams) => {
                         for t in teams {
-                            let team = act.team(t, ctx);
-                            team.do_send(RefreshAgent { agent });
+                            // The queue may run on another node.
+                            if let Ok(team) = bus.team(t).await {
+                                team.tell(RefreshAgent { agent });
+                            }
                         }
                     }
                     Err(e) => {
                         tracing::warn!(agent_id = %agent, error = %e, "could not read agent teams")
                     }
-                }),
+                }
+            }
+            .into_actor(self),
         );
     }
 
     /// Puts every open conversation of `agent` back at the front of its queue.
     fn requeue_all(&mut self, agent: UserId, ctx: &mut Context<Self>) {
         let db = self.db.clone();
-        let bus = Bus::local(ctx.address());
+        let bus = self.bus.clone();
         ctx.spawn(
             async move {
                 let ids = match store::conversations::open_assigned_to(&db, agent).await {
@@ -124,13 +135,63 @@ impl Router {
         );
     }
 
-    fn team(&mut self, id: TeamId, ctx: &mut Context<Self>) -> Addr<TeamQueue> {
+    /// Whether the agent has a socket on another node (never, on one node).
+    fn connected_elsewhere(&self, agent: UserId) -> impl Future<Output = bool> + use<> {
+        let cluster = self.bus.cluster().cloned();
+        async move {
+            match cluster {
+                Some(c) => c.agent_elsewhere(agent).await.unwrap_or_else(|e| {
+                    tracing::warn!(agent_id = %agent, error = %e, "presence unknown; treated as gone");
+                    false
+                }),
+                None => false,
+            }
+        }
+    }
+
+    fn team(&mut self, id: TeamId) -> Addr<TeamQueue> {
         if let Some(addr) = self.teams.get(&id).filter(|a| a.connected()) {
             return addr.clone();
         }
-        let addr = TeamQueue::new(id, self.db.clone(), Bus::local(ctx.address())).start();
+        let addr = TeamQueue::new(id, self.db.clone(), self.bus.clone()).start();
         self.teams.insert(id, addr.clone());
         addr
+    }
+
+    /// Open conversations get live actors (their idle and SLA timers run in
+    /// them): on one node all of them at start; in a cluster, every
+    /// `SWEEP`, those no live node hosts (claimed through the bus).
+    fn activate_open(&mut self, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        let bus = self.bus.clone();
+        let clustered = bus.clustered();
+        let hosted: std::collections::HashSet<ConversationId> = self
+            .conversations
+            .iter()
+            .filter(|(_, a)| a.connected())
+            .map(|(id, _)| *id)
+            .collect();
+        ctx.spawn(
+            async move {
+                let ids = match store::conversations::open_ids(&db).await {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not list open conversations");
+                        return;
+                    }
+                };
+                for id in ids.into_iter().filter(|id| !hosted.contains(id)) {
+                    if let Err(e) = bus.conversation(id).await {
+                        tracing::debug!(conversation_id = %id, error = %e, "could not activate");
+                        if clustered {
+                            // Redis is away: try again at the next sweep.
+                            return;
+                        }
+                    }
+                }
+            }
+            .into_actor(self),
+        );
     }
 }
 
@@ -148,22 +209,12 @@ impl Actor for Router {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
         // Open conversations get their actors back, so their idle timers run
-        // after a restart. One query at start, not a polling loop.
-        let db = self.db.clone();
-        ctx.spawn(
-            async move { store::conversations::open_ids(&db).await }
-                .into_actor(self)
-                .map(|res, act, ctx| match res {
-                    Ok(ids) => {
-                        for id in ids {
-                            if !act.conversations.contains_key(&id) {
-                                act.activate(id, ctx);
-                            }
-                        }
-                    }
-                    Err(e) => tracing::error!(error = %e, "could not list open conversations"),
-                }),
-        );
+        // after a restart: one query at start on a single node; a cluster
+        // also sweeps for those a dead node hosted.
+        self.activate_open(ctx);
+        if self.bus.clustered() {
+            ctx.run_interval(SWEEP, |act, ctx| act.activate_open(ctx));
+        }
     }
 }
 
@@ -180,45 +231,55 @@ impl Handler<Shutdown> for Router {
     }
 }
 
-/// Find or activate `conversation:<id>`.
+/// The local actor of `conversation:<id>`; with `activate`, started here
+/// if it is not running (the bus has made sure this node may host it).
 #[derive(Message)]
-#[rtype(result = "Result<Addr<Conversation>, BusError>")]
+#[rtype(result = "Result<Option<Addr<Conversation>>, BusError>")]
 pub struct ResolveConversation {
     /// The conversation.
     pub id: ConversationId,
+    /// Start it if it is not running here.
+    pub activate: bool,
 }
 
 impl Handler<ResolveConversation> for Router {
-    type Result = Result<Addr<Conversation>, BusError>;
+    type Result = Result<Option<Addr<Conversation>>, BusError>;
 
     fn handle(&mut self, msg: ResolveConversation, ctx: &mut Self::Context) -> Self::Result {
         if msg.id.0 <= 0 {
             return Err(BusError::NotFound);
         }
         match self.conversations.get(&msg.id) {
+            Some(addr) if addr.connected() => Ok(Some(addr.clone())),
             // A stopped (or crashed) actor is replaced from the store.
-            Some(addr) if addr.connected() => Ok(addr.clone()),
-            _ => Ok(self.activate(msg.id, ctx)),
+            _ if msg.activate => Ok(Some(self.activate(msg.id, ctx))),
+            _ => Ok(None),
         }
     }
 }
 
-/// Find or activate `team:<id>`.
+/// The local queue of `team:<id>`; with `activate`, started here if needed.
 #[derive(Message)]
-#[rtype(result = "Result<Addr<TeamQueue>, BusError>")]
+#[rtype(result = "Result<Option<Addr<TeamQueue>>, BusError>")]
 pub struct ResolveTeam {
     /// The team.
     pub id: TeamId,
+    /// Start it if it is not running here.
+    pub activate: bool,
 }
 
 impl Handler<ResolveTeam> for Router {
-    type Result = Result<Addr<TeamQueue>, BusError>;
+    type Result = Result<Option<Addr<TeamQueue>>, BusError>;
 
-    fn handle(&mut self, msg: ResolveTeam, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: ResolveTeam, _: &mut Self::Context) -> Self::Result {
         if msg.id.0 <= 0 {
             return Err(BusError::NotFound);
         }
-        Ok(self.team(msg.id, ctx))
+        match self.teams.get(&msg.id) {
+            Some(addr) if addr.connected() => Ok(Some(addr.clone())),
+            _ if msg.activate => Ok(Some(self.team(msg.id))),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -235,9 +296,14 @@ pub struct Passivated {
 impl Handler<Passivated> for Router {
     type Result = ();
 
-    fn handle(&mut self, msg: Passivated, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Passivated, ctx: &mut Self::Context) {
         if self.conversations.get(&msg.id) == Some(&msg.addr) {
             self.conversations.remove(&msg.id);
+            // Other nodes may host it from now on.
+            if let Some(cluster) = self.bus.cluster().cloned() {
+                let key = crate::bus::envelope::ActorKey::Conversation(msg.id);
+                ctx.spawn(async move { cluster.release(key).await }.into_actor(self));
+            }
         }
     }
 }
@@ -268,7 +334,7 @@ pub enum AgentEvent {
         /// Only sockets of this login session (logout); `None`: all.
         family: Option<String>,
         /// Why, for the close frame.
-        reason: &'static str,
+        reason: String,
     },
     /// Make every socket of the agent follow a conversation given to it.
     Follow {
@@ -324,9 +390,20 @@ impl Handler<AgentEvent> for Router {
                 {
                     ctx.cancel_future(h);
                 }
+                let first = entry.sessions.is_empty();
                 entry.sessions.insert(session, recipient);
                 entry.controls.insert(session, (control, family));
                 entry.teams = teams;
+                if first && let Some(cluster) = self.bus.cluster().cloned() {
+                    ctx.spawn(
+                        async move {
+                            if let Err(e) = cluster.agent_here(agent).await {
+                                tracing::warn!(agent_id = %agent, error = %e, "could not record presence");
+                            }
+                        }
+                        .into_actor(self),
+                    );
+                }
             }
             AgentEvent::Disconnected { agent, session } => {
                 let Some(entry) = self.agents.get_mut(&agent) else {
@@ -334,6 +411,21 @@ impl Handler<AgentEvent> for Router {
                 };
                 entry.sessions.remove(&session);
                 entry.controls.remove(&session);
+                if entry.sessions.is_empty()
+                    && let Some(cluster) = self.bus.cluster().cloned()
+                {
+                    ctx.spawn(
+                        async move {
+                            if let Err(e) = cluster.agent_gone(agent).await {
+                                tracing::warn!(agent_id = %agent, error = %e, "could not clear presence");
+                            }
+                        }
+                        .into_actor(self),
+                    );
+                }
+                let Some(entry) = self.agents.get_mut(&agent) else {
+                    return;
+                };
                 if entry.sessions.is_empty() && entry.requeue_timer.is_none() {
                     // Still gone after the grace period: its conversations
                     // go back to the front of their queues.
@@ -344,7 +436,12 @@ impl Handler<AgentEvent> for Router {
                             a.requeue_timer = None;
                         }
                         if gone {
-                            act.requeue_all(agent, ctx);
+                            let elsewhere = act.connected_elsewhere(agent);
+                            ctx.spawn(elsewhere.into_actor(act).map(move |elsewhere, act, ctx| {
+                                if !elsewhere {
+                                    act.requeue_all(agent, ctx);
+                                }
+                            }));
                         }
                     }));
                 }
@@ -362,8 +459,13 @@ impl Handler<AgentEvent> for Router {
                             return;
                         }
                         let db = act.db.clone();
+                        let elsewhere = act.connected_elsewhere(agent);
                         ctx.spawn(
                             async move {
+                                // A socket on another node keeps it online.
+                                if elsewhere.await {
+                                    return Ok(None);
+                                }
                                 store::users::update(
                                     &db,
                                     agent,
@@ -373,6 +475,7 @@ impl Handler<AgentEvent> for Router {
                                     },
                                 )
                                 .await
+                                .map(Some)
                             }
                             .into_actor(act)
                             .map(move |res, act, ctx| {
@@ -408,7 +511,7 @@ impl Handler<AgentEvent> for Router {
                 if let Some(entry) = self.agents.get(&agent) {
                     for (control, f) in entry.controls.values() {
                         if family.as_ref().is_none_or(|only| only == f) {
-                            let _ = control.try_send(Control::Kick(reason));
+                            let _ = control.try_send(Control::Kick(reason.clone()));
                         }
                     }
                 }

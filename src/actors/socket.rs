@@ -19,9 +19,15 @@ use crate::domain::protocol::{ClientEvent, ClientFrame, ServerFrame, parse_clien
 
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
-/// A fresh process-unique socket id.
+/// A random 24-bit prefix per process, so socket ids of different nodes
+/// (which meet in one conversation's subscriber list) do not collide.
+static SESSION_SALT: std::sync::LazyLock<u64> =
+    std::sync::LazyLock::new(|| u64::from(rand::random::<u32>() & 0x00ff_ffff) << 40);
+
+/// A fresh socket id, unique in the process and (by its random prefix)
+/// across the nodes of a cluster.
 pub fn next_session_id() -> SessionId {
-    NEXT_SESSION.fetch_add(1, Ordering::Relaxed)
+    *SESSION_SALT | (NEXT_SESSION.fetch_add(1, Ordering::Relaxed) & ((1 << 40) - 1))
 }
 
 /// Something for the writer task to do.

@@ -5,7 +5,7 @@
 //! through the conversation's conditional write; it overflows conversations
 //! that waited longer than the team allows to the fallback team.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -14,7 +14,8 @@ use chrono::Utc;
 use super::conversation::{AutoAssign, Overflow};
 use super::waiting::{LoadTicket, Waiting};
 use super::{Deliver, SessionId};
-use crate::bus::Bus;
+use crate::bus::envelope::ActorKey;
+use crate::bus::{Bus, SessionRef};
 use crate::domain::protocol::{AgentLoad, ServerFrame, Waiting as WireWaiting};
 use crate::domain::routing::{self, AgentState, QueuedConversation};
 use crate::domain::{AgentStatus, ConversationId, TeamId, UserId};
@@ -42,11 +43,13 @@ pub struct TeamQueue {
     waiting: Waiting,
     agents: Vec<AgentState>,
     names: HashMap<UserId, String>,
-    /// Assignments or overflows sent and not answered yet: not offered again.
-    in_flight: HashSet<ConversationId>,
+    /// Assignments (to that agent) or overflows (`None`) sent and not
+    /// answered yet: not offered again, and an agent's pending assignments
+    /// count in its load, which a reload from the store cannot see yet.
+    in_flight: HashMap<ConversationId, Option<UserId>>,
     /// SLA state of waiting conversations (`warning`, `breached`).
     sla: HashMap<ConversationId, String>,
-    watchers: HashMap<SessionId, Recipient<Deliver>>,
+    watchers: HashMap<SessionId, SessionRef>,
 }
 
 /// Everything a queue loads from the store.
@@ -67,7 +70,7 @@ impl TeamQueue {
             waiting: Waiting::default(),
             agents: Vec::new(),
             names: HashMap::new(),
-            in_flight: HashSet::new(),
+            in_flight: HashMap::new(),
             sla: HashMap::new(),
             watchers: HashMap::new(),
         }
@@ -117,13 +120,18 @@ impl TeamQueue {
         }
     }
 
-    fn publish(&mut self, extra: Option<ServerFrame>) {
+    /// Sends watchers `extra` (if any), then a `queue.update`; watchers
+    /// that cannot take them are dropped.
+    fn publish(&mut self, extra: Option<Deliver>) {
         let update = Deliver::frame(&self.snapshot(false));
-        let extra = extra.map(|f| Deliver::frame(&f));
-        self.watchers.retain(|_, w| {
-            extra.as_ref().is_none_or(|e| w.try_send(e.clone()).is_ok())
-                && w.try_send(update.clone()).is_ok()
-        });
+        let key = Some(ActorKey::Team(self.team));
+        let mut gone = Vec::new();
+        for frame in extra.iter().chain(std::iter::once(&update)) {
+            gone.extend(self.bus.deliver(frame, self.watchers.values(), key));
+        }
+        for s in gone {
+            self.watchers.remove(&s);
+        }
     }
 
     /// Applies a reload begun with `ticket`, unless a newer one was
@@ -153,6 +161,14 @@ impl TeamQueue {
                 a
             })
             .collect();
+        // Assignments still being written are not in the store's loads yet;
+        // without them the next plan would overfill those agents and the
+        // refusals would leave conversations waiting.
+        for agent in self.in_flight.values().flatten() {
+            if let Some(a) = self.agents.iter_mut().find(|a| a.id == *agent) {
+                a.load += 1;
+            }
+        }
         true
     }
 
@@ -188,7 +204,7 @@ impl TeamQueue {
             .waiting
             .list()
             .iter()
-            .filter(|c| !self.in_flight.contains(&c.id))
+            .filter(|c| !self.in_flight.contains_key(&c.id))
             .cloned()
             .collect();
         if candidates.is_empty() {
@@ -197,7 +213,7 @@ impl TeamQueue {
         let now = Utc::now();
         let plan = routing::plan(&candidates, &mut self.agents, now);
         for a in plan {
-            self.in_flight.insert(a.conversation);
+            self.in_flight.insert(a.conversation, Some(a.agent));
             let bus = self.bus.clone();
             ctx.spawn(
                 async move {
@@ -236,11 +252,11 @@ impl TeamQueue {
             .waiting
             .list()
             .iter()
-            .filter(|c| !self.in_flight.contains(&c.id) && c.waiting_since + after <= now)
+            .filter(|c| !self.in_flight.contains_key(&c.id) && c.waiting_since + after <= now)
             .map(|c| c.id)
             .collect();
         for id in due {
-            self.in_flight.insert(id);
+            self.in_flight.insert(id, None);
             let bus = self.bus.clone();
             let from = self.team;
             ctx.spawn(
@@ -353,7 +369,7 @@ impl Actor for TeamQueue {
 }
 
 /// A conversation starts (or goes back to) waiting here.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct Enqueue {
     /// It, with its wait time, priority and skills.
@@ -371,7 +387,7 @@ impl Handler<Enqueue> for TeamQueue {
 }
 
 /// A conversation left the queue (taken, closed, moved).
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct Dequeue {
     /// It.
@@ -390,31 +406,68 @@ impl Handler<Dequeue> for TeamQueue {
 }
 
 /// Watch this queue: a `queue.snapshot` now, `queue.update` on every change.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct Watch {
     /// The socket.
     pub session: SessionId,
     /// Where its frames go.
-    pub recipient: Recipient<Deliver>,
+    pub to: SessionRef,
 }
 
 impl Handler<Watch> for TeamQueue {
     type Result = ();
 
     fn handle(&mut self, msg: Watch, _: &mut Self::Context) {
-        if msg
-            .recipient
-            .try_send(Deliver::frame(&self.snapshot(true)))
-            .is_ok()
+        let snapshot = Deliver::frame(&self.snapshot(true));
+        if self
+            .bus
+            .deliver_one(&snapshot, &msg.to, Some(ActorKey::Team(self.team)))
         {
-            self.watchers.insert(msg.session, msg.recipient);
+            self.watchers.insert(msg.session, msg.to);
         }
     }
 }
 
-/// Stop watching.
+/// Watchers on another node that are gone.
+#[derive(Message, serde::Serialize, serde::Deserialize)]
+#[rtype(result = "()")]
+pub struct WatchersGone {
+    /// Their sockets.
+    pub sessions: Vec<SessionId>,
+}
+
+impl Handler<WatchersGone> for TeamQueue {
+    type Result = ();
+
+    fn handle(&mut self, msg: WatchersGone, _: &mut Self::Context) {
+        for s in msg.sessions {
+            self.watchers.remove(&s);
+        }
+    }
+}
+
+/// Another node runs this team's queue now: stop here. Its watchers here
+/// are told to reconnect (they then watch the queue where it runs).
 #[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopQueue;
+
+impl Handler<StopQueue> for TeamQueue {
+    type Result = ();
+
+    fn handle(&mut self, _: StopQueue, ctx: &mut Self::Context) {
+        self.bus.kick(
+            self.watchers.values(),
+            "this queue moved to another node; reconnect",
+        );
+        self.watchers.clear();
+        ctx.stop();
+    }
+}
+
+/// Stop watching.
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct Unwatch {
     /// The socket.
@@ -431,7 +484,7 @@ impl Handler<Unwatch> for TeamQueue {
 
 /// One agent's status, load, capacity or skills may have changed: re-read
 /// the team, publish `presence` for it, and route.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct RefreshAgent {
     /// The agent.
@@ -454,12 +507,12 @@ impl Handler<RefreshAgent> for TeamQueue {
                         return;
                     }
                     let presence = act.agents.iter().find(|a| a.id == msg.agent).map(|a| {
-                        ServerFrame::Presence {
+                        Deliver::frame(&ServerFrame::Presence {
                             agent_id: a.id.0,
                             status: a.status,
                             load: i64::from(a.load),
                             capacity: i32::try_from(a.capacity).unwrap_or(i32::MAX),
-                        }
+                        })
                     });
                     act.publish(presence);
                     act.route(ctx);
@@ -474,7 +527,7 @@ impl Handler<RefreshAgent> for TeamQueue {
 }
 
 /// The team's settings or membership changed: reload everything.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct Reload;
 
@@ -488,15 +541,15 @@ impl Handler<Reload> for TeamQueue {
 
 /// An SLA of one of this team's conversations is about to be (or was)
 /// missed: mark it in the queue and tell the watchers.
-#[derive(Message)]
+#[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct SlaAlert {
     /// The conversation.
     pub conversation: ConversationId,
     /// `warning` or `breached`.
     pub state: String,
-    /// The `notification` frame for watchers.
-    pub frame: ServerFrame,
+    /// The `notification` frame for watchers, serialised.
+    pub frame: String,
 }
 
 impl Handler<SlaAlert> for TeamQueue {
@@ -508,6 +561,6 @@ impl Handler<SlaAlert> for TeamQueue {
         if self.waiting.contains(msg.conversation) {
             self.sla.insert(msg.conversation, msg.state);
         }
-        self.publish(Some(msg.frame));
+        self.publish(Some(Deliver(msg.frame.into())));
     }
 }

@@ -1,17 +1,40 @@
 //! Addressing. Code above this layer names actors by id (`conversation:42`,
-//! `team:3`, `agent:7`) and never holds a way to reach them that it did not
-//! get from here. Today every id resolves in-process through the Router; the
-//! multi-node issue adds a Redis transport behind the same API.
+//! `team:3`, `agent:7`) and sockets by [`SessionRef`], and never holds a way
+//! to reach them that it did not get from here. On one node every id
+//! resolves in-process through the Router. With `redis.url` set, the
+//! [`cluster`] transport finds the node that hosts an actor (claiming it
+//! for this node when nobody does) and carries calls and frames there; the
+//! code above does not change.
+//!
+//! # Layout
+//! - `envelope`: the versioned, bounded wire format between nodes (pure).
+//! - `calls`: which actor messages may cross nodes, by name.
+//! - `cluster`: Redis: leases, directory, channels, presence.
+//! - `inbound`: what a node does with the envelopes it receives.
 
+pub mod calls;
+pub mod cluster;
+pub mod envelope;
+mod inbound;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix::dev::ToEnvelope;
-use actix::{Actor, Addr, Handler, MailboxError, Message};
+use actix::{Actor, Addr, Handler, MailboxError, Recipient};
+use bytestring::ByteString;
+use futures_util::future::Either;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::actors::conversation::Conversation;
+use self::calls::Call;
+use self::cluster::Cluster;
+use self::envelope::{ActorKey, AgentBroadcast, RemoteError};
+use crate::actors::conversation::{Conversation, Relinquish, SessionsGone};
 use crate::actors::router::{AgentEvent, ResolveConversation, ResolveTeam, Router};
-use crate::actors::team_queue::TeamQueue;
-use crate::actors::{ActorError, Deliver};
+use crate::actors::team_queue::{TeamQueue, WatchersGone};
+use crate::actors::{ActorError, Control, Deliver, SessionId};
 use crate::domain::{ConversationId, ErrorCode, TeamId, UserId};
 
 /// How long a request to another actor may take before the caller gives up.
@@ -24,7 +47,7 @@ pub enum BusError {
     /// The id names nothing (e.g. no such conversation).
     #[error("not found")]
     NotFound,
-    /// The actor stopped or did not answer in time.
+    /// The actor stopped, moved, or did not answer in time.
     #[error("unavailable: {0}")]
     Unavailable(String),
 }
@@ -32,6 +55,15 @@ pub enum BusError {
 impl From<MailboxError> for BusError {
     fn from(e: MailboxError) -> Self {
         BusError::Unavailable(e.to_string())
+    }
+}
+
+impl From<RemoteError> for BusError {
+    fn from(e: RemoteError) -> Self {
+        match e {
+            RemoteError::NotFound => BusError::NotFound,
+            other => BusError::Unavailable(other.to_string()),
+        }
     }
 }
 
@@ -47,55 +79,151 @@ impl From<BusError> for ActorError {
     }
 }
 
-/// The way to reach any actor by id. Cheap to clone.
+/// How a socket on this node is reached.
+#[derive(Clone)]
+struct LocalSession {
+    frames: Recipient<Deliver>,
+    control: Recipient<Control>,
+}
+
+/// One socket, wherever it is: on this node (reached directly) or on
+/// another (reached through the cluster). Serialises as its node and id.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SessionRef {
+    node: String,
+    session: SessionId,
+    #[serde(skip)]
+    local: Option<LocalSession>,
+}
+
+impl std::fmt::Debug for SessionRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SessionRef({}/{})", self.node, self.session)
+    }
+}
+
+impl SessionRef {
+    /// The socket's id.
+    pub fn id(&self) -> SessionId {
+        self.session
+    }
+}
+
+/// The way to reach any actor or socket by id. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    node: String,
     router: Addr<Router>,
+    /// Sockets on this node, for frames arriving from other nodes.
+    sessions: RwLock<HashMap<SessionId, LocalSession>>,
+    cluster: Option<Arc<Cluster>>,
+}
+
+/// Where an actor is.
+enum Target<A: Actor> {
+    Local(Addr<A>),
+    Remote(String),
 }
 
 /// A resolved reference to one actor. Holding it is a cache: when its
-/// actor has stopped, asking fails with `Unavailable` and the holder
-/// resolves again.
+/// actor has stopped or moved, asking fails with `Unavailable` and the
+/// holder resolves again.
 pub struct ActorRef<A: Actor> {
-    addr: Addr<A>,
+    key: ActorKey,
+    target: Target<A>,
+    bus: Bus,
 }
 
 impl<A: Actor> Clone for ActorRef<A> {
     fn clone(&self) -> Self {
         ActorRef {
-            addr: self.addr.clone(),
+            key: self.key,
+            target: match &self.target {
+                Target::Local(a) => Target::Local(a.clone()),
+                Target::Remote(n) => Target::Remote(n.clone()),
+            },
+            bus: self.bus.clone(),
         }
     }
 }
 
 impl<A: Actor> ActorRef<A> {
-    /// Enqueues `msg` now (so several asks keep their order) and returns
-    /// the answer's future, bounded by [`ASK_TIMEOUT`].
+    /// Enqueues `msg` now (so several asks keep their order, locally and
+    /// across nodes) and returns the answer's future, bounded by
+    /// [`ASK_TIMEOUT`].
     pub fn ask<M>(&self, msg: M) -> impl Future<Output = Result<M::Result, BusError>> + use<A, M>
     where
-        M: Message + Send + 'static,
-        M::Result: Send,
+        M: Call,
+        M::Result: Serialize + DeserializeOwned + Send,
         A: Handler<M>,
         A::Context: ToEnvelope<A, M>,
     {
-        let request = self.addr.send(msg).timeout(ASK_TIMEOUT);
-        async move { request.await.map_err(BusError::from) }
+        match &self.target {
+            Target::Local(addr) => {
+                let request = addr.send(msg).timeout(ASK_TIMEOUT);
+                Either::Left(async move { request.await.map_err(BusError::from) })
+            }
+            Target::Remote(node) => {
+                let sent = self.bus.remote_call(node, self.key, msg, true);
+                Either::Right(async move {
+                    let Some(rx) = sent? else {
+                        return Err(BusError::Unavailable("no answer channel".into()));
+                    };
+                    let answer = tokio::time::timeout(ASK_TIMEOUT, rx)
+                        .await
+                        .map_err(|_| BusError::Unavailable("remote call timed out".into()))?
+                        .map_err(|_| BusError::Unavailable("remote call dropped".into()))??;
+                    serde_json::from_value(answer)
+                        .map_err(|e| BusError::Unavailable(format!("bad answer: {e}")))
+                })
+            }
+        }
     }
 
     /// Sends without waiting for an answer.
     pub fn tell<M>(&self, msg: M)
     where
-        M: Message + Send + 'static,
-        M::Result: Send,
+        M: Call,
+        M::Result: Serialize + DeserializeOwned + Send,
         A: Handler<M>,
         A::Context: ToEnvelope<A, M>,
     {
-        self.addr.do_send(msg);
+        match &self.target {
+            Target::Local(addr) => addr.do_send(msg),
+            Target::Remote(node) => {
+                if let Err(e) = self.bus.remote_call(node, self.key, msg, false) {
+                    tracing::warn!(actor = %self.key, error = %e, "could not tell a remote actor");
+                }
+            }
+        }
     }
 
-    /// Whether the actor still runs.
+    /// Whether the actor may still be reached through this reference (a
+    /// remote one is assumed alive; its node's death is noticed elsewhere).
     pub fn is_alive(&self) -> bool {
-        self.addr.connected()
+        match &self.target {
+            Target::Local(a) => a.connected(),
+            Target::Remote(_) => true,
+        }
+    }
+
+    /// The other node hosting it, if it is not here.
+    pub fn remote_node(&self) -> Option<&str> {
+        match &self.target {
+            Target::Local(_) => None,
+            Target::Remote(n) => Some(n),
+        }
+    }
+
+    fn local_addr(&self) -> Option<Addr<A>> {
+        match &self.target {
+            Target::Local(a) => Some(a.clone()),
+            Target::Remote(_) => None,
+        }
     }
 }
 
@@ -105,38 +233,377 @@ pub type ConversationRef = ActorRef<Conversation>;
 pub type TeamRef = ActorRef<TeamQueue>;
 
 impl Bus {
-    /// A bus over a local Router.
-    pub fn local(router: Addr<Router>) -> Self {
-        Bus { router }
+    /// A bus over a local Router, and a cluster transport when this node is
+    /// part of one (start it with [`Bus::start_cluster`]).
+    pub fn new(node: String, router: Addr<Router>, cluster: Option<Arc<Cluster>>) -> Self {
+        Bus {
+            inner: Arc::new(Inner {
+                node,
+                router,
+                sessions: RwLock::new(HashMap::new()),
+                cluster,
+            }),
+        }
     }
 
-    /// Finds (activating if needed) the actor of `conversation:<id>`.
+    /// Starts the cluster transport's tasks (no-op on one node).
+    pub async fn start_cluster(&self) -> Result<(), cluster::ClusterError> {
+        match &self.inner.cluster {
+            Some(c) => c.start(self.clone()).await,
+            None => Ok(()),
+        }
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        &self.inner.node
+    }
+
+    /// Whether this node is part of a cluster.
+    pub fn clustered(&self) -> bool {
+        self.inner.cluster.is_some()
+    }
+
+    /// The cluster transport, if any.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.inner.cluster.as_ref()
+    }
+
+    /// Whether the bus can do its work: always on one node; in a cluster,
+    /// while Redis answers and the node's lease is fresh.
+    pub fn is_ready(&self) -> bool {
+        self.inner.cluster.as_ref().is_none_or(|c| c.is_ready())
+    }
+
+    fn ref_to<A: Actor>(&self, key: ActorKey, target: Target<A>) -> ActorRef<A> {
+        ActorRef {
+            key,
+            target,
+            bus: self.clone(),
+        }
+    }
+
+    /// Finds `conversation:<id>`: here (activating it if nobody hosts it)
+    /// or on the node that hosts it.
     pub async fn conversation(&self, id: ConversationId) -> Result<ConversationRef, BusError> {
-        let addr = self
-            .router
-            .send(ResolveConversation { id })
+        if id.0 <= 0 {
+            return Err(BusError::NotFound);
+        }
+        let key = ActorKey::Conversation(id);
+        let router = &self.inner.router;
+        let Some(cluster) = &self.inner.cluster else {
+            let addr = router
+                .send(ResolveConversation { id, activate: true })
+                .timeout(ASK_TIMEOUT)
+                .await??
+                .ok_or_else(|| BusError::Unavailable("not activated".into()))?;
+            return Ok(self.ref_to(key, Target::Local(addr)));
+        };
+        if let Some(addr) = router
+            .send(ResolveConversation {
+                id,
+                activate: false,
+            })
             .timeout(ASK_TIMEOUT)
-            .await??;
-        Ok(ActorRef { addr })
+            .await??
+        {
+            return Ok(self.ref_to(key, Target::Local(addr)));
+        }
+        let owner = cluster.claim(key).await?;
+        if owner != self.inner.node {
+            return Ok(self.ref_to(key, Target::Remote(owner)));
+        }
+        let addr = router
+            .send(ResolveConversation { id, activate: true })
+            .timeout(ASK_TIMEOUT)
+            .await??
+            .ok_or_else(|| BusError::Unavailable("not activated".into()))?;
+        Ok(self.ref_to(key, Target::Local(addr)))
     }
 
-    /// Finds (activating if needed) the actor of `team:<id>`.
+    /// Finds `team:<id>` like [`Bus::conversation`].
     pub async fn team(&self, id: TeamId) -> Result<TeamRef, BusError> {
-        let addr = self
-            .router
-            .send(ResolveTeam { id })
+        if id.0 <= 0 {
+            return Err(BusError::NotFound);
+        }
+        let key = ActorKey::Team(id);
+        let router = &self.inner.router;
+        if let Some(cluster) = &self.inner.cluster {
+            if let Some(addr) = router
+                .send(ResolveTeam {
+                    id,
+                    activate: false,
+                })
+                .timeout(ASK_TIMEOUT)
+                .await??
+            {
+                return Ok(self.ref_to(key, Target::Local(addr)));
+            }
+            let owner = cluster.claim(key).await?;
+            if owner != self.inner.node {
+                return Ok(self.ref_to(key, Target::Remote(owner)));
+            }
+        }
+        let addr = router
+            .send(ResolveTeam { id, activate: true })
             .timeout(ASK_TIMEOUT)
-            .await??;
-        Ok(ActorRef { addr })
+            .await??
+            .ok_or_else(|| BusError::Unavailable("not activated".into()))?;
+        Ok(self.ref_to(key, Target::Local(addr)))
     }
 
-    /// Delivers a frame to every socket of `agent:<id>` (fire and forget).
+    fn remote_call<M>(
+        &self,
+        node: &str,
+        key: ActorKey,
+        msg: M,
+        reply: bool,
+    ) -> Result<
+        Option<tokio::sync::oneshot::Receiver<Result<serde_json::Value, RemoteError>>>,
+        BusError,
+    >
+    where
+        M: Call,
+    {
+        let Some(cluster) = &self.inner.cluster else {
+            return Err(BusError::Unavailable("not part of a cluster".into()));
+        };
+        let payload = serde_json::to_value(&msg)
+            .map_err(|e| BusError::Unavailable(format!("cannot send {}: {e}", M::NAME)))?;
+        cluster.send_call(node, key, M::NAME, payload, reply)
+    }
+
+    /// A socket of this node, reachable from any node by the returned ref.
+    /// Call [`Bus::forget_session`] when it closes.
+    pub fn register_session(
+        &self,
+        session: SessionId,
+        frames: Recipient<Deliver>,
+        control: Recipient<Control>,
+    ) -> SessionRef {
+        let local = LocalSession { frames, control };
+        if let Ok(mut s) = self.inner.sessions.write() {
+            s.insert(session, local.clone());
+        }
+        SessionRef {
+            node: self.inner.node.clone(),
+            session,
+            local: Some(local),
+        }
+    }
+
+    /// A socket of this node closed.
+    pub fn forget_session(&self, session: SessionId) {
+        if let Ok(mut s) = self.inner.sessions.write() {
+            s.remove(&session);
+        }
+        if let Some(c) = &self.inner.cluster {
+            c.forget_session(session);
+        }
+    }
+
+    /// A local socket follows an actor reached through `actor`: if that is
+    /// on another node and the node dies, the socket is told to reconnect
+    /// (its client then resumes from where it was).
+    pub fn follow<A: Actor>(&self, actor: &ActorRef<A>, session: &SessionRef) {
+        if let (Some(node), Some(c), Some(local)) =
+            (actor.remote_node(), &self.inner.cluster, &session.local)
+        {
+            c.follow(node, session.session, local.control.clone());
+        }
+    }
+
+    fn local_session(&self, s: &SessionRef) -> Option<LocalSession> {
+        if let Some(l) = &s.local {
+            return Some(l.clone());
+        }
+        if s.node != self.inner.node {
+            return None;
+        }
+        self.inner
+            .sessions
+            .read()
+            .ok()
+            .and_then(|m| m.get(&s.session).cloned())
+    }
+
+    /// Hands a frame to sockets, local or remote (one envelope per other
+    /// node). Returns the local ones that could not take it (closed, or
+    /// too slow: their mailbox is full); remote ones that are gone are
+    /// reported to `source` later, as `SessionsGone` / `WatchersGone`.
+    pub fn deliver<'a>(
+        &self,
+        frame: &Deliver,
+        to: impl IntoIterator<Item = &'a SessionRef>,
+        source: Option<ActorKey>,
+    ) -> Vec<SessionId> {
+        let mut gone = Vec::new();
+        let mut remote: HashMap<&str, Vec<SessionId>> = HashMap::new();
+        for s in to {
+            match self.local_session(s) {
+                Some(l) => {
+                    if l.frames.try_send(frame.clone()).is_err() {
+                        gone.push(s.session);
+                    }
+                }
+                None if s.node == self.inner.node => gone.push(s.session),
+                None => remote.entry(s.node.as_str()).or_default().push(s.session),
+            }
+        }
+        match &self.inner.cluster {
+            Some(c) => {
+                for (node, sessions) in remote {
+                    c.send_deliver(node, sessions, &frame.0, source);
+                }
+            }
+            None => gone.extend(remote.into_values().flatten()),
+        }
+        gone
+    }
+
+    /// Hands a frame to one socket; `false` if it is a local socket that
+    /// could not take it.
+    pub fn deliver_one(&self, frame: &Deliver, to: &SessionRef, source: Option<ActorKey>) -> bool {
+        self.deliver(frame, std::iter::once(to), source).is_empty()
+    }
+
+    /// Frames from another node for sockets here; returns the gone ones.
+    fn deliver_here(&self, sessions: &[SessionId], frame: String) -> Vec<SessionId> {
+        let frame = Deliver(ByteString::from(frame));
+        let map = match self.inner.sessions.read() {
+            Ok(m) => m,
+            Err(_) => return sessions.to_vec(),
+        };
+        sessions
+            .iter()
+            .filter(|s| {
+                map.get(s)
+                    .is_none_or(|l| l.frames.try_send(frame.clone()).is_err())
+            })
+            .copied()
+            .collect()
+    }
+
+    /// Tells the actor `source` that these sockets are gone.
+    fn sessions_gone(&self, source: ActorKey, _node: &str, sessions: Vec<SessionId>) {
+        let bus = self.clone();
+        actix_rt::spawn(async move {
+            match source {
+                ActorKey::Conversation(id) => {
+                    if let Ok(c) = bus.conversation(id).await {
+                        c.tell(SessionsGone { sessions });
+                    }
+                }
+                ActorKey::Team(id) => {
+                    if let Ok(t) = bus.team(id).await {
+                        t.tell(WatchersGone { sessions });
+                    }
+                }
+            }
+        });
+    }
+
+    /// Stops a local actor whose directory entry another node now holds.
+    fn relinquish_local(&self, key: ActorKey) {
+        let router = self.inner.router.clone();
+        actix_rt::spawn(async move {
+            if let ActorKey::Conversation(id) = key
+                && let Ok(Ok(Some(addr))) = router
+                    .send(ResolveConversation {
+                        id,
+                        activate: false,
+                    })
+                    .await
+            {
+                addr.do_send(Relinquish);
+            }
+            if let ActorKey::Team(id) = key
+                && let Ok(Ok(Some(addr))) = router
+                    .send(ResolveTeam {
+                        id,
+                        activate: false,
+                    })
+                    .await
+            {
+                addr.do_send(crate::actors::team_queue::StopQueue);
+            }
+        });
+    }
+
+    /// Ends the given sockets (any node) with `reason`: they reconnect.
+    pub fn kick<'a>(&self, to: impl IntoIterator<Item = &'a SessionRef>, reason: &str) {
+        for s in to {
+            if let Some(l) = self.local_session(s) {
+                let _ = l.control.try_send(Control::Reconnect(reason.to_owned()));
+            }
+            // Remote sockets of an actor that moves are kicked by their own
+            // node, which watches the nodes its sockets follow.
+        }
+    }
+
+    /// Delivers a frame to every socket of `agent:<id>`, on every node.
     pub fn to_agent(&self, agent: UserId, frame: Deliver) {
-        self.router.do_send(AgentEvent::Deliver { agent, frame });
+        if let Some(c) = &self.inner.cluster {
+            c.broadcast_agent(
+                agent,
+                AgentBroadcast::Deliver {
+                    frame: frame.0.to_string(),
+                },
+            );
+        }
+        self.inner
+            .router
+            .do_send(AgentEvent::Deliver { agent, frame });
     }
 
-    /// Tells the Router about an agent socket coming or going, or presence.
+    /// Tells the Router about an agent socket coming or going, or presence;
+    /// kicks and follows reach the agent's sockets on every node.
     pub fn agent_event(&self, event: AgentEvent) {
-        self.router.do_send(event);
+        if let Some(c) = &self.inner.cluster {
+            match &event {
+                AgentEvent::Kick {
+                    agent,
+                    family,
+                    reason,
+                } => c.broadcast_agent(
+                    *agent,
+                    AgentBroadcast::Kick {
+                        family: family.clone(),
+                        reason: reason.clone(),
+                    },
+                ),
+                AgentEvent::Follow {
+                    agent,
+                    conversation,
+                } => c.broadcast_agent(
+                    *agent,
+                    AgentBroadcast::Follow {
+                        conversation: *conversation,
+                    },
+                ),
+                _ => {}
+            }
+        }
+        self.inner.router.do_send(event);
+    }
+
+    /// An agent broadcast from another node, for the sockets here.
+    fn agent_here(&self, agent: UserId, event: AgentBroadcast) {
+        let event = match event {
+            AgentBroadcast::Deliver { frame } => AgentEvent::Deliver {
+                agent,
+                frame: Deliver(ByteString::from(frame)),
+            },
+            AgentBroadcast::Kick { family, reason } => AgentEvent::Kick {
+                agent,
+                family,
+                reason,
+            },
+            AgentBroadcast::Follow { conversation } => AgentEvent::Follow {
+                agent,
+                conversation,
+            },
+        };
+        self.inner.router.do_send(event);
     }
 }

@@ -5,7 +5,7 @@ use super::conversation::ConversationState;
 use super::{Role, TeamId, UserId};
 
 /// A staff member asking for access.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StaffScope {
     /// Who.
     pub user: UserId,

@@ -37,7 +37,7 @@ pub struct AgentState {
 }
 
 /// What routing knows about one waiting conversation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueuedConversation {
     /// The conversation.
     pub id: ConversationId,

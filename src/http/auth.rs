@@ -194,7 +194,7 @@ pub async fn logout(
             .agent_event(crate::actors::router::AgentEvent::Kick {
                 agent: crate::domain::UserId(token.user_id),
                 family: Some(token.family_id),
-                reason: "logged out",
+                reason: "logged out".into(),
             });
     }
     Ok(HttpResponse::NoContent().finish())

@@ -251,7 +251,7 @@ async fn change<M>(
     make: impl FnOnce(Party) -> M,
 ) -> Result<HttpResponse, ApiError>
 where
-    M: actix::Message<Result = Result<ConversationView, ActorError>> + Send + 'static,
+    M: crate::bus::calls::Call + actix::Message<Result = Result<ConversationView, ActorError>>,
     Conversation: actix::Handler<M>,
     <Conversation as actix::Actor>::Context: actix::dev::ToEnvelope<Conversation, M>,
 {

@@ -135,7 +135,7 @@ pub async fn change_password(
         .agent_event(crate::actors::router::AgentEvent::Kick {
             agent: staff.id,
             family: None,
-            reason: "password changed; log in again",
+            reason: "password changed; log in again".into(),
         });
     Ok(HttpResponse::Ok().json(pair))
 }

@@ -517,7 +517,7 @@ async fn apply_update(
             .agent_event(crate::actors::router::AgentEvent::Kick {
                 agent: id,
                 family: None,
-                reason: "your sessions were ended",
+                reason: "your sessions were ended".into(),
             });
     }
     // Queues of the teams the user left or joined show the change (status,

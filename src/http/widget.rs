@@ -302,6 +302,7 @@ async fn start(
         store::messages::append(
             &txn,
             id,
+            store::conversations::Fence::default(),
             &[store::messages::NewMessage {
                 seq: 1,
                 client_msg_id: None,

@@ -47,7 +47,18 @@ pub async fn agent_socket(
     let family = staff.session.clone();
     AgentSession::create(move |ctx| {
         ctx.add_stream(stream);
-        AgentSession::new(session, &settings, node, bus, db, scope, name, me, family)
+        AgentSession::new(
+            session,
+            &settings,
+            node,
+            bus,
+            db,
+            scope,
+            name,
+            me,
+            family,
+            ctx.address(),
+        )
     });
     Ok(response)
 }
@@ -82,7 +93,15 @@ pub async fn customer_socket(
     let conversation = claims.conversation_id();
     CustomerSession::create(move |ctx| {
         ctx.add_stream(stream);
-        CustomerSession::new(session, &settings, node, bus, party, conversation)
+        CustomerSession::new(
+            session,
+            &settings,
+            node,
+            bus,
+            party,
+            conversation,
+            ctx.address(),
+        )
     });
     Ok(response)
 }

@@ -73,6 +73,7 @@ pub async fn create_with_visitor(
         attributes: Set(new.attributes),
         offline: Set(new.offline),
         version: Set(0),
+        owner_token: Set(0),
         last_seq: Set(0),
         customer_last_read_seq: Set(0),
         agent_last_read_seq: Set(0),
@@ -322,14 +323,70 @@ pub enum ChangeError {
     Store(#[from] StoreError),
 }
 
+/// The fencing token a conversation's writer holds: `Some` on a node of a
+/// cluster (the writes are conditional on it), `None` on a single node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fence(pub Option<i64>);
+
+impl Fence {
+    /// Makes an update conditional on the token.
+    pub fn guard(
+        self,
+        q: sea_orm::UpdateMany<conversations::Entity>,
+    ) -> sea_orm::UpdateMany<conversations::Entity> {
+        match self.0 {
+            Some(t) => q.filter(conversations::Column::OwnerToken.eq(t)),
+            None => q,
+        }
+    }
+}
+
+/// Takes a new fencing token for the actor starting on this node: every
+/// later write of an older holder is refused.
+pub async fn take_ownership(db: &super::Db, id: ConversationId) -> Result<Fence, StoreError> {
+    let txn = super::begin(db).await?;
+    conversations::Entity::update_many()
+        .col_expr(
+            conversations::Column::OwnerToken,
+            Expr::col(conversations::Column::OwnerToken).add(1),
+        )
+        .filter(conversations::Column::Id.eq(id.0))
+        .exec(&txn)
+        .await?;
+    let token: Option<i64> = conversations::Entity::find_by_id(id.0)
+        .select_only()
+        .column(conversations::Column::OwnerToken)
+        .into_tuple()
+        .one(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(Fence(token))
+}
+
+/// The token the conversation's current writer holds.
+pub async fn owner_token(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+) -> Result<Option<i64>, StoreError> {
+    Ok(conversations::Entity::find_by_id(id.0)
+        .select_only()
+        .column(conversations::Column::OwnerToken)
+        .into_tuple()
+        .one(db)
+        .await?)
+}
+
 fn transitioned(
     q: sea_orm::UpdateMany<conversations::Entity>,
+    fence: Fence,
 ) -> sea_orm::UpdateMany<conversations::Entity> {
-    q.col_expr(
-        conversations::Column::Version,
-        Expr::col(conversations::Column::Version).add(1),
-    )
-    .col_expr(conversations::Column::UpdatedAt, Expr::value(Utc::now()))
+    fence
+        .guard(q)
+        .col_expr(
+            conversations::Column::Version,
+            Expr::col(conversations::Column::Version).add(1),
+        )
+        .col_expr(conversations::Column::UpdatedAt, Expr::value(Utc::now()))
 }
 
 /// Gives a conversation to `agent` if it is still in one of `from` states
@@ -342,6 +399,7 @@ fn transitioned(
 pub async fn assign(
     db: &impl ConnectionTrait,
     id: ConversationId,
+    fence: Fence,
     agent: UserId,
     from: &[ConversationState],
     require_online: bool,
@@ -367,7 +425,7 @@ pub async fn assign(
     if load >= capacity {
         return Err(ChangeError::AtCapacity);
     }
-    let res = transitioned(conversations::Entity::update_many())
+    let res = transitioned(conversations::Entity::update_many(), fence)
         .col_expr(
             conversations::Column::State,
             Expr::value(ConversationState::Assigned.as_str()),
@@ -410,10 +468,11 @@ pub async fn open_ids(db: &impl ConnectionTrait) -> Result<Vec<ConversationId>, 
 pub async fn requeue(
     db: &impl ConnectionTrait,
     id: ConversationId,
+    fence: Fence,
     team: Option<TeamId>,
     from: &[ConversationState],
 ) -> Result<conversations::Model, ChangeError> {
-    let res = transitioned(conversations::Entity::update_many())
+    let res = transitioned(conversations::Entity::update_many(), fence)
         .col_expr(
             conversations::Column::State,
             Expr::value(ConversationState::Queued.as_str()),
@@ -450,10 +509,11 @@ pub async fn requeue(
 pub async fn close(
     db: &impl ConnectionTrait,
     id: ConversationId,
+    fence: Fence,
     reason: &str,
 ) -> Result<conversations::Model, ChangeError> {
     let now = Utc::now();
-    let res = transitioned(conversations::Entity::update_many())
+    let res = transitioned(conversations::Entity::update_many(), fence)
         .col_expr(
             conversations::Column::State,
             Expr::value(ConversationState::Closed.as_str()),
@@ -584,9 +644,10 @@ pub struct BotHandoff {
 pub async fn leave_bot(
     db: &impl ConnectionTrait,
     id: ConversationId,
+    fence: Fence,
     handoff: BotHandoff,
 ) -> Result<conversations::Model, ChangeError> {
-    let res = transitioned(conversations::Entity::update_many())
+    let res = transitioned(conversations::Entity::update_many(), fence)
         .col_expr(
             conversations::Column::State,
             Expr::value(ConversationState::Queued.as_str()),
@@ -649,10 +710,11 @@ pub async fn required_skills(
 pub async fn overflow(
     db: &impl ConnectionTrait,
     id: ConversationId,
+    fence: Fence,
     from: TeamId,
     to: TeamId,
 ) -> Result<conversations::Model, ChangeError> {
-    let res = transitioned(conversations::Entity::update_many())
+    let res = transitioned(conversations::Entity::update_many(), fence)
         .col_expr(conversations::Column::TeamId, Expr::value(to.0))
         .filter(conversations::Column::Id.eq(id.0))
         .filter(conversations::Column::TeamId.eq(from.0))
@@ -672,9 +734,10 @@ pub async fn overflow(
 pub async fn requeue_front(
     db: &impl ConnectionTrait,
     id: ConversationId,
+    fence: Fence,
     agent: UserId,
 ) -> Result<conversations::Model, ChangeError> {
-    let res = transitioned(conversations::Entity::update_many())
+    let res = transitioned(conversations::Entity::update_many(), fence)
         .col_expr(
             conversations::Column::State,
             Expr::value(ConversationState::Queued.as_str()),

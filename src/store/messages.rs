@@ -36,13 +36,14 @@ pub struct NewMessage {
 pub async fn commit_batch(
     db: &sea_orm::DatabaseConnection,
     conversation: ConversationId,
+    fence: super::conversations::Fence,
     batch: &[NewMessage],
 ) -> Result<Vec<messages::Model>, StoreError> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
     let txn = super::begin(db).await?;
-    let stored = append(&txn, conversation, batch).await?;
+    let stored = append(&txn, conversation, fence, batch).await?;
     txn.commit().await?;
     Ok(stored)
 }
@@ -53,6 +54,7 @@ pub async fn commit_batch(
 pub async fn append(
     db: &impl ConnectionTrait,
     conversation: ConversationId,
+    fence: super::conversations::Fence,
     batch: &[NewMessage],
 ) -> Result<Vec<messages::Model>, StoreError> {
     let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
@@ -85,14 +87,15 @@ pub async fn append(
     // The conditional update goes first: it takes the row's write lock, and
     // if another writer moved last_seq (this actor is not the only writer:
     // a lost lease) nothing is written at all, rather than a gap or a fork.
-    let res = update
+    let res = fence
+        .guard(update)
         .filter(conversations::Column::Id.eq(conversation.0))
         .filter(conversations::Column::LastSeq.eq(first.seq - 1))
         .exec(db)
         .await?;
     if res.rows_affected != 1 {
         return Err(StoreError::Conflict(format!(
-            "conversation {conversation} last_seq is not {}",
+            "conversation {conversation}: last_seq is not {} or its writer lost the fence",
             first.seq - 1
         )));
     }

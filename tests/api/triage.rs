@@ -211,7 +211,7 @@ on_both! {
             sender: Sender { kind: PartyKind::Bot, id: None, name: Some("Switchbot".into()) },
             text: text.into(),
         };
-        store::messages::commit_batch(&app.db, cid, &[
+        store::messages::commit_batch(&app.db, cid, store::conversations::Fence::default(), &[
             bot(1, "Hi! I'm Switchbot."),
             bot(2, "What is it about?\n\n1. Billing\n2. Something else"),
             store::messages::NewMessage {

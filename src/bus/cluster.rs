@@ -1,0 +1,621 @@
+//! The Redis transport: how the nodes of a cluster address each other's
+//! actors. The database stays the source of truth; Redis only says who
+//! hosts what and carries envelopes between nodes.
+//!
+//! - **Node lease**: `{p}:live:{node}` is set with a TTL of `lease` and
+//!   renewed every `renew` while the node runs. A node that dies (killed,
+//!   not shut down) lapses within `lease`.
+//! - **Directory**: `{p}:owner:{actor}` names the node hosting that actor.
+//!   An entry counts only while its node's lease lives, so a dead node's
+//!   actors are claimed by the next node that needs them (one Lua script,
+//!   atomic). Graceful shutdown deletes the node's entries at once.
+//! - **Fencing**: a conversation's writes are conditional on the token its
+//!   actor took from the database when it started (`owner_token`), so a
+//!   node that lost its entry without noticing cannot write any more.
+//! - **Channels**: each node subscribes to `{p}:node:{node}` and to the
+//!   broadcast `{p}:all`; one task publishes everything this node sends,
+//!   in order, over one connection, so frames of one conversation reach a
+//!   remote socket in the order they were sent.
+//! - **Presence**: `{p}:agent:{id}` is a sorted set of the nodes holding a
+//!   socket of that agent (scored by expiry), so an agent goes offline
+//!   only when its last socket anywhere is gone.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::Recipient;
+use deadpool_redis::redis::{self, AsyncCommands};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::envelope::{ActorKey, AgentBroadcast, Body, Envelope, RemoteError};
+use super::{Bus, BusError};
+use crate::actors::{Control, SessionId};
+use crate::domain::UserId;
+
+/// Envelopes waiting for the publisher; beyond this a node whose Redis is
+/// gone drops (and logs) what it cannot send rather than grow without end.
+const OUTBOX: usize = 100_000;
+/// Longest pause between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Claims an actor for a node: keeps a live owner, else takes it.
+const CLAIM: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then
+  if v == ARGV[1] then return v end
+  if redis.call('EXISTS', ARGV[2] .. v) == 1 then return v end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+";
+
+/// Deletes a directory entry only if it is still this node's.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// Why the cluster transport could not start or act.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The URL or pool settings are unusable.
+    #[error("redis: {0}")]
+    Config(String),
+    /// Redis refused or is unreachable.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// No pooled connection.
+    #[error("redis pool: {0}")]
+    Pool(#[from] deadpool_redis::PoolError),
+}
+
+impl From<ClusterError> for BusError {
+    fn from(e: ClusterError) -> Self {
+        BusError::Unavailable(e.to_string())
+    }
+}
+
+/// How a cluster node talks to Redis.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// `redis://…`.
+    pub url: String,
+    /// Prefix of every key and channel (several clusters may share a Redis).
+    pub prefix: String,
+    /// How long a node's lease lives without renewal.
+    pub lease: Duration,
+    /// How often it is renewed.
+    pub renew: Duration,
+}
+
+/// What to do when nobody received a published envelope (its node is gone).
+enum Unheard {
+    /// Fail the waiting call at once instead of after its timeout.
+    FailCall(u64),
+    /// Tell the actor that sent a frame that these sockets are gone.
+    SessionsGone {
+        source: ActorKey,
+        node: String,
+        sessions: Vec<SessionId>,
+    },
+    /// Nothing.
+    Ignore,
+}
+
+/// One envelope for the publisher.
+struct Outgoing {
+    channel: String,
+    bytes: Vec<u8>,
+    unheard: Unheard,
+}
+
+/// This node's end of the cluster.
+pub struct Cluster {
+    node: String,
+    config: ClusterConfig,
+    client: redis::Client,
+    pool: deadpool_redis::Pool,
+    outbox: mpsc::Sender<Outgoing>,
+    /// Taken by the publisher task when it starts.
+    outbox_rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
+    next_call: AtomicU64,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Result<Value, RemoteError>>>>,
+    /// Actors this node claimed (their directory entries name it).
+    hosted: Mutex<HashSet<ActorKey>>,
+    /// Remote nodes hosting conversations or queues that local sockets
+    /// follow: if one dies, those sockets are told to reconnect.
+    followed: Mutex<HashMap<String, HashMap<SessionId, Recipient<Control>>>>,
+    /// Agents with a socket on this node (their presence is refreshed).
+    agents: Mutex<HashSet<UserId>>,
+    subscribed: AtomicBool,
+    /// When the node lease was last renewed.
+    renewed: Mutex<Option<Instant>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means another thread panicked mid-update of a
+    // plain map; the map itself is still usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Cluster {
+    /// Connects (checking Redis answers) without starting anything.
+    pub async fn connect(node: &str, config: ClusterConfig) -> Result<Arc<Cluster>, ClusterError> {
+        if node.contains(['|', ' ']) {
+            return Err(ClusterError::Config(format!(
+                "node id {node:?} may not contain '|' or spaces"
+            )));
+        }
+        let client = redis::Client::open(config.url.as_str())?;
+        let pool = deadpool_redis::Config::from_url(config.url.clone())
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .map_err(|e| ClusterError::Config(e.to_string()))?;
+        let mut conn = pool.get().await?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        Ok(Arc::new(Cluster {
+            node: node.to_owned(),
+            config,
+            client,
+            pool,
+            outbox: tx,
+            outbox_rx: Mutex::new(Some(rx)),
+            next_call: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            hosted: Mutex::new(HashSet::new()),
+            followed: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashSet::new()),
+            subscribed: AtomicBool::new(false),
+            renewed: Mutex::new(None),
+        }))
+    }
+
+    fn key(&self, rest: impl std::fmt::Display) -> String {
+        format!("{}:{rest}", self.config.prefix)
+    }
+
+    fn node_channel(&self, node: &str) -> String {
+        self.key(format_args!("node:{node}"))
+    }
+
+    /// Starts the publisher, the subscriber and the lease keeper on the
+    /// current runtime. The node lease is taken before this returns.
+    pub async fn start(self: &Arc<Self>, bus: Bus) -> Result<(), ClusterError> {
+        self.renew_lease().await?;
+        let Some(rx) = lock(&self.outbox_rx).take() else {
+            return Ok(());
+        };
+        actix_rt::spawn(publisher(self.clone(), bus.clone(), rx));
+        actix_rt::spawn(subscriber(self.clone(), bus.clone()));
+        actix_rt::spawn(keeper(self.clone(), bus));
+        Ok(())
+    }
+
+    /// Connected to Redis and holding a fresh lease: `/readyz`.
+    pub fn is_ready(&self) -> bool {
+        self.subscribed.load(Ordering::Relaxed)
+            && lock(&self.renewed).is_some_and(|t| t.elapsed() < self.config.lease)
+    }
+
+    fn enqueue(&self, channel: String, env: &Envelope, unheard: Unheard) -> Result<(), BusError> {
+        let bytes = env
+            .encode()
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        self.outbox
+            .try_send(Outgoing {
+                channel,
+                bytes,
+                unheard,
+            })
+            .map_err(|_| {
+                tracing::warn!("cluster outbox full or closed; envelope dropped");
+                BusError::Unavailable("the cluster link is saturated".into())
+            })
+    }
+
+    /// Sends a call to `node` now (so calls keep their order); with
+    /// `reply`, the receiver gets the answer.
+    pub(super) fn send_call(
+        &self,
+        node: &str,
+        to: ActorKey,
+        call: &str,
+        payload: Value,
+        reply: bool,
+    ) -> Result<Option<oneshot::Receiver<Result<Value, RemoteError>>>, BusError> {
+        let (id, rx) = if reply {
+            let id = self.next_call.fetch_add(1, Ordering::Relaxed);
+            let (tx, rx) = oneshot::channel();
+            lock(&self.pending).insert(id, tx);
+            (id, Some(rx))
+        } else {
+            (0, None)
+        };
+        let env = Envelope::new(
+            &self.node,
+            Body::Call {
+                id,
+                to,
+                call: call.to_owned(),
+                payload,
+            },
+        );
+        let unheard = if reply {
+            Unheard::FailCall(id)
+        } else {
+            Unheard::Ignore
+        };
+        if let Err(e) = self.enqueue(self.node_channel(node), &env, unheard) {
+            lock(&self.pending).remove(&id);
+            return Err(e);
+        }
+        Ok(rx)
+    }
+
+    /// One frame for several sockets of `node`.
+    pub(super) fn send_deliver(
+        &self,
+        node: &str,
+        sessions: Vec<SessionId>,
+        frame: &str,
+        source: Option<ActorKey>,
+    ) {
+        let unheard = match source {
+            Some(source) => Unheard::SessionsGone {
+                source,
+                node: node.to_owned(),
+                sessions: sessions.clone(),
+            },
+            None => Unheard::Ignore,
+        };
+        let env = Envelope::new(
+            &self.node,
+            Body::Deliver {
+                source,
+                sessions,
+                frame: frame.to_owned(),
+            },
+        );
+        let _ = self.enqueue(self.node_channel(node), &env, unheard);
+    }
+
+    /// Something for an agent's sockets on every node.
+    pub(super) fn broadcast_agent(&self, agent: UserId, event: AgentBroadcast) {
+        let env = Envelope::new(&self.node, Body::Agent { agent, event });
+        let _ = self.enqueue(self.key("all"), &env, Unheard::Ignore);
+    }
+
+    /// The node hosting `key`, claiming it for this node when no live node
+    /// does.
+    pub(super) async fn claim(&self, key: ActorKey) -> Result<String, BusError> {
+        let mut conn = self.pool.get().await.map_err(ClusterError::from)?;
+        let owner: String = redis::Script::new(CLAIM)
+            .key(self.key(format_args!("owner:{key}")))
+            .arg(&self.node)
+            .arg(self.key("live:"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(ClusterError::from)?;
+        if owner == self.node {
+            lock(&self.hosted).insert(key);
+        }
+        Ok(owner)
+    }
+
+    /// This node no longer hosts `key` (passivated, stopped).
+    pub async fn release(&self, key: ActorKey) {
+        lock(&self.hosted).remove(&key);
+        let res: Result<i64, ClusterError> = async {
+            let mut conn = self.pool.get().await?;
+            Ok(redis::Script::new(RELEASE)
+                .key(self.key(format_args!("owner:{key}")))
+                .arg(&self.node)
+                .invoke_async(&mut conn)
+                .await?)
+        }
+        .await;
+        if let Err(e) = res {
+            tracing::warn!(actor = %key, error = %e, "could not release directory entry");
+        }
+    }
+
+    /// Graceful shutdown: every entry of this node and its lease go at
+    /// once, so other nodes take over without waiting for the lease.
+    pub async fn leave(&self) {
+        let keys: Vec<ActorKey> = lock(&self.hosted).iter().copied().collect();
+        for key in keys {
+            self.release(key).await;
+        }
+        let agents: Vec<UserId> = lock(&self.agents).drain().collect();
+        if let Ok(mut conn) = self.pool.get().await {
+            for a in agents {
+                let _: Result<i64, _> = conn
+                    .zrem(self.key(format_args!("agent:{a}")), &self.node)
+                    .await;
+            }
+            let _: Result<i64, _> = conn.del(self.key(format_args!("live:{}", self.node))).await;
+        }
+    }
+
+    /// Local sockets following an actor hosted on `node`.
+    pub(super) fn follow(&self, node: &str, session: SessionId, control: Recipient<Control>) {
+        if node == self.node {
+            return;
+        }
+        lock(&self.followed)
+            .entry(node.to_owned())
+            .or_default()
+            .insert(session, control);
+    }
+
+    /// A local socket closed.
+    pub(super) fn forget_session(&self, session: SessionId) {
+        let mut f = lock(&self.followed);
+        for sessions in f.values_mut() {
+            sessions.remove(&session);
+        }
+        f.retain(|_, s| !s.is_empty());
+    }
+
+    /// An agent has a socket here now.
+    pub async fn agent_here(&self, agent: UserId) -> Result<(), BusError> {
+        lock(&self.agents).insert(agent);
+        let mut conn = self.pool.get().await.map_err(ClusterError::from)?;
+        let expiry = now_ms() + i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
+        let _: i64 = conn
+            .zadd(self.key(format_args!("agent:{agent}")), &self.node, expiry)
+            .await
+            .map_err(ClusterError::from)?;
+        Ok(())
+    }
+
+    /// The agent's last socket here closed.
+    pub async fn agent_gone(&self, agent: UserId) -> Result<(), BusError> {
+        lock(&self.agents).remove(&agent);
+        let mut conn = self.pool.get().await.map_err(ClusterError::from)?;
+        let _: i64 = conn
+            .zrem(self.key(format_args!("agent:{agent}")), &self.node)
+            .await
+            .map_err(ClusterError::from)?;
+        Ok(())
+    }
+
+    /// Whether another live node holds a socket of the agent.
+    pub async fn agent_elsewhere(&self, agent: UserId) -> Result<bool, BusError> {
+        let key = self.key(format_args!("agent:{agent}"));
+        let mut conn = self.pool.get().await.map_err(ClusterError::from)?;
+        let _: i64 = conn
+            .zrembyscore(&key, "-inf", now_ms())
+            .await
+            .map_err(ClusterError::from)?;
+        let nodes: Vec<String> = conn.zrange(&key, 0, -1).await.map_err(ClusterError::from)?;
+        Ok(nodes.iter().any(|n| *n != self.node))
+    }
+
+    /// Renews this node's lease and the presence of its agents.
+    async fn renew_lease(&self) -> Result<(), ClusterError> {
+        let ms = u64::try_from(self.config.lease.as_millis()).unwrap_or(u64::MAX);
+        let mut conn = self.pool.get().await?;
+        let _: () = redis::cmd("SET")
+            .arg(self.key(format_args!("live:{}", self.node)))
+            .arg(1)
+            .arg("PX")
+            .arg(ms)
+            .query_async(&mut conn)
+            .await?;
+        let agents: Vec<UserId> = lock(&self.agents).iter().copied().collect();
+        if !agents.is_empty() {
+            let expiry = now_ms() + i64::try_from(ms).unwrap_or(i64::MAX);
+            let mut pipe = redis::pipe();
+            for a in agents {
+                pipe.zadd(self.key(format_args!("agent:{a}")), &self.node, expiry)
+                    .ignore();
+            }
+            let _: () = pipe.query_async(&mut conn).await?;
+        }
+        Ok(())
+    }
+
+    /// After the lease lapsed (Redis unreachable for longer than `lease`),
+    /// another node may have claimed what this one hosts: whatever is not
+    /// ours any more is stopped here.
+    async fn resync(&self, bus: &Bus) -> Result<(), ClusterError> {
+        let hosted: Vec<ActorKey> = lock(&self.hosted).iter().copied().collect();
+        let mut conn = self.pool.get().await?;
+        for key in hosted {
+            let owner: Option<String> = conn.get(self.key(format_args!("owner:{key}"))).await?;
+            match owner {
+                Some(n) if n == self.node => {}
+                None => {
+                    // Nobody took it: still ours.
+                    let _: () = conn
+                        .set(self.key(format_args!("owner:{key}")), &self.node)
+                        .await?;
+                }
+                Some(other) => {
+                    tracing::warn!(actor = %key, now_on = %other, "lost an actor while cut off from Redis; stopping it here");
+                    lock(&self.hosted).remove(&key);
+                    bus.relinquish_local(key);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Nodes that local sockets follow and that are gone: their followers
+    /// are told to reconnect (the conversation continues elsewhere).
+    async fn check_followed(&self) -> Result<(), ClusterError> {
+        let nodes: Vec<String> = lock(&self.followed).keys().cloned().collect();
+        if nodes.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.pool.get().await?;
+        for node in nodes {
+            let alive: bool = conn.exists(self.key(format_args!("live:{node}"))).await?;
+            if !alive {
+                let followers = lock(&self.followed).remove(&node).unwrap_or_default();
+                tracing::warn!(%node, sockets = followers.len(), "a node hosting followed actors is gone; its followers reconnect");
+                for control in followers.values() {
+                    let _ = control.try_send(Control::Reconnect(
+                        "the node serving this conversation stopped; reconnect".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6))).min(MAX_BACKOFF)
+}
+
+/// Publishes everything this node sends, in order, over one connection.
+async fn publisher(cluster: Arc<Cluster>, bus: Bus, mut rx: mpsc::Receiver<Outgoing>) {
+    let mut attempt = 0;
+    let mut conn = None;
+    while let Some(out) = rx.recv().await {
+        loop {
+            if conn.is_none() {
+                match cluster.client.get_multiplexed_async_connection().await {
+                    Ok(c) => {
+                        attempt = 0;
+                        conn = Some(c);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cluster publisher cannot reach Redis; retrying");
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                }
+            }
+            let Some(c) = conn.as_mut() else { continue };
+            let res: Result<i64, _> = c.publish(&out.channel, &out.bytes).await;
+            match res {
+                Ok(0) => {
+                    unheard(&cluster, &bus, out.unheard);
+                    break;
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "publish failed; reconnecting");
+                    conn = None;
+                }
+            }
+        }
+    }
+}
+
+fn unheard(cluster: &Cluster, bus: &Bus, what: Unheard) {
+    match what {
+        Unheard::FailCall(id) => {
+            if let Some(tx) = lock(&cluster.pending).remove(&id) {
+                let _ = tx.send(Err(RemoteError::NotHere));
+            }
+        }
+        Unheard::SessionsGone {
+            source,
+            node,
+            sessions,
+        } => bus.sessions_gone(source, &node, sessions),
+        Unheard::Ignore => {}
+    }
+}
+
+/// Receives this node's envelopes and the broadcasts; reconnects with
+/// backoff when Redis goes away, then resynchronises.
+async fn subscriber(cluster: Arc<Cluster>, bus: Bus) {
+    let mut attempt = 0;
+    let mut reconnect = false;
+    loop {
+        let pubsub = async {
+            let mut p = cluster.client.get_async_pubsub().await?;
+            p.subscribe(cluster.node_channel(&cluster.node)).await?;
+            p.subscribe(cluster.key("all")).await?;
+            Ok::<_, redis::RedisError>(p)
+        }
+        .await;
+        let mut pubsub = match pubsub {
+            Ok(p) => p,
+            Err(e) => {
+                cluster.subscribed.store(false, Ordering::Relaxed);
+                tracing::warn!(error = %e, "cluster subscriber cannot reach Redis; retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+        };
+        if reconnect {
+            tracing::info!("cluster subscriber reconnected");
+            if let Err(e) = cluster.resync(&bus).await {
+                tracing::warn!(error = %e, "resync after reconnect failed");
+            }
+        }
+        attempt = 0;
+        cluster.subscribed.store(true, Ordering::Relaxed);
+        let mut router = super::inbound::Inbound::new(bus.clone(), cluster.clone());
+        let mut stream = pubsub.on_message();
+        while let Some(msg) = stream.next().await {
+            match Envelope::decode(msg.get_payload_bytes()) {
+                Ok(env) => router.handle(env).await,
+                Err(e) => tracing::warn!(error = %e, "dropped an envelope"),
+            }
+        }
+        drop(stream);
+        cluster.subscribed.store(false, Ordering::Relaxed);
+        tracing::warn!("cluster subscription lost; reconnecting");
+        reconnect = true;
+    }
+}
+
+/// Keeps the node lease, and watches the nodes local sockets follow.
+async fn keeper(cluster: Arc<Cluster>, bus: Bus) {
+    let mut tick = tokio::time::interval(cluster.config.renew);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let lapsed = lock(&cluster.renewed).is_none_or(|t| t.elapsed() >= cluster.config.lease);
+        match cluster.renew_lease().await {
+            Ok(()) => {
+                *lock(&cluster.renewed) = Some(Instant::now());
+                if lapsed && let Err(e) = cluster.resync(&bus).await {
+                    tracing::warn!(error = %e, "resync after a lapsed lease failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not renew the node lease"),
+        }
+        if let Err(e) = cluster.check_followed().await {
+            tracing::debug!(error = %e, "could not check followed nodes");
+        }
+        lock(&cluster.pending).retain(|_, tx| !tx.is_closed());
+    }
+}
+
+impl Cluster {
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Completes a waiting call with its answer.
+    pub(super) fn complete(&self, id: u64, result: Result<Value, RemoteError>) {
+        if let Some(tx) = lock(&self.pending).remove(&id) {
+            let _ = tx.send(result);
+        }
+    }
+
+    /// Answers a call from `node`.
+    pub(super) fn reply(&self, node: &str, id: u64, result: Result<Value, RemoteError>) {
+        let env = Envelope::new(&self.node, Body::Reply { id, result });
+        let _ = self.enqueue(self.node_channel(node), &env, Unheard::Ignore);
+    }
+}
