@@ -13,6 +13,8 @@ mod m20261121_000002_create_teams_and_skills;
 mod m20261121_000003_create_conversations;
 mod m20261121_000004_create_admin_config;
 mod m20261122_000005_add_sla;
+mod m20261201_000020_create_csat_ratings;
+mod m20261201_000021_add_visitor_page_url;
 
 /// The ordered list of Switchboard migrations; run it with `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_create_conversations::Migration),
             Box::new(m20261121_000004_create_admin_config::Migration),
             Box::new(m20261122_000005_add_sla::Migration),
+            Box::new(m20261201_000020_create_csat_ratings::Migration),
+            Box::new(m20261201_000021_add_visitor_page_url::Migration),
         ]
     }
 }
