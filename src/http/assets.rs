@@ -71,8 +71,13 @@ fn serve(req: &HttpRequest, file: &str) -> HttpResponse {
             .insert_header((header::ETAG, etag))
             .finish();
     }
-    HttpResponse::Ok()
-        .content_type(content.metadata.mimetype())
+    let mut res = HttpResponse::Ok();
+    if file.starts_with("widget/") {
+        // Sites embed the widget from this server and load its ES modules
+        // cross-origin, which needs CORS; the files are public anyway.
+        res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
+    }
+    res.content_type(content.metadata.mimetype())
         // Revalidate every time: the ETag makes that cheap, and a new
         // release is picked up at once.
         .insert_header(CacheControl(vec![CacheDirective::NoCache]))

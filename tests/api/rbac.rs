@@ -88,6 +88,12 @@ pub fn routes() -> Vec<Route> {
         r(Method::GET, "/api/v1/teams/{tid}/business-hours", None, Agent),
         r(Method::PUT, "/api/v1/teams/{tid}/business-hours", Some(|| json!({"timezone": "UTC", "schedule": {"mon": [["09:00", "17:00"]]}})), Admin),
         r(Method::DELETE, "/api/v1/teams/{tid}/business-hours", None, Admin),
+        r(Method::GET, "/api/v1/conversations/{cid}/transcript", None, Agent),
+        // These three take the visitor token, not a staff role: their 401s
+        // and access rules are pinned in `widget_visitor.rs`.
+        r(Method::GET, "/api/v1/widget/conversation", None, Public),
+        r(Method::POST, "/api/v1/widget/csat", Some(|| json!({"score": 5})), Public),
+        r(Method::GET, "/api/v1/widget/transcript", None, Public),
     ]
 }
 
@@ -163,6 +169,7 @@ fn needs_fields(route: &Route) -> bool {
             | ("POST", "/api/v1/widget/offline-messages")
             | ("PUT", "/api/v1/widget/settings")
             | ("PUT", "/api/v1/teams/{tid}/business-hours")
+            | ("POST", "/api/v1/widget/csat")
     )
 }
 
