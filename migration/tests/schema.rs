@@ -13,8 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use entity::{
     agent_skills, audit_log, business_hours, conversation_skills, conversation_tags, conversations,
-    csat_ratings, macros, messages, notes, refresh_tokens, routing_rules, skills, sla_breaches, tags,
-    team_members, teams, users, visitors, widget_settings,
+    csat_ratings, macros, messages, notes, refresh_tokens, routing_rules, skills, sla_breaches,
+    tags, team_members, teams, users, visitors, widget_settings,
 };
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{
@@ -909,7 +909,11 @@ async fn round_trip(db: DatabaseConnection) {
         "messages must be empty"
     );
     assert!(
-        csat_ratings::Entity::find().all(db).await.unwrap().is_empty(),
+        csat_ratings::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .is_empty(),
         "CASCADE on csat_ratings"
     );
     assert!(
@@ -992,7 +996,10 @@ async fn unique_constraints(db: DatabaseConnection) {
         new_rating(conversation.id, visitor.id, 5).insert(db).await,
         "second rating of one conversation",
     );
-    new_rating(other.id, visitor.id, 5).insert(db).await.unwrap();
+    new_rating(other.id, visitor.id, 5)
+        .insert(db)
+        .await
+        .unwrap();
 
     new_user("ada@example.com", "agent")
         .insert(db)
