@@ -26,8 +26,12 @@ async fn root() -> HttpResponse {
 }
 
 /// A file under `web/widget`, `web/app` or `web/demo`; a directory path
-/// serves its `index.html`.
-#[get("/{area:widget|app|demo}{rest:.*}")]
+/// serves its `index.html`. Compressed when the client accepts it: the
+/// widget is loaded by every page of the sites that embed it.
+#[get(
+    "/{area:widget|app|demo}{rest:.*}",
+    wrap = "actix_web::middleware::Compress::default()"
+)]
 async fn asset(req: HttpRequest, path: web::Path<(String, String)>) -> HttpResponse {
     let (area, rest) = path.into_inner();
     if rest.is_empty() {

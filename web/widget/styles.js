@@ -84,6 +84,7 @@ export const CSS = `
   background: var(--sb-bg); border-radius: 16px; overflow: hidden;
   box-shadow: 0 12px 48px rgba(0,0,0,.25), 0 0 0 1px rgba(0,0,0,.06);
 }
+.sb[data-mode="inline"] { height: 100%; }
 .sb[data-mode="inline"] .panel { width: 100%; height: 100%; min-height: 420px; box-shadow: 0 0 0 1px var(--sb-line); }
 
 .head {

@@ -590,6 +590,9 @@ class Widget {
       this.hadReady = true;
       this.flush();
       this.markRead();
+      // The socket follows changes from now on; whatever changed before it
+      // connected (an assignment, a close) is read once more.
+      this.refreshConversation();
       return;
     }
     // Whatever was in flight is resent (same client_msg_id) after the next resume.
