@@ -331,6 +331,10 @@ on_both! {
             .header("origin", origin).send().await.unwrap();
         assert_eq!(js.status(), 200);
         assert_eq!(js.headers()["access-control-allow-origin"], "*", "modules load cross-origin");
+        let packed = app.client.get(format!("{}/widget/widget.js", app.address))
+            .header("accept-encoding", "gzip").send().await.unwrap();
+        assert_eq!(packed.status(), 200);
+        assert_eq!(packed.headers()["content-encoding"], "gzip", "the widget goes out compressed");
         let page = app.client.get(format!("{}/app/", app.address)).send().await.unwrap();
         assert!(page.headers().get("access-control-allow-origin").is_none());
     }

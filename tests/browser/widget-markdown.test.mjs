@@ -1,6 +1,6 @@
 // The widget's Markdown subset, run in the browser on the module it ships:
 // formatting works, and nothing in a message can become markup, a script
-// or an unsafe link.
+// or an unsafe link. Also how the chat view labels senders.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -76,4 +76,31 @@ test('what only looks like formatting is left alone', async () => {
   ];
   const got = await render(cases.map((c) => c[0]));
   cases.forEach(([input, want], i) => assert.equal(got[i], want, input));
+});
+
+test('bot messages render like agent messages, with a bot label; agents show their name', async () => {
+  const labels = await page.evaluate(async () => {
+    const { ChatView } = await import('/widget/chat.js');
+    const { strings } = await import('/widget/i18n.js');
+    const noop = () => {};
+    const view = new ChatView({ t: strings('en'), onSend: noop, onRetry: noop, onTyping: noop, onRate: noop, onDownload: noop, onNewChat: noop });
+    const bot = { seq: 1, text: 'I can help with **orders**', created_at: new Date().toISOString(), sender: { kind: 'bot', id: null, name: 'Triage' } };
+    const agent = { seq: 2, text: 'Hi, Bruno here', created_at: new Date().toISOString(), sender: { kind: 'agent', id: 7, name: 'Bruno' } };
+    const again = { seq: 3, text: 'Second line from Bruno', created_at: new Date().toISOString(), sender: { kind: 'agent', id: 7, name: 'Bruno' } };
+    for (const m of [bot, agent, again]) {
+      view.rememberSender(m);
+      view.upsert(m, false);
+    }
+    return [...view.log.querySelectorAll('li.msg:not(.welcome)')].map((li) => ({
+      classes: li.className,
+      who: li.querySelector('.who')?.textContent ?? null,
+      badge: li.querySelector('.who .badge')?.textContent ?? null,
+      bold: li.querySelector('.bubble strong')?.textContent ?? null,
+    }));
+  });
+  assert.deepEqual(labels, [
+    { classes: 'msg them bot', who: 'TriageBot', badge: 'Bot', bold: 'orders' },
+    { classes: 'msg them', who: 'Bruno', badge: null, bold: null },
+    { classes: 'msg them', who: null, badge: null, bold: null },
+  ]);
 });
