@@ -273,6 +273,56 @@ test('a socket dropped just after a send, its ack lost: the message is neither l
   await context.close();
 });
 
+test('a refused send shows "not sent", a tap retries it once; the visitor ends the chat from the menu', async () => {
+  const { context, page, errors } = await freshPage();
+  const { socket, admin } = team;
+  let refuse = true;
+  // Between the widget and the server: the first send of one message gets
+  // an error answer instead of reaching the server.
+  await page.routeWebSocket(/\/ws\/v1\/customer/, (ws) => {
+    const upstream = ws.connectToServer();
+    ws.onMessage((m) => {
+      const frame = JSON.parse(String(m));
+      if (refuse && frame.type === 'message.send' && frame.text === 'please retry me') {
+        refuse = false;
+        ws.send(JSON.stringify({ type: 'error', ref: frame.ref, code: 'bad_request', message: 'test: refused' }));
+        return;
+      }
+      upstream.send(m);
+    });
+  });
+  await page.goto(`${server.url}/demo/`);
+  await openWidget(page);
+  const mark = socket.mark();
+  await startChat(page, { name: 'Rita Retry', issue: 'Billing', fields: { 'Order number': 'DS-5' } });
+  const cid = (await assigned(socket, { from: mark })).id;
+  await socket.resume(cid);
+  await send(page, 'please retry me');
+  const retry = bubble(page, 'please retry me').getByRole('button', { name: 'Not sent. Tap to retry' });
+  await retry.waitFor();
+  assert.deepEqual(await storedMessages(server, admin, cid), [], 'the refused send stored nothing');
+  const from = socket.mark();
+  await retry.click();
+  await socket.customerMessage(cid, 'please retry me', { from });
+  await bubble(page, 'please retry me').locator('[data-status="delivered"], [data-status="read"]').waitFor();
+  assert.equal(await retry.count(), 0);
+
+  await page.getByRole('button', { name: 'More options' }).click();
+  await page.getByRole('menuitem', { name: 'End chat' }).click();
+  await page.getByText('End this chat?').waitFor();
+  await page.getByRole('button', { name: 'End chat' }).click();
+  await page.getByRole('radiogroup', { name: 'How was your chat?' }).waitFor();
+  const closed = await api(server, 'GET', `/api/v1/conversations/${cid}`, undefined, admin);
+  assert.equal(closed.state, 'closed');
+  assert.equal(closed.closed_reason, 'customer');
+  assert.deepEqual((await storedMessages(server, admin, cid)).map((m) => m.text), ['please retry me']);
+  // A new chat starts over with the form, and a new conversation.
+  await page.getByRole('button', { name: 'Start a new chat' }).click();
+  await page.getByRole('button', { name: 'Start chat' }).waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('the conversation survives navigating the site, even with a message still unsent', async () => {
   const { context, page, errors } = await freshPage();
   const { socket, admin } = team;

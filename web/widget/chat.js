@@ -21,6 +21,7 @@ function timeOf(iso) {
  *   sender: {kind: string, id?: number|null, name?: string|null}}} Message
  */
 
+/** The conversation view; the controller feeds it messages, marks and state. */
 export class ChatView {
   /**
    * @param {{t: Record<string, any>, onSend: (text: string) => void, onRetry: (id: string) => void,
@@ -212,12 +213,6 @@ export class ChatView {
       const label = status === 'queued' ? this.t.queued : this.t.sending;
       meta.append(h('span', { class: 'status', 'data-status': status, role: 'img', 'aria-label': label, title: label }, icon('clock')));
     }
-  }
-
-  /** Drops a pending item (its message arrived some other way). */
-  removePending(clientMsgId) {
-    this.items.get(`c${clientMsgId}`)?.remove();
-    this.items.delete(`c${clientMsgId}`);
   }
 
   /**

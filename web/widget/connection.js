@@ -78,13 +78,12 @@ export class Connection extends EventTarget {
   }
 
   /**
-   * Sends a frame if the socket is ready; false otherwise.
+   * Sends a frame if the socket is ready (history in); false otherwise.
    * @param {Record<string, unknown>} frame
-   * @param {{evenWhileSyncing?: boolean}} [opts]
    */
-  send(frame, { evenWhileSyncing = false } = {}) {
+  send(frame) {
     const open = this.ws && this.ws.readyState === WebSocket.OPEN;
-    if (!open || !(this.state === 'ready' || (evenWhileSyncing && this.state === 'syncing'))) return false;
+    if (!open || this.state !== 'ready') return false;
     this.ws.send(JSON.stringify(frame));
     return true;
   }

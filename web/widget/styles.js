@@ -5,6 +5,7 @@
 // display: none !important }` on the page cannot hide or reshape it.
 // Sizes are in px, never rem: rem follows the page's root font size.
 
+/** The stylesheet text, put in a <style> inside the shadow root. */
 export const CSS = `
 :host {
   all: initial !important;

@@ -9,14 +9,11 @@ import { strings } from './i18n.js';
 import { ApiError, createApi } from './api.js';
 import { createStorage } from './storage.js';
 import { Connection } from './connection.js';
+import { Outbox } from './outbox.js';
 import { ChatView } from './chat.js';
 import { createForm, customFields } from './forms.js';
 
 const TAG = 'switchboard-widget';
-/** How long an unanswered message.send waits before it shows as failed. */
-const ACK_TIMEOUT_MS = 20000;
-/** Client-side send budget, under the server's default of 10 per 10 s. */
-const SEND_BUDGET = { count: 8, windowMs: 10000 };
 /** An agent's "typing" that never got its "stopped" fades after this. */
 const TYPING_FADE_MS = 10000;
 /** The visitor stops "typing" after this long without a keystroke. */
@@ -68,30 +65,6 @@ function languageTag(option) {
   return typeof tag === 'string' && /^[A-Za-z0-9-]{1,16}$/.test(tag) ? tag : undefined;
 }
 
-function newMessageId() {
-  const random = globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-  return `w-${random}`;
-}
-
-/** A sliding-window budget of sends. */
-class Pacer {
-  constructor({ count, windowMs }) {
-    this.count = count;
-    this.windowMs = windowMs;
-    this.sent = [];
-  }
-
-  /** Milliseconds until the next send is allowed (0: now). */
-  wait(now = Date.now()) {
-    this.sent = this.sent.filter((t) => now - t < this.windowMs);
-    return this.sent.length < this.count ? 0 : this.windowMs - (now - this.sent[0]) + 10;
-  }
-
-  spend(now = Date.now()) {
-    this.sent.push(now);
-  }
-}
-
 class Widget {
   constructor(options) {
     instances += 1;
@@ -111,9 +84,13 @@ class Widget {
     this.isOpen = false;
     this.timers = new Set();
     this.session = this.preview ? null : this.store.loadSession();
-    this.outbox = this.preview ? [] : this.store.loadOutbox();
+    this.outbox = new Outbox({
+      items: this.preview ? [] : this.store.loadOutbox(),
+      save: (items) => this.store.saveOutbox(items),
+      send: (frame) => this.connection?.send(frame) ?? false,
+      status: (id, status) => this.chat?.setPendingStatus(id, status),
+    });
     this.resetConversation();
-    this.pacer = new Pacer(SEND_BUDGET);
     this.onVisibility = () => this.markRead();
     this.build();
     this.applyTheme();
@@ -298,7 +275,12 @@ class Widget {
     this.launcher.setAttribute('aria-expanded', 'true');
     if (!this.preview) this.store.saveUi({ ...this.store.loadUi(), open: true });
     if ((this.view === 'prechat' || this.view === 'offline') && Date.now() - this.availabilityAt > AVAILABILITY_TTL_MS) {
-      this.loadSettings().then(() => this.showStartView());
+      // Someone may have come online (or left): switch forms only if so,
+      // so nothing the visitor already typed is thrown away.
+      const was = this.availability?.available;
+      this.loadSettings().then(() => {
+        if (this.availability?.available !== was) this.showStartView();
+      });
     }
     this.chat?.scrollToEnd();
     if (focus) this.focusView();
@@ -375,8 +357,7 @@ class Widget {
       this.availabilityAt = Date.now();
       this.applyTheme();
       return true;
-    } catch (e) {
-      this.initError = e;
+    } catch {
       return false;
     }
   }
@@ -513,7 +494,7 @@ class Widget {
   enterChat() {
     this.newChatView();
     this.menuButton.hidden = false;
-    for (const item of this.outbox) this.chat.addPending(item, item.failed ? 'failed' : 'queued');
+    for (const item of this.outbox.items) this.chat.addPending(item, item.failed ? 'failed' : 'queued');
     this.connection = new Connection({
       url: `${this.server.replace(/^http/, 'ws')}ws/v1/customer`,
       token: this.session.token,
@@ -562,7 +543,8 @@ class Widget {
     this.connection = null;
     this.store.clearSession();
     this.session = null;
-    this.outbox = [];
+    this.outbox.stop();
+    this.outbox.items = [];
     this.resetConversation();
     this.loadSettings().then(() => this.showStartView());
   }
@@ -588,7 +570,7 @@ class Widget {
     if (state === 'ready') {
       this.banner.hidden = true;
       this.hadReady = true;
-      this.flush();
+      this.outbox.flush();
       this.markRead();
       // The socket follows changes from now on; whatever changed before it
       // connected (an assignment, a close) is read once more.
@@ -596,13 +578,7 @@ class Widget {
       return;
     }
     // Whatever was in flight is resent (same client_msg_id) after the next resume.
-    for (const item of this.outbox) {
-      if (item.inFlight) {
-        item.inFlight = false;
-        this.cancel(item.timer);
-      }
-      if (!item.failed) this.chat?.setPendingStatus(item.client_msg_id, 'queued');
-    }
+    this.outbox.interrupted();
     if (state === 'offline') {
       this.banner.textContent = t.offlineNow;
       this.banner.hidden = false;
@@ -634,7 +610,7 @@ class Widget {
         if (f.conversation) this.conversationChanged(f.conversation);
         break;
       case 'error':
-        this.sendFailed(f);
+        this.outbox.refused(f);
         break;
       default:
         break;
@@ -660,14 +636,7 @@ class Widget {
     this.messages.add(m.seq);
     this.lastSeq = Math.max(this.lastSeq, m.seq);
     const own = m.sender.kind === 'customer';
-    if (own && m.client_msg_id) {
-      const i = this.outbox.findIndex((o) => o.client_msg_id === m.client_msg_id);
-      if (i >= 0) {
-        this.cancel(this.outbox[i].timer);
-        this.outbox.splice(i, 1);
-        this.saveOutbox();
-      }
-    }
+    if (own && m.client_msg_id) this.outbox.settled(m.client_msg_id);
     this.chat?.rememberSender(m);
     this.chat?.upsert(m, own);
     if (own) return;
@@ -719,74 +688,20 @@ class Widget {
 
   // ---------------------------------------------------------- the outbox
 
-  saveOutbox() {
-    this.store.saveOutbox(this.outbox.map(({ client_msg_id, text, created_at, failed }) => ({ client_msg_id, text, created_at, failed })));
-  }
-
   queueMessage(text, { silent = false } = {}) {
     if (this.preview) {
       this.previewSeq += 1;
       this.chat.upsert({ seq: this.previewSeq, text, created_at: new Date().toISOString(), sender: { kind: 'customer' } }, true);
       return;
     }
-    const item = { client_msg_id: newMessageId(), text, created_at: new Date().toISOString() };
-    this.outbox.push(item);
-    this.saveOutbox();
+    const item = this.outbox.add(text);
     if (!silent) this.chat?.addPending(item, 'queued');
     this.typing(false);
-    this.flush();
+    this.outbox.flush();
   }
 
   retry(clientMsgId) {
-    const item = this.outbox.find((o) => o.client_msg_id === clientMsgId);
-    if (!item) return;
-    delete item.failed;
-    this.saveOutbox();
-    this.chat?.setPendingStatus(clientMsgId, 'queued');
-    this.flush();
-  }
-
-  /** Sends queued messages in order, within the send budget. */
-  flush() {
-    if (!this.connection || this.connection.state !== 'ready') return;
-    for (const item of this.outbox) {
-      if (item.failed || item.inFlight) continue;
-      const wait = this.pacer.wait();
-      if (wait > 0) {
-        this.cancel(this.flushTimer);
-        this.flushTimer = this.later(() => this.flush(), wait);
-        return;
-      }
-      const frame = { type: 'message.send', ref: item.client_msg_id, client_msg_id: item.client_msg_id, text: item.text };
-      if (!this.connection.send(frame)) return;
-      this.pacer.spend();
-      item.inFlight = true;
-      this.chat?.setPendingStatus(item.client_msg_id, 'pending');
-      item.timer = this.later(() => {
-        if (!this.outbox.includes(item) || !item.inFlight) return;
-        item.inFlight = false;
-        item.failed = 'timeout';
-        this.saveOutbox();
-        this.chat?.setPendingStatus(item.client_msg_id, 'failed');
-      }, ACK_TIMEOUT_MS);
-    }
-  }
-
-  /** An `error` answer; for one of our sends it fails that message. */
-  sendFailed(f) {
-    const item = f.ref && this.outbox.find((o) => o.client_msg_id === f.ref);
-    if (!item) return;
-    this.cancel(item.timer);
-    item.inFlight = false;
-    if (f.code === 'rate_limited' || f.code === 'internal') {
-      // Not the message's fault: try again a little later, same id.
-      this.cancel(this.flushTimer);
-      this.flushTimer = this.later(() => this.flush(), 2000);
-      return;
-    }
-    item.failed = f.code || 'error';
-    this.saveOutbox();
-    this.chat?.setPendingStatus(item.client_msg_id, 'failed');
+    this.outbox.retry(clientMsgId);
   }
 
   // ------------------------------------------------------ end and after
@@ -833,7 +748,8 @@ class Widget {
     this.connection = null;
     this.store.clearSession();
     this.session = null;
-    this.outbox = [];
+    this.outbox.stop();
+    this.outbox.items = [];
     this.resetConversation();
     this.chat = null;
     this.view = null;
@@ -878,6 +794,7 @@ class Widget {
   destroy() {
     this.destroyed = true;
     this.connection?.stop();
+    this.outbox.stop();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     document.removeEventListener('visibilitychange', this.onVisibility);
