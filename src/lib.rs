@@ -9,7 +9,8 @@
 //! - [`store`]: every SQL query, grouped by aggregate (SeaORM; SQLite or
 //!   PostgreSQL). Entities live in the `entity` crate, migrations in `migration`.
 //! - [`http`]: REST routes by audience, problem+json errors, OpenAPI.
-//! - [`bootstrap`]: the first admin of an empty database.
+//! - [`bootstrap`]: the first admin of an empty database; [`demo`]: the
+//!   demo desk of `serve --demo`.
 //! - [`startup`]: builds the app and runs it; [`telemetry`]: logs.
 //!
 //! Actors (`actors/`) and cross-node addressing (`bus/`) arrive with the
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod bus;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod startup;

@@ -54,6 +54,10 @@ enum Command {
         /// Redis URL; joins a cluster of nodes sharing one PostgreSQL.
         #[arg(long)]
         redis_url: Option<String>,
+        /// Seed a demo desk (admin, two teams, three agents, rules, macros)
+        /// if missing, and print its logins. The passwords are public.
+        #[arg(long)]
+        demo: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -126,6 +130,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             place,
             bind,
             redis_url,
+            demo,
         } => {
             let settings = load(Overrides {
                 bind: bind.clone(),
@@ -135,9 +140,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(&settings.log);
             let host = settings.bind_addr()?.ip();
             let app = Application::build(settings, &FirstAdmin::from_env()).await?;
+            let report = if *demo {
+                Some(switchboard::demo::seed(app.db()).await?)
+            } else {
+                None
+            };
             // One line on stdout with the real port (bind port 0 picks one),
             // for people and for scripts that start the server.
-            println!("Switchboard listening on http://{host}:{}", app.port());
+            let base = format!("http://{host}:{}", app.port());
+            println!("Switchboard listening on {base}");
+            if let Some(report) = report {
+                println!("{}", switchboard::demo::banner(&base, &report));
+            }
             app.run_until_stopped().await?;
         }
         Command::Migrate { place } => {

@@ -12,6 +12,7 @@ pub mod business_hours;
 pub mod conversation_skills;
 pub mod conversation_tags;
 pub mod conversations;
+pub mod csat_ratings;
 pub mod macros;
 pub mod messages;
 pub mod notes;
@@ -35,6 +36,7 @@ pub mod prelude {
     pub use super::conversation_skills::Entity as ConversationSkills;
     pub use super::conversation_tags::Entity as ConversationTags;
     pub use super::conversations::Entity as Conversations;
+    pub use super::csat_ratings::Entity as CsatRatings;
     pub use super::macros::Entity as Macros;
     pub use super::messages::Entity as Messages;
     pub use super::notes::Entity as Notes;

@@ -20,6 +20,9 @@ pub struct Model {
     /// Browser user agent seen at first contact, if any.
     #[sea_orm(column_type = "Text")]
     pub user_agent: Option<String>,
+    /// The page the visitor started from (http(s), at most 1000 characters).
+    #[sea_orm(column_type = "Text")]
+    pub page_url: Option<String>,
     /// Free-form attributes (pre-chat answers, page, custom data) as a JSON object.
     #[sea_orm(column_type = "JsonBinary")]
     pub attributes: Json,

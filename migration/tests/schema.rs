@@ -13,8 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use entity::{
     agent_skills, audit_log, business_hours, conversation_skills, conversation_tags, conversations,
-    macros, messages, notes, refresh_tokens, routing_rules, skills, sla_breaches, tags,
-    team_members, teams, triage_flows, users, visitors, widget_settings,
+    csat_ratings, macros, messages, notes, refresh_tokens, routing_rules, skills, sla_breaches,
+    tags, team_members, teams, triage_flows, users, visitors, widget_settings,
 };
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{
@@ -26,7 +26,7 @@ use serde_json::json;
 const PG_URL_VAR: &str = "SWITCHBOARD_TEST_DATABASE_URL";
 
 /// Every table of schema v1.
-const TABLES: [&str; 20] = [
+const TABLES: [&str; 21] = [
     "users",
     "refresh_tokens",
     "teams",
@@ -47,10 +47,11 @@ const TABLES: [&str; 20] = [
     "audit_log",
     "sla_breaches",
     "triage_flows",
+    "csat_ratings",
 ];
 
 /// Every named index of schema v1, as (table, index).
-const INDEXES: [(&str, &str); 17] = [
+const INDEXES: [(&str, &str); 19] = [
     ("refresh_tokens", "idx_refresh_tokens_user_id"),
     ("refresh_tokens", "idx_refresh_tokens_family_id"),
     ("team_members", "idx_team_members_user_id"),
@@ -71,6 +72,8 @@ const INDEXES: [(&str, &str); 17] = [
     ("audit_log", "idx_audit_log_created_at"),
     ("sla_breaches", "uq_sla_breaches_conversation_id_kind"),
     ("sla_breaches", "idx_sla_breaches_team_id_breached_at"),
+    ("csat_ratings", "uq_csat_ratings_conversation_id"),
+    ("csat_ratings", "idx_csat_ratings_agent_id_created_at"),
 ];
 
 // ---------------------------------------------------------------------------
@@ -241,6 +244,7 @@ async fn find_all_entities(db: &DatabaseConnection) -> Result<(), DbErr> {
     sla_breaches::Entity::find().all(db).await?;
     triage_flows::Entity::find().all(db).await?;
     audit_log::Entity::find().all(db).await?;
+    csat_ratings::Entity::find().all(db).await?;
     Ok(())
 }
 
@@ -313,6 +317,18 @@ fn new_message(
         text: Set(format!("message {seq}")),
         attachments: Set(json!([])),
         created_at: Set(ts(4)),
+        ..Default::default()
+    }
+}
+
+fn new_rating(conversation_id: i64, visitor_id: i64, score: i32) -> csat_ratings::ActiveModel {
+    csat_ratings::ActiveModel {
+        conversation_id: Set(conversation_id),
+        visitor_id: Set(visitor_id),
+        agent_id: Set(None),
+        score: Set(score),
+        comment: Set(None),
+        created_at: Set(ts(20)),
         ..Default::default()
     }
 }
@@ -467,7 +483,13 @@ async fn round_trip(db: DatabaseConnection) {
         Some(agent_skill)
     );
 
-    let visitor = new_visitor().insert(db).await.unwrap();
+    let visitor = visitors::ActiveModel {
+        page_url: Set(Some("https://shop.example/pricing?plan=pro".to_owned())),
+        ..new_visitor()
+    }
+    .insert(db)
+    .await
+    .unwrap();
     let found = visitors::Entity::find_by_id(visitor.id)
         .one(db)
         .await
@@ -477,6 +499,10 @@ async fn round_trip(db: DatabaseConnection) {
     assert_eq!(found.attributes, json!({"page": "/pricing", "plan": "pro"}));
     assert_eq!(found.email, None);
     assert_eq!(found.last_seen_at, ts(2));
+    assert_eq!(
+        found.page_url.as_deref(),
+        Some("https://shop.example/pricing?plan=pro")
+    );
 
     // conversations: first with every default, then fully populated.
     let minimal = new_conversation(visitor.id, "bot")
@@ -567,6 +593,22 @@ async fn round_trip(db: DatabaseConnection) {
     assert_eq!(found, message);
     assert_eq!(found.text, "Hello! How can I help? 👋");
     assert_eq!(found.attachments[0]["size"], json!(2048));
+
+    let rating = csat_ratings::ActiveModel {
+        agent_id: Set(Some(user.id)),
+        comment: Set(Some("Quick and kind. 👍".to_owned())),
+        ..new_rating(conversation.id, visitor.id, 5)
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    assert_eq!(
+        csat_ratings::Entity::find_by_id(rating.id)
+            .one(db)
+            .await
+            .unwrap(),
+        Some(rating.clone())
+    );
 
     let note = notes::ActiveModel {
         conversation_id: Set(conversation.id),
@@ -791,6 +833,12 @@ async fn round_trip(db: DatabaseConnection) {
         .unwrap();
     assert_eq!(team_now.fallback_team_id, None, "SET NULL on fallback team");
     users::Entity::delete_by_id(user.id).exec(db).await.unwrap();
+    let rating_now = csat_ratings::Entity::find_by_id(rating.id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rating_now.agent_id, None, "SET NULL on the rated agent");
     assert!(
         refresh_tokens::Entity::find()
             .all(db)
@@ -863,6 +911,14 @@ async fn round_trip(db: DatabaseConnection) {
         "messages must be empty"
     );
     assert!(
+        csat_ratings::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .is_empty(),
+        "CASCADE on csat_ratings"
+    );
+    assert!(
         conversation_tags::Entity::find()
             .all(db)
             .await
@@ -933,6 +989,19 @@ async fn unique_constraints(db: DatabaseConnection) {
             .len(),
         3
     );
+
+    new_rating(conversation.id, visitor.id, 4)
+        .insert(db)
+        .await
+        .unwrap();
+    assert_unique_violation(
+        new_rating(conversation.id, visitor.id, 5).insert(db).await,
+        "second rating of one conversation",
+    );
+    new_rating(other.id, visitor.id, 5)
+        .insert(db)
+        .await
+        .unwrap();
 
     new_user("ada@example.com", "agent")
         .insert(db)
@@ -1022,6 +1091,14 @@ async fn check_constraints(db: DatabaseConnection) {
             .insert(db)
             .await,
             "ck_conversation_skills_min_level",
+        );
+    }
+    for score in [0, 6] {
+        assert_check_violation(
+            new_rating(conversation.id, visitor.id, score)
+                .insert(db)
+                .await,
+            "ck_csat_ratings_score",
         );
     }
     for level in [1, 5] {

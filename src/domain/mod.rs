@@ -11,6 +11,7 @@ pub mod role;
 pub mod routing;
 pub mod sla;
 pub mod team;
+pub mod transcript;
 pub mod triage;
 pub mod values;
 

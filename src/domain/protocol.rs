@@ -444,6 +444,22 @@ pub struct VisitorView {
     pub name: Option<String>,
     /// From the pre-chat form.
     pub email: Option<String>,
+    /// The browser's `User-Agent` when the conversation began (≤ 512
+    /// characters), for the agent's visitor panel.
+    pub user_agent: Option<String>,
+    /// The page the visitor started from, if the widget sent it.
+    pub page_url: Option<String>,
+}
+
+/// The customer's rating of a closed conversation (given once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CsatView {
+    /// 1 (bad) to 5 (great).
+    pub score: i32,
+    /// What the customer wrote, if anything.
+    pub comment: Option<String>,
+    /// When it was given.
+    pub created_at: DateTime<Utc>,
 }
 
 /// Unread messages per side.
@@ -487,6 +503,8 @@ pub struct ConversationView {
     pub closed_reason: Option<String>,
     /// Left as a message while nobody was available.
     pub offline: bool,
+    /// The customer's rating, once given (only after the close).
+    pub csat: Option<CsatView>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.

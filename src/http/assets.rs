@@ -26,8 +26,12 @@ async fn root() -> HttpResponse {
 }
 
 /// A file under `web/widget`, `web/app` or `web/demo`; a directory path
-/// serves its `index.html`.
-#[get("/{area:widget|app|demo}{rest:.*}")]
+/// serves its `index.html`. Compressed when the client accepts it: the
+/// widget is loaded by every page of the sites that embed it.
+#[get(
+    "/{area:widget|app|demo}{rest:.*}",
+    wrap = "actix_web::middleware::Compress::default()"
+)]
 async fn asset(req: HttpRequest, path: web::Path<(String, String)>) -> HttpResponse {
     let (area, rest) = path.into_inner();
     if rest.is_empty() {
@@ -71,8 +75,13 @@ fn serve(req: &HttpRequest, file: &str) -> HttpResponse {
             .insert_header((header::ETAG, etag))
             .finish();
     }
-    HttpResponse::Ok()
-        .content_type(content.metadata.mimetype())
+    let mut res = HttpResponse::Ok();
+    if file.starts_with("widget/") {
+        // Sites embed the widget from this server and load its ES modules
+        // cross-origin, which needs CORS; the files are public anyway.
+        res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
+    }
+    res.content_type(content.metadata.mimetype())
         // Revalidate every time: the ETag makes that cheap, and a new
         // release is picked up at once.
         .insert_header(CacheControl(vec![CacheDirective::NoCache]))

@@ -6,6 +6,8 @@ pub mod assets;
 pub mod auth;
 pub mod business_hours;
 pub mod conversations;
+pub mod cors;
+pub mod csat;
 pub mod errors;
 pub mod extract;
 pub mod health;
@@ -16,8 +18,10 @@ pub mod reports;
 pub mod routing_rules;
 pub mod skills;
 pub mod teams;
+pub mod transcripts;
 pub mod triage;
 pub mod users;
+pub mod visitor;
 pub mod widget;
 pub mod widget_settings;
 pub mod ws;
@@ -66,6 +70,7 @@ pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     .configure(assets::routes)
     .service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(cors::widget_api))
             .configure(auth::routes)
             .configure(me::routes)
             .configure(users::routes)
@@ -78,6 +83,9 @@ pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .configure(routing_rules::routes)
             .configure(triage::routes)
             .configure(reports::routes)
+            .configure(visitor::routes)
+            .configure(csat::routes)
+            .configure(transcripts::routes)
             .service(openapi::document),
     )
     .default_service(web::to(errors::not_found));

@@ -6,8 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, business_hours, conversations, errors, health, me, reports, routing_rules, skills, teams,
-    triage, users, widget, widget_settings,
+    auth, business_hours, conversations, csat, errors, health, me, reports, routing_rules, skills,
+    teams, transcripts, triage, users, visitor, widget, widget_settings,
 };
 
 /// The document's root.
@@ -24,6 +24,8 @@ use super::{
         teams::delete_team, teams::set_members,
         skills::create_skill, skills::list_skills, skills::delete_skill,
         widget::init, widget::create_session, widget::leave_message,
+        visitor::get_widget_conversation, csat::rate, transcripts::visitor_transcript,
+        transcripts::staff_transcript,
         widget_settings::get_settings, widget_settings::put_settings,
         business_hours::get_hours, business_hours::put_hours, business_hours::delete_hours,
         triage::get_triage, triage::put_triage, triage::delete_triage,
@@ -65,6 +67,17 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        // The widget's routes take the visitor token of `POST /widget/sessions`.
+        components.add_security_scheme(
+            "visitor",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("visitor token from POST /api/v1/widget/sessions"))
                     .build(),
             ),
         );

@@ -26,6 +26,10 @@ const MAX_CUSTOM_FIELDS: usize = 20;
 const MAX_FIELD_CHARS: usize = 1000;
 /// Rough handling time per waiting conversation, for the expected wait.
 const EXPECTED_HANDLE_S: i64 = 120;
+/// Longest stored `User-Agent` (the agent's visitor panel parses it).
+const MAX_USER_AGENT_CHARS: usize = 512;
+/// Longest `page_url`.
+const MAX_PAGE_URL_CHARS: usize = 1000;
 
 /// Mounts the routes of this file.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -49,6 +53,8 @@ pub struct CreateWidgetSession {
     /// Site-defined fields: up to 20, values up to 1000 characters.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<BTreeMap<String, Value>>,
+    /// The page the visitor started from: http(s), at most 1000 characters.
+    pub page_url: Option<String>,
 }
 
 /// Body of `POST /widget/init`: what the page knows before the form.
@@ -81,6 +87,8 @@ pub struct OfflineMessage {
     /// Site-defined fields.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<BTreeMap<String, Value>>,
+    /// The page the visitor wrote from: http(s), at most 1000 characters.
+    pub page_url: Option<String>,
 }
 
 /// The new conversation and the visitor's token.
@@ -140,6 +148,33 @@ struct PreChat {
     issue_type: Option<String>,
     language: Option<String>,
     custom: Value,
+    page_url: Option<String>,
+}
+
+/// A page address worth showing an agent: `http(s)://host…`, at most 1000
+/// characters, no spaces, control characters or markup; blank is none.
+fn page_url(checks: &mut Checks, raw: &Option<String>) -> Option<String> {
+    let v = raw.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+    let lower = v.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    let host_ok = rest.is_some_and(|r| {
+        r.split(['/', '?', '#'])
+            .next()
+            .is_some_and(|h| !h.is_empty() && !h.starts_with(':') && !h.starts_with('@'))
+    });
+    let chars_ok = !v
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '\\'));
+    if !host_ok || !chars_ok || v.chars().count() > MAX_PAGE_URL_CHARS {
+        checks.fail(
+            "page_url",
+            format!("must be an http(s) URL of at most {MAX_PAGE_URL_CHARS} characters"),
+        );
+        return None;
+    }
+    Some(v.to_owned())
 }
 
 fn short_text(
@@ -212,6 +247,7 @@ fn pre_chat(
         issue_type,
         language,
         custom: serde_json::to_value(custom).unwrap_or_default(),
+        page_url: None,
     }
 }
 
@@ -262,8 +298,13 @@ async fn start(
     let user_agent = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(500).collect());
+        // Lossy, not `to_str`: some browsers and bots send non-ASCII bytes.
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(MAX_USER_AGENT_CHARS)
+                .collect()
+        });
     let visitor_name = facts.name.clone();
     // A live chat in a team with a triage flow talks to the bot first; a
     // left message goes straight to the queue.
@@ -280,6 +321,7 @@ async fn start(
             name: facts.name,
             email: facts.email,
             user_agent,
+            page_url: facts.page_url,
             issue_type: facts.issue_type,
             language: facts.language,
             attributes: facts.custom,
@@ -427,7 +469,7 @@ pub async fn create_session(
     limit(&state, &req)?;
     let body = body.into_inner();
     let mut checks = Checks::default();
-    let facts = pre_chat(
+    let mut facts = pre_chat(
         &mut checks,
         &body.name,
         &body.email,
@@ -435,6 +477,7 @@ pub async fn create_session(
         &body.language,
         body.custom_fields,
     );
+    facts.page_url = page_url(&mut checks, &body.page_url);
     checks.finish()?;
     let (visitor, conversation, view) = start(&state, &req, facts, None).await?;
     let token = state
@@ -475,7 +518,7 @@ pub async fn leave_message(
     if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
         checks.fail("text", format!("must be 1 to {MAX_TEXT_CHARS} characters"));
     }
-    let facts = pre_chat(
+    let mut facts = pre_chat(
         &mut checks,
         &body.name,
         &Some(body.email),
@@ -483,6 +526,7 @@ pub async fn leave_message(
         &body.language,
         body.custom_fields,
     );
+    facts.page_url = page_url(&mut checks, &body.page_url);
     checks.finish()?;
     let (visitor, conversation, _) = start(&state, &req, facts, Some(text)).await?;
     let token = state

@@ -27,6 +27,8 @@ pub struct NewConversation {
     pub email: Option<String>,
     /// Browser user agent.
     pub user_agent: Option<String>,
+    /// The page the visitor started from.
+    pub page_url: Option<String>,
     /// Chosen issue type.
     pub issue_type: Option<String>,
     /// Preferred language.
@@ -53,6 +55,7 @@ pub async fn create_with_visitor(
         name: Set(new.name),
         email: Set(new.email),
         user_agent: Set(new.user_agent),
+        page_url: Set(new.page_url),
         attributes: Set(serde_json::json!({})),
         created_at: Set(now),
         last_seen_at: Set(now),
@@ -115,7 +118,7 @@ pub fn scope_of(row: &conversations::Model) -> Result<ConversationScope, StoreEr
     })
 }
 
-/// Builds the client view of many rows with two extra queries.
+/// Builds the client view of many rows with three extra queries.
 pub async fn views(
     db: &impl ConnectionTrait,
     rows: Vec<conversations::Model>,
@@ -129,6 +132,7 @@ pub async fn views(
         .into_iter()
         .map(|v| (v.id, v))
         .collect();
+    let mut ratings = super::csat::for_conversations(db, &ids).await?;
     let mut tags_by_conv: HashMap<i64, Vec<String>> = HashMap::new();
     for (ct, tag) in conversation_tags::Entity::find()
         .filter(conversation_tags::Column::ConversationId.is_in(ids))
@@ -157,6 +161,8 @@ pub async fn views(
                     id: c.visitor_id,
                     name: v.and_then(|v| v.name.clone()),
                     email: v.and_then(|v| v.email.clone()),
+                    user_agent: v.and_then(|v| v.user_agent.clone()),
+                    page_url: v.and_then(|v| v.page_url.clone()),
                 },
                 issue_type: c.issue_type,
                 language: c.language,
@@ -170,6 +176,7 @@ pub async fn views(
                 last_seq: c.last_seq,
                 closed_reason: c.closed_reason,
                 offline: c.offline,
+                csat: ratings.remove(&c.id).as_ref().map(super::csat::view),
                 created_at: c.created_at,
                 updated_at: c.updated_at,
             })

@@ -5,6 +5,8 @@
 pub mod audit;
 pub mod business_hours;
 pub mod conversations;
+pub mod csat;
+pub mod macros;
 pub mod messages;
 pub mod notes;
 pub mod refresh_tokens;

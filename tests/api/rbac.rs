@@ -92,6 +92,12 @@ pub fn routes() -> Vec<Route> {
         r(Method::PUT, "/api/v1/teams/{tid}/triage", Some(|| json!({"welcome": "Hi!", "steps": [{"key": "order", "type": "question", "prompt": "Order?"}]})), Admin),
         r(Method::DELETE, "/api/v1/teams/{tid}/triage", None, Admin),
         r(Method::GET, "/api/v1/reports/sla-breaches", None, Supervisor),
+        r(Method::GET, "/api/v1/conversations/{cid}/transcript", None, Agent),
+        // These three take the visitor token, not a staff role: their 401s
+        // and access rules are pinned in `widget_visitor.rs`.
+        r(Method::GET, "/api/v1/widget/conversation", None, Public),
+        r(Method::POST, "/api/v1/widget/csat", Some(|| json!({"score": 5})), Public),
+        r(Method::GET, "/api/v1/widget/transcript", None, Public),
     ]
 }
 
@@ -169,6 +175,7 @@ fn needs_fields(route: &Route) -> bool {
             | ("PUT", "/api/v1/widget/settings")
             | ("PUT", "/api/v1/teams/{tid}/business-hours")
             | ("PUT", "/api/v1/teams/{tid}/triage")
+            | ("POST", "/api/v1/widget/csat")
     )
 }
 

@@ -93,8 +93,11 @@ export function login(server, email = ADMIN_EMAIL, password = ADMIN_PASSWORD) {
   return api(server, 'POST', '/api/v1/auth/login', { email, password });
 }
 
-/** Saves a full-page screenshot as target/screenshots/<name>.png. */
-export async function screenshot(page, name) {
+/**
+ * Saves a screenshot as target/screenshots/<name>.png: the full page, or
+ * only the viewport with `{ fullPage: false }` (for fixed-position UI).
+ */
+export async function screenshot(page, name, { fullPage = true } = {}) {
   mkdirSync(screenshotDir, { recursive: true });
-  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage });
 }
