@@ -13,6 +13,7 @@ mod m20261121_000002_create_teams_and_skills;
 mod m20261121_000003_create_conversations;
 mod m20261121_000004_create_admin_config;
 mod m20261122_000005_add_sla;
+mod m20261201_000030_visitor_email_index;
 
 /// The ordered list of Switchboard migrations; run it with `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_create_conversations::Migration),
             Box::new(m20261121_000004_create_admin_config::Migration),
             Box::new(m20261122_000005_add_sla::Migration),
+            Box::new(m20261201_000030_visitor_email_index::Migration),
         ]
     }
 }

@@ -49,7 +49,7 @@ const TABLES: [&str; 19] = [
 ];
 
 /// Every named index of schema v1, as (table, index).
-const INDEXES: [(&str, &str); 17] = [
+const INDEXES: [(&str, &str); 18] = [
     ("refresh_tokens", "idx_refresh_tokens_user_id"),
     ("refresh_tokens", "idx_refresh_tokens_family_id"),
     ("team_members", "idx_team_members_user_id"),
@@ -60,6 +60,7 @@ const INDEXES: [(&str, &str); 17] = [
         "idx_conversations_team_id_state_priority_waiting_since",
     ),
     ("conversations", "idx_conversations_visitor_id"),
+    ("visitors", "idx_visitors_email"),
     ("conversations", "idx_conversations_state_updated_at"),
     ("messages", "uq_messages_conversation_id_seq"),
     ("messages", "uq_messages_conversation_id_client_msg_id"),

@@ -9,11 +9,14 @@ pub mod conversations;
 pub mod errors;
 pub mod extract;
 pub mod health;
+pub mod inbox;
+pub mod macros;
 pub mod me;
 pub mod openapi;
 pub mod pagination;
 pub mod routing_rules;
 pub mod skills;
+pub mod tags;
 pub mod teams;
 pub mod users;
 pub mod widget;
@@ -74,6 +77,9 @@ pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .configure(business_hours::routes)
             .configure(conversations::routes)
             .configure(routing_rules::routes)
+            .configure(tags::routes)
+            .configure(macros::routes)
+            .configure(inbox::routes)
             .service(openapi::document),
     )
     .default_service(web::to(errors::not_found));

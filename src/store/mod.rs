@@ -5,12 +5,15 @@
 pub mod audit;
 pub mod business_hours;
 pub mod conversations;
+pub mod inbox;
+pub mod macros;
 pub mod messages;
 pub mod notes;
 pub mod refresh_tokens;
 pub mod routing_rules;
 pub mod skills;
 pub mod sla;
+pub mod tags;
 pub mod teams;
 pub mod users;
 pub mod widget_settings;
