@@ -29,6 +29,8 @@ const UAS = [
     { browser: 'Internet Explorer', browserVersion: '11', os: 'Windows', osVersion: '7', device: 'desktop' }],
   ['Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
     { browser: 'Unknown', browserVersion: '', os: 'Unknown', osVersion: '', device: 'bot' }],
+  ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36',
+    { browser: 'Headless Chrome', browserVersion: '120', os: 'Linux', osVersion: '', device: 'desktop' }],
   ['curl/8.5.0', { browser: 'Unknown', browserVersion: '', os: 'Unknown', osVersion: '', device: 'unknown' }],
 ];
 
@@ -63,4 +65,16 @@ test('macro placeholders are filled and unknown ones left alone', () => {
   assert.equal(fillMacro('Hi {{first_name}}, I am {{ agent }}. {{email}} {{x}}', facts),
     'Hi Ana, I am Bruno. ana@example.com {{x}}');
   assert.equal(fillMacro('Hi {{name}}!', { visitor: { name: null } }), 'Hi there!');
+});
+
+test('server times compare in time order whatever their fractional digits', async () => {
+  // live.js touches the DOM only when used, so its pure helper imports fine.
+  globalThis.document ??= { addEventListener() {}, visibilityState: 'visible' };
+  globalThis.sessionStorage ??= { getItem: () => null, setItem() {}, removeItem() {} };
+  const { sortable } = await import('../../web/app/js/live.js');
+  const times = ['2026-12-01T08:03:09Z', '2026-12-01T08:03:09.1Z', '2026-12-01T08:03:09.05Z',
+    '2026-12-01T08:03:09.123456Z', '2026-12-01T08:03:10Z'];
+  const sorted = [...times].sort((a, b) => (sortable(a) < sortable(b) ? -1 : 1));
+  assert.deepEqual(sorted, ['2026-12-01T08:03:09Z', '2026-12-01T08:03:09.05Z', '2026-12-01T08:03:09.1Z',
+    '2026-12-01T08:03:09.123456Z', '2026-12-01T08:03:10Z']);
 });

@@ -123,9 +123,22 @@ export function toast(t) {
   bus.emit('toast', t);
 }
 
-/** Stores a conversation from the server and tells its viewers. */
+/**
+ * An RFC 3339 time as a string that sorts like the time (the server writes
+ * 0 to 9 fractional digits, so the raw strings do not).
+ * @param {string} t
+ */
+export function sortable(t) {
+  const m = /^(.*?:\d\d)(?:\.(\d+))?(Z|[+-].*)?$/.exec(t ?? '');
+  return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}` : String(t);
+}
+
+/** Stores a conversation from the server and tells its viewers. A copy
+ *  older than the one held (a slow REST answer overtaken by a socket frame)
+ *  is ignored. */
 export function upsert(conversation) {
   const before = state.conversations.get(conversation.id);
+  if (before && sortable(conversation.updated_at) < sortable(before.updated_at)) return before;
   // `unread` is not pushed on messages; keep the live count when the
   // incoming copy is older than what we counted.
   if (before && before.last_seq > conversation.last_seq) {

@@ -13,7 +13,8 @@ const BROWSERS = [
   ['Opera', /\b(?:OPR|OPiOS)\/([\d.]+)/],
   ['Samsung Internet', /\bSamsungBrowser\/([\d.]+)/],
   ['Firefox', /\b(?:Firefox|FxiOS)\/([\d.]+)/],
-  ['Chrome', /\b(?:HeadlessChrome|Chrome|CriOS)\/([\d.]+)/],
+  ['Headless Chrome', /\bHeadlessChrome\/([\d.]+)/],
+  ['Chrome', /\b(?:Chrome|CriOS)\/([\d.]+)/],
   ['Safari', /\bVersion\/([\d.]+).*\bSafari\//],
   ['Internet Explorer', /\bTrident\/.*\brv:([\d.]+)|\bMSIE ([\d.]+)/],
 ];
@@ -44,7 +45,7 @@ function operatingSystem(ua) {
 }
 
 function deviceType(ua) {
-  if (/bot\b|crawl|spider|slurp|headless/i.test(ua)) return 'bot';
+  if (/bot\b|crawl|spider|slurp/i.test(ua)) return 'bot';
   if (/\biPad\b|\bTablet\b|\bKindle\b|\bSilk\//.test(ua)) return 'tablet';
   if (/\bAndroid\b/.test(ua) && !/\bMobile\b/.test(ua)) return 'tablet';
   if (/\bMobi|\biPhone\b|\biPod\b|\bAndroid\b/.test(ua)) return 'mobile';

@@ -68,7 +68,7 @@ export function showError(box, e, form) {
       const input = form?.querySelector(`[name="${CSS.escape(f.field)}"]`);
       if (input) {
         input.setAttribute('aria-invalid', 'true');
-        input.closest('label, .field')?.append(h('span', { class: 'field-error' }, f.message));
+        input.closest('.field, label')?.append(h('span', { class: 'field-error' }, f.message));
       } else {
         unplaced.push(`${f.field}: ${f.message}`);
       }
@@ -99,8 +99,15 @@ export async function confirmDialog(title, text, confirmLabel = 'Confirm') {
  * @param {string} [hint]
  */
 export function field(label, control, hint) {
-  return h('label', { class: 'field' },
-    h('span', { class: 'field-label' }, label),
+  // A label of its own (not wrapping the control), so its text is only the
+  // label and never the options of a select inside it.
+  if (!control.id) control.id = `f-${fieldIds++}`;
+  const hintEl = hint ? h('span', { class: 'field-hint', id: `${control.id}-hint` }, hint) : null;
+  if (hintEl) control.setAttribute('aria-describedby', hintEl.id);
+  return h('div', { class: 'field' },
+    h('label', { class: 'field-label', for: control.id }, label),
     control,
-    hint ? h('span', { class: 'field-hint' }, hint) : null);
+    hintEl);
 }
+
+let fieldIds = 1;

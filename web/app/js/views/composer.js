@@ -48,9 +48,11 @@ export class Composer extends HTMLElement {
     this.input.addEventListener('keydown', (e) => this.onKey(e));
     this.input.addEventListener('input', () => this.onInput());
     this.input.addEventListener('blur', () => {
-      setTimeout(() => this.hidePopup(), 150);
+      // Late, so a click on an option lands first; cancelled if focus returns.
+      this.blurTimer = setTimeout(() => this.hidePopup(), 150);
       this.stopTyping();
     });
+    this.input.addEventListener('focus', () => clearTimeout(this.blurTimer));
     this.setMode('reply');
   }
 
@@ -124,6 +126,7 @@ export class Composer extends HTMLElement {
   }
 
   drawPopup() {
+    clearTimeout(this.blurTimer);
     if (!this.found.length) {
       replace(this.popup, h('li', { class: 'macro-empty', role: 'option', 'aria-disabled': 'true' }, 'No macro matches'));
     } else {

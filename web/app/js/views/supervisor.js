@@ -86,6 +86,11 @@ export class Supervisor extends HTMLElement {
   }
 
   draw() {
+    // A redraw would replace the element being dragged and cancel the drag.
+    if (this.dragging) {
+      this.drawLater = true;
+      return;
+    }
     const teams = live.watchableTeams();
     let waiting = 0;
     let oldest = null;
@@ -110,13 +115,25 @@ export class Supervisor extends HTMLElement {
       stat('Load', capacity ? `${load} / ${capacity}` : String(load)),
       stat('SLA at risk', String(risk), risk ? 'warning' : ''),
       stat('SLA breached', String(breached), breached ? 'danger' : ''));
-    replace(this.queues, teams.length ? teams.map((t) => this.queueCard(t))
-      : h('p', { class: 'empty' }, 'You are not in any team yet.'));
-    replace(this.agentList, agents.length ? agents.map((a) => this.agentCard(a))
-      : h('li', { class: 'empty' }, 'No agents in your teams.'));
+    // Lists are rebuilt only when what they show changed, so frequent
+    // frames (presence, SLA) do not churn the DOM under the pointer.
+    const queueKey = JSON.stringify(teams.map((t) => [t.id, t.name, live.state.queues.get(t.id)?.waiting,
+      (live.state.queues.get(t.id)?.waiting ?? []).map((w) => visitorName(live.state.conversations.get(w.conversation_id)))]));
+    if (queueKey !== this.queueKey) {
+      this.queueKey = queueKey;
+      replace(this.queues, teams.length ? teams.map((t) => this.queueCard(t))
+        : h('p', { class: 'empty' }, 'You are not in any team yet.'));
+    }
+    const agentKey = JSON.stringify(agents.map((a) => [a, this.heldBy(a).map((c) => [c.id, visitorName(c)])]));
+    if (agentKey !== this.agentKey) {
+      this.agentKey = agentKey;
+      replace(this.agentList, agents.length ? agents.map((a) => this.agentCard(a))
+        : h('li', { class: 'empty' }, 'No agents in your teams.'));
+    }
     replace(this.alertList, this.alerts.length ? this.alerts.map((a) => h('li', { class: `alert alert-${a.kind === 'sla.breach' ? 'danger' : 'warning'}` },
       icon('warning', 14),
-      h('a', { href: `#/inbox/${a.conversation_id}` }, `#${a.conversation_id}`),
+      h('a', { href: `#/inbox/${a.conversation_id}` }, live.state.conversations.has(a.conversation_id)
+        ? `${visitorName(live.state.conversations.get(a.conversation_id))} (#${a.conversation_id})` : `#${a.conversation_id}`),
       ` ${a.kind === 'sla.breach' ? 'breached' : 'at risk'}: ${a.sla.replace('_', ' ')} due ${clock(a.due_at)}`))
       : h('li', { class: 'muted' }, 'No alerts.'));
   }
@@ -141,7 +158,8 @@ export class Supervisor extends HTMLElement {
     return h('li', {
       class: `waiting-row${w.sla ? ` sla-${w.sla}` : ''}`, draggable: true,
       dataset: { conversation: String(w.conversation_id) },
-      onDragstart: (e) => drag(e, w.conversation_id),
+      onDragstart: (e) => this.dragStart(e, w.conversation_id),
+      onDragend: () => this.dragEnd(),
     },
     h('span', { class: 'grip', 'aria-hidden': 'true' }, icon('grip', 14)),
     h('div', { class: 'waiting-main' },
@@ -153,8 +171,14 @@ export class Supervisor extends HTMLElement {
     h('button', { class: 'btn btn-small', 'aria-label': `Assign ${name}`, onClick: () => this.assignMenu(w.conversation_id) }, 'Assign'));
   }
 
+  /** The conversations `a` holds, as far as we know. */
+  heldBy(a) {
+    return (this.holding.get(a.id) ?? []).map((id) => live.state.conversations.get(id))
+      .filter((c) => c?.assignee_id === a.id && c.state === 'assigned');
+  }
+
   agentCard(a) {
-    const held = (this.holding.get(a.id) ?? []).map((id) => live.state.conversations.get(id)).filter((c) => c?.assignee_id === a.id && c.state === 'assigned');
+    const held = this.heldBy(a);
     const pct = a.capacity ? Math.min(100, Math.round((a.load / a.capacity) * 100)) : 0;
     const card = h('li', {
       class: 'agent-card', dataset: { agent: String(a.id), status: a.status },
@@ -169,7 +193,8 @@ export class Supervisor extends HTMLElement {
       h('span', { style: { width: `${pct}%` }, class: pct >= 100 ? 'full' : '' })),
     held.length ? h('ul', { class: 'held' }, held.map((c) => h('li', {
       class: 'held-item', draggable: true, dataset: { conversation: String(c.id) },
-      onDragstart: (e) => drag(e, c.id),
+      onDragstart: (e) => this.dragStart(e, c.id),
+      onDragend: () => this.dragEnd(),
     }, h('a', { href: `#/inbox/${c.id}` }, visitorName(c)),
     h('button', { class: 'icon-btn icon-btn-small', 'aria-label': `Reassign ${visitorName(c)}`, onClick: () => this.assignMenu(c.id) }, icon('transfer', 14))))) : null);
     card.addEventListener('dragover', (e) => {
@@ -183,9 +208,25 @@ export class Supervisor extends HTMLElement {
       e.preventDefault();
       card.classList.remove('drop-target');
       const id = Number(e.dataTransfer.getData(DRAG_TYPE));
+      this.dragEnd();
       if (id) this.assign(id, a);
     });
     return card;
+  }
+
+  dragStart(e, id) {
+    this.dragging = true;
+    e.dataTransfer.setData(DRAG_TYPE, String(id));
+    e.dataTransfer.setData('text/plain', `#${id}`);
+    e.dataTransfer.effectAllowed = 'move';
+  }
+
+  dragEnd() {
+    this.dragging = false;
+    if (this.drawLater) {
+      this.drawLater = false;
+      this.draw();
+    }
   }
 
   async assign(id, agent) {
@@ -219,12 +260,6 @@ export class Supervisor extends HTMLElement {
       this.loadAssigned();
     }
   }
-}
-
-function drag(e, id) {
-  e.dataTransfer.setData(DRAG_TYPE, String(id));
-  e.dataTransfer.setData('text/plain', `#${id}`);
-  e.dataTransfer.effectAllowed = 'move';
 }
 
 function stat(label, value, tone = '') {

@@ -91,6 +91,7 @@ export function pairEditor(legend, pairs, opts) {
     const key = h('input', { type: 'text', value: k, 'aria-label': opts.keyLabel, list: opts.list ?? null, class: 'pair-key' });
     const value = opts.valueInput ? opts.valueInput(v) : h('input', { type: 'text', value: v ?? '', 'aria-label': opts.valueLabel });
     value.classList.add('pair-value');
+    value.setAttribute('aria-label', opts.valueLabel);
     const row = h('div', { class: 'pair' }, key, value,
       h('button', { type: 'button', class: 'icon-btn', 'aria-label': `Remove ${opts.keyLabel.toLowerCase()}`, onClick: () => row.remove() }, '×'));
     rows.append(row);

@@ -26,14 +26,18 @@ export class AdminHours extends HTMLElement {
   }
 
   async load() {
-    this.hours = null;
+    // Only the latest team's answer is drawn, however the requests race.
+    const token = (this.loading = {});
+    let hours = null;
     if (this.teamId !== null) {
       try {
-        this.hours = await api.get(`/teams/${this.teamId}/business-hours`);
+        hours = await api.get(`/teams/${this.teamId}/business-hours`);
       } catch (e) {
         if (e.status !== 404) failed('load the hours')(e);
       }
     }
+    if (token !== this.loading) return;
+    this.hours = hours;
     this.draw();
   }
 
@@ -41,14 +45,19 @@ export class AdminHours extends HTMLElement {
     const teams = [...live.state.teams.values()];
     const teamSel = select('team', teams.map((t) => [String(t.id), t.name]), this.teamId);
     teamSel.setAttribute('aria-label', 'Team');
-    teamSel.addEventListener('change', () => { this.teamId = Number(teamSel.value); this.load(); });
+    teamSel.addEventListener('change', () => {
+      // Picking the team already shown must not redraw over the edits.
+      if (Number(teamSel.value) === this.teamId) return;
+      this.teamId = Number(teamSel.value);
+      this.load();
+    });
     const hrs = this.hours;
     const tz = h('input', { type: 'text', name: 'timezone', list: 'tz-list', value: hrs?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC', required: true });
     const days = h('div', { class: 'days' }, DAYS.map(([key, label]) => this.dayRow(key, label, hrs?.schedule?.[key] ?? (hrs ? [] : defaultDay(key)))));
     const holidays = h('textarea', { name: 'holidays', rows: 3, placeholder: '2026-12-25, one date per line' });
     holidays.value = (hrs?.holidays ?? []).join('\n');
     const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
-    const form = h('form', { class: 'card form-card', 'aria-label': 'Business hours' },
+    const form = h('form', { class: 'card form-card', 'aria-label': 'Business hours', dataset: { team: String(this.teamId) } },
       h('div', { class: 'form-grid' }, field('Time zone', tz), field('Holidays (closed)', holidays, 'YYYY-MM-DD, one per line')),
       h('h3', { class: 'form-section' }, 'Weekly schedule'),
       days, error,

@@ -80,7 +80,7 @@ export class AdminWidget extends HTMLElement {
     sync();
     const row = h('div', { class: 'prechat-row' },
       input('', f.label, { placeholder: 'Label', 'aria-label': 'Field label', class: 'pf-label' }),
-      input('', f.name, { placeholder: 'name', 'aria-label': 'Field name', class: 'pf-name' }),
+      input('', f.name, { placeholder: 'name (from the label)', 'aria-label': 'Field name', class: 'pf-name' }),
       type,
       h('label', { class: 'check' }, h('input', { type: 'checkbox', class: 'pf-required', checked: Boolean(f.required) }), 'Required'),
       options,
