@@ -258,6 +258,12 @@ test('several conversations stay open as tabs, each with its own draft', async (
   const page = await staffPage();
   await loginInBrowser(page, server, 'emil@browser.test', PASSWORD);
   const list = page.getByRole('list', { name: 'Conversations' });
+  await list.getByRole('link', { name: /Kim Second/ }).waitFor();
+  // The search filters the list on the server and live.
+  await page.getByLabel('Search conversations').fill('kim');
+  await list.getByRole('link', { name: /Jon First/ }).waitFor({ state: 'detached' });
+  assert.equal(await list.getByRole('link').count(), 1);
+  await page.getByLabel('Search conversations').fill('');
   await list.getByRole('link', { name: /Jon First/ }).click();
   await page.locator(`#conversation-${ids[0]}`).getByLabel('Reply to the customer').fill('draft for Jon');
   await list.getByRole('link', { name: /Kim Second/ }).click();
