@@ -278,6 +278,13 @@ test('several conversations stay open as tabs, each with its own draft', async (
   assert.equal(await jon.getByLabel('Reply to the customer').inputValue(), 'draft for Jon');
   await tabs.getByRole('tab', { name: 'Kim Second' }).click();
   assert.equal(await kim.getByLabel('Reply to the customer').inputValue(), 'draft for Kim');
+  // The list's tabs work from the keyboard.
+  await page.getByRole('tab', { name: /Mine/ }).focus();
+  await page.keyboard.press('ArrowRight');
+  await page.getByRole('tab', { name: /Queue/, selected: true }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.tab), 'queue');
+  await page.keyboard.press('ArrowLeft');
+  await page.getByRole('tab', { name: /Mine/, selected: true }).waitFor();
   await tabs.getByRole('button', { name: 'Close Kim Second' }).click();
   await kim.waitFor({ state: 'detached' });
   await jon.waitFor();

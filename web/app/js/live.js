@@ -425,10 +425,14 @@ export function markRead(id) {
   if (!c || !isReading(id) || !socket) return;
   const t = state.threads.get(id);
   const upTo = Math.max(c.last_seq, t?.lastSeq ?? 0);
-  if (c.unread.agent > 0 || (t && upTo > 0)) {
-    socket.send({ type: 'read', conversation_id: id, up_to_seq: upTo });
+  // Once per new seq: the read mark never moves back, so repeating it is noise.
+  if (upTo > 0 && (c.unread.agent > 0 || upTo > (readSent.get(id) ?? 0))) {
+    if (socket.send({ type: 'read', conversation_id: id, up_to_seq: upTo })) readSent.set(id, upTo);
   }
 }
+
+/** The highest `read` sent per conversation. */
+const readSent = new Map();
 
 /** Which conversation is on screen (its messages count as read). */
 export function focus(id) {

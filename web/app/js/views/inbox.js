@@ -250,7 +250,7 @@ export class Inbox extends HTMLElement {
     this.drawTabs();
     const unread = [...live.state.conversations.values()]
       .filter((c) => c.assignee_id === live.state.me?.id && c.unread?.agent > 0).length;
-    document.title = `${unread ? `(${unread}) ` : ''}Inbox · Switchboard`;
+    if (!this.hidden) document.title = `${unread ? `(${unread}) ` : ''}Inbox · Switchboard`;
   }
 
   item(c) {
