@@ -179,12 +179,14 @@ export function stop() {
   state.tags = [];
 }
 
+/** (Re)loads every team (any staff role may read them). */
 export async function loadTeams() {
   const teams = await api.all('/teams');
   state.teams = new Map(teams.map((t) => [t.id, t]));
   bus.emit('teams');
 }
 
+/** (Re)loads the tag catalogue. */
 export async function loadTags() {
   state.tags = (await api.get('/tags')).items;
   bus.emit('tags');
@@ -528,8 +530,13 @@ export async function setPresence(status) {
   bus.emit('me');
 }
 
-/** Macros the caller may use (cached for the `/` picker). */
 let macroCache = /** @type {Promise<any[]> | null} */ (null);
+
+/**
+ * The macros the caller may use, cached for the `/` picker.
+ * @param {{fresh?: boolean}} [opts] `fresh` reloads after an edit
+ * @returns {Promise<any[]>}
+ */
 export function macros({ fresh = false } = {}) {
   if (!macroCache || fresh) {
     macroCache = api.get('/macros?limit=200').then((r) => r.items).catch((e) => {
