@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use crate::auth::password::{self, PasswordError};
@@ -162,7 +161,7 @@ pub async fn seed(db: &Db) -> Result<DemoReport, DemoError> {
         }
     }
 
-    let txn = db.begin().await.map_err(StoreError::from)?;
+    let txn = store::begin(db).await.map_err(StoreError::from)?;
     let mut team_ids: BTreeMap<&str, TeamId> = BTreeMap::new();
     let existing = store::teams::list(&txn, None, 1000).await?;
     for name in TEAMS {
@@ -250,11 +249,24 @@ pub async fn seed(db: &Db) -> Result<DemoReport, DemoError> {
 
     created += seed_rules(&txn, &team_ids).await?;
 
-    let shared = store::macros::shared(&txn).await?;
+    let shared = store::macros::list_for(
+        &txn,
+        crate::domain::UserId(0),
+        store::macros::MacroScope::Global,
+        None,
+        1000,
+    )
+    .await?;
     for (title, content) in MACROS {
         if !shared.iter().any(|m| m.title == title) {
             created += 1;
-            store::macros::insert(&txn, None, title, content).await?;
+            store::macros::insert(
+                &txn,
+                None,
+                &crate::domain::inbox::MacroTitle::parse(title)?,
+                &crate::domain::inbox::MacroContent::parse(content)?,
+            )
+            .await?;
         }
     }
 

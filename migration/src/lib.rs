@@ -17,6 +17,7 @@ mod m20261201_000006_create_triage_flows;
 mod m20261201_000007_add_owner_token;
 mod m20261201_000020_create_csat_ratings;
 mod m20261201_000021_add_visitor_page_url;
+mod m20261201_000030_visitor_email_index;
 
 /// The ordered list of Switchboard migrations; run it with `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_add_owner_token::Migration),
             Box::new(m20261201_000020_create_csat_ratings::Migration),
             Box::new(m20261201_000021_add_visitor_page_url::Migration),
+            Box::new(m20261201_000030_visitor_email_index::Migration),
         ]
     }
 }

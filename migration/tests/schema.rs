@@ -51,7 +51,7 @@ const TABLES: [&str; 21] = [
 ];
 
 /// Every named index of schema v1, as (table, index).
-const INDEXES: [(&str, &str); 19] = [
+const INDEXES: [(&str, &str); 20] = [
     ("refresh_tokens", "idx_refresh_tokens_user_id"),
     ("refresh_tokens", "idx_refresh_tokens_family_id"),
     ("team_members", "idx_team_members_user_id"),
@@ -62,6 +62,7 @@ const INDEXES: [(&str, &str); 19] = [
         "idx_conversations_team_id_state_priority_waiting_since",
     ),
     ("conversations", "idx_conversations_visitor_id"),
+    ("visitors", "idx_visitors_email"),
     ("conversations", "idx_conversations_state_updated_at"),
     ("messages", "uq_messages_conversation_id_seq"),
     ("messages", "uq_messages_conversation_id_client_msg_id"),

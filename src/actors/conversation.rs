@@ -35,6 +35,9 @@ use crate::store::conversations::{ChangeError, Fence};
 use crate::store::messages::NewMessage;
 use crate::store::{self, Db};
 
+mod tags;
+pub use tags::SetTags;
+
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 256;
 /// Page size when a `resume` reads history.

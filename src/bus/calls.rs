@@ -18,7 +18,8 @@ use super::ASK_TIMEOUT;
 use super::envelope::RemoteError;
 use crate::actors::conversation::{
     Accept, AddNote, Assign, AutoAssign, Close, Conversation, MarkRead, Overflow, Relinquish,
-    Reopen, RequeueFront, SendMessage, SessionsGone, SetTyping, Subscribe, Transfer, Unsubscribe,
+    Reopen, RequeueFront, SendMessage, SessionsGone, SetTags, SetTyping, Subscribe, Transfer,
+    Unsubscribe,
 };
 use crate::actors::team_queue::{
     Dequeue, Enqueue, RefreshAgent, Reload, SlaAlert, TeamQueue, Unwatch, Watch, WatchersGone,
@@ -96,6 +97,7 @@ calls! {
         RequeueFront = "requeue_front",
         SessionsGone = "sessions_gone",
         Relinquish = "relinquish",
+        SetTags = "set_tags",
     }
 }
 

@@ -6,6 +6,7 @@ pub mod conversation;
 pub mod error_code;
 pub mod hours;
 pub mod ids;
+pub mod inbox;
 pub mod protocol;
 pub mod role;
 pub mod routing;

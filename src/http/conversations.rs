@@ -15,6 +15,7 @@ use crate::actors::conversation::{Accept, AddNote, Assign, Close, Conversation, 
 use crate::actors::{ActorError, Party};
 use crate::domain::access::{StaffScope, staff_may_access};
 use crate::domain::conversation::ConversationState;
+use crate::domain::inbox::{SearchText, TagName};
 use crate::domain::protocol::{
     ConversationView, MAX_NOTE_CHARS, MAX_REASON, MAX_TEXT_CHARS, MessageView, NoteView, PartyKind,
     Sender,
@@ -128,6 +129,14 @@ pub struct ListConversations {
     pub assignee_id: Option<String>,
     /// Alias of `assignee_id`.
     pub assignee: Option<String>,
+    /// Only conversations with this tag (by name).
+    pub tag: Option<String>,
+    /// `true`: only those with customer messages no staff member has read;
+    /// `false`: only those without.
+    pub unread: Option<bool>,
+    /// Visitor name or e-mail contains this (case-insensitive), or the
+    /// conversation id is this number.
+    pub q: Option<String>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1–200 (default 50).
@@ -185,7 +194,8 @@ pub struct CloseBody {
     pub reason: Option<String>,
 }
 
-async fn scope(state: &AppState, staff: &Staff) -> Result<StaffScope, ApiError> {
+/// The caller's access scope, with its current team memberships.
+pub(crate) async fn scope(state: &AppState, staff: &Staff) -> Result<StaffScope, ApiError> {
     Ok(StaffScope {
         user: staff.id,
         role: staff.role,
@@ -216,7 +226,7 @@ async fn visible_or_teammate(
 }
 
 /// The row, if the caller may see it; otherwise 404 (it may not know it exists).
-async fn visible(
+pub(crate) async fn visible(
     state: &AppState,
     scope: &StaffScope,
     id: i64,
@@ -233,7 +243,8 @@ async fn visible(
     }
 }
 
-fn party(staff: &Staff, scope: StaffScope) -> Party {
+/// The caller as a party of a conversation.
+pub(crate) fn party(staff: &Staff, scope: StaffScope) -> Party {
     Party::Staff {
         scope,
         name: staff.user.name.clone(),
@@ -287,6 +298,15 @@ pub async fn list_conversations(
             ApiError::field("assignee_id", "must be a user id or `me`")
         })?)),
     };
+    let tag = q
+        .tag
+        .as_deref()
+        .map(|t| TagName::parse(t).map_err(|e| ApiError::field("tag", e.0)))
+        .transpose()?;
+    let search = match q.q.as_deref() {
+        Some(text) => SearchText::parse(text).map_err(|e| ApiError::field("q", e.0))?,
+        None => None,
+    };
     let scope = scope(&state, &staff).await?;
     let rows = store::conversations::list_for(
         &state.db,
@@ -295,6 +315,9 @@ pub async fn list_conversations(
             state: q.state,
             team: q.team_id.map(TeamId),
             assignee,
+            tag,
+            unread: q.unread,
+            search,
             before_id,
             limit: limit + 1,
         },

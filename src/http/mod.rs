@@ -11,12 +11,15 @@ pub mod csat;
 pub mod errors;
 pub mod extract;
 pub mod health;
+pub mod inbox;
+pub mod macros;
 pub mod me;
 pub mod openapi;
 pub mod pagination;
 pub mod reports;
 pub mod routing_rules;
 pub mod skills;
+pub mod tags;
 pub mod teams;
 pub mod transcripts;
 pub mod triage;
@@ -86,6 +89,9 @@ pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .configure(visitor::routes)
             .configure(csat::routes)
             .configure(transcripts::routes)
+            .configure(tags::routes)
+            .configure(macros::routes)
+            .configure(inbox::routes)
             .service(openapi::document),
     )
     .default_service(web::to(errors::not_found));

@@ -6,8 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, business_hours, conversations, csat, errors, health, me, reports, routing_rules, skills,
-    teams, transcripts, triage, users, visitor, widget, widget_settings,
+    auth, business_hours, conversations, csat, errors, health, inbox, macros, me, reports,
+    routing_rules, skills, tags, teams, transcripts, triage, users, visitor, widget,
+    widget_settings,
 };
 
 /// The document's root.
@@ -36,6 +37,11 @@ use super::{
         conversations::list_notes, conversations::add_note,
         routing_rules::list_rules, routing_rules::create_rule, routing_rules::get_rule,
         routing_rules::update_rule, routing_rules::delete_rule,
+        tags::list_tags, tags::create_tag, tags::update_tag, tags::delete_tag,
+        tags::set_conversation_tags, tags::add_conversation_tags, tags::remove_conversation_tag,
+        macros::list_macros, macros::create_macro, macros::get_macro, macros::update_macro,
+        macros::delete_macro,
+        inbox::get_visitor, inbox::conversation_previews, inbox::list_agents,
         document,
     ),
     components(schemas(errors::Problem, errors::FieldError, crate::domain::ErrorCode)),
@@ -50,6 +56,8 @@ use super::{
         (name = "conversations", description = "inbox, history and state changes"),
         (name = "routing", description = "routing rules (admin)"),
         (name = "reports", description = "SLA breaches (supervisors, admins)"),
+        (name = "tags", description = "the tag catalogue and tags on conversations"),
+        (name = "macros", description = "canned responses, personal and global"),
         (name = "operations", description = "health and metadata"),
     )
 )]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use entity::{conversation_skills, conversation_tags, conversations, tags, users, visitors};
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -16,6 +16,7 @@ use sea_orm::{
 use super::StoreError;
 use crate::domain::access::{ConversationScope, StaffScope};
 use crate::domain::conversation::ConversationState;
+use crate::domain::inbox::{SearchText, TagName};
 use crate::domain::protocol::{ConversationView, PartyKind, Unread, VisitorView};
 use crate::domain::{ConversationId, Role, TeamId, UserId, VisitorId};
 
@@ -203,6 +204,12 @@ pub struct ConversationFilter {
     pub team: Option<TeamId>,
     /// Only this assignee.
     pub assignee: Option<UserId>,
+    /// Only those with this tag.
+    pub tag: Option<TagName>,
+    /// Only those with (`true`) or without (`false`) unread customer messages.
+    pub unread: Option<bool>,
+    /// Visitor name or e-mail contains it, or the id equals it.
+    pub search: Option<SearchText>,
     /// Keyset cursor: ids below this (newest first).
     pub before_id: Option<i64>,
     /// Page size.
@@ -216,6 +223,15 @@ pub async fn list_for(
     staff: &StaffScope,
     filter: &ConversationFilter,
 ) -> Result<Vec<conversations::Model>, StoreError> {
+    Ok(list_query(staff, filter).all(db).await?)
+}
+
+/// The query behind [`list_for`] (public so tests can ask the database how
+/// it plans it).
+pub fn list_query(
+    staff: &StaffScope,
+    filter: &ConversationFilter,
+) -> sea_orm::Select<conversations::Entity> {
     let mut q = conversations::Entity::find().order_by_desc(conversations::Column::Id);
     let teams: Vec<i64> = staff.teams.iter().map(|t| t.0).collect();
     let mine = conversations::Column::AssigneeId.eq(staff.user.0);
@@ -243,10 +259,55 @@ pub async fn list_for(
     if let Some(a) = filter.assignee {
         q = q.filter(conversations::Column::AssigneeId.eq(a.0));
     }
+    if let Some(tag) = &filter.tag {
+        // Through the junction's tag index and the unique tag name.
+        q = q.filter(
+            conversations::Column::Id.in_subquery(
+                Query::select()
+                    .column(conversation_tags::Column::ConversationId)
+                    .from(conversation_tags::Entity)
+                    .inner_join(
+                        tags::Entity,
+                        Expr::col((tags::Entity, tags::Column::Id))
+                            .equals((conversation_tags::Entity, conversation_tags::Column::TagId)),
+                    )
+                    .and_where(Expr::col((tags::Entity, tags::Column::Name)).eq(tag.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    match filter.unread {
+        Some(true) => q = q.filter(conversations::Column::AgentUnread.gt(0)),
+        Some(false) => q = q.filter(conversations::Column::AgentUnread.eq(0)),
+        None => {}
+    }
+    if let Some(search) = &filter.search {
+        // A substring search cannot use an index; it scans the visitors,
+        // which is fine for an interactive filter on one deployment.
+        let like = || LikeExpr::new(search.like_pattern()).escape('\\');
+        let lower = |c: visitors::Column| Expr::expr(Func::lower(Expr::col((visitors::Entity, c))));
+        let mut any = Condition::any().add(
+            conversations::Column::VisitorId.in_subquery(
+                Query::select()
+                    .column(visitors::Column::Id)
+                    .from(visitors::Entity)
+                    .cond_where(
+                        Condition::any()
+                            .add(lower(visitors::Column::Name).like(like()))
+                            .add(lower(visitors::Column::Email).like(like())),
+                    )
+                    .to_owned(),
+            ),
+        );
+        if let Ok(id) = search.as_str().trim_start_matches('#').parse::<i64>() {
+            any = any.add(conversations::Column::Id.eq(id));
+        }
+        q = q.filter(any);
+    }
     if let Some(b) = filter.before_id {
         q = q.filter(conversations::Column::Id.lt(b));
     }
-    Ok(q.limit(filter.limit).all(db).await?)
+    q.limit(filter.limit)
 }
 
 /// Ids of open conversations assigned to `agent` (a new socket subscribes to them).

@@ -30,7 +30,11 @@ async fn the_document_lists_every_route_with_its_method_and_schemas() {
             .replace("{tid}", "{id}")
             .replace("{sid}", "{id}")
             .replace("{cid}", "{id}")
-            .replace("{rid}", "{id}");
+            .replace("{rid}", "{id}")
+            .replace("{gid}", "{id}")
+            .replace("{mid}", "{id}")
+            .replace("{vid}", "{id}");
+        let template = template.split('?').next().unwrap_or(&template).to_owned();
         let method = route.method.as_str().to_lowercase();
         let op = &paths
             .get(&template)

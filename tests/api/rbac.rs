@@ -98,7 +98,54 @@ pub fn routes() -> Vec<Route> {
         r(Method::GET, "/api/v1/widget/conversation", None, Public),
         r(Method::POST, "/api/v1/widget/csat", Some(|| json!({"score": 5})), Public),
         r(Method::GET, "/api/v1/widget/transcript", None, Public),
+        r(Method::GET, "/api/v1/tags", None, Agent),
+        r(Method::POST, "/api/v1/tags", Some(|| json!({"name": "intruder"})), Admin),
+        r(Method::PATCH, "/api/v1/tags/{gid}", Some(|| json!({"color": "#123456"})), Admin),
+        r(Method::DELETE, "/api/v1/tags/{gid}", None, Admin),
+        r(Method::PUT, "/api/v1/conversations/{cid}/tags", Some(|| json!({"tags": ["vip"]})), Agent),
+        r(Method::POST, "/api/v1/conversations/{cid}/tags", Some(|| json!({"tags": ["vip"]})), Agent),
+        r(Method::DELETE, "/api/v1/conversations/{cid}/tags/{name}", None, Agent),
+        r(Method::GET, "/api/v1/macros", None, Agent),
+        r(Method::POST, "/api/v1/macros", Some(|| json!({"title": "Hello", "content": "Hi there"})), Agent),
+        r(Method::GET, "/api/v1/macros/{mid}", None, Agent),
+        r(Method::PATCH, "/api/v1/macros/{mid}", Some(|| json!({"title": "Hello again"})), Agent),
+        r(Method::DELETE, "/api/v1/macros/{mid}", None, Agent),
+        r(Method::GET, "/api/v1/visitors/{vid}", None, Agent),
+        r(Method::GET, "/api/v1/conversation-previews?ids=1", None, Agent),
+        r(Method::GET, "/api/v1/agents", None, Agent),
     ]
+}
+
+/// A tag, a macro and the conversation's visitor for the dashboard routes:
+/// (tag id, macro id, visitor id).
+async fn dashboard_fixtures(app: &TestApp, admin: &str, cid: i64) -> (i64, i64, i64) {
+    let tag: Value = app
+        .post("/api/v1/tags", admin, json!({"name": "vip"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let m: Value = app
+        .post(
+            "/api/v1/macros",
+            admin,
+            json!({"title": "Greeting", "content": "Hello!"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let c: Value = app
+        .get(&format!("/api/v1/conversations/{cid}"), admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    (
+        tag["id"].as_i64().unwrap(),
+        m["id"].as_i64().unwrap(),
+        c["visitor"]["id"].as_i64().unwrap(),
+    )
 }
 
 /// Rows that any successful write would change.
@@ -113,6 +160,9 @@ async fn snapshot(app: &TestApp) -> Vec<i64> {
         "audit_log",
         "refresh_tokens",
         "triage_flows",
+        "tags",
+        "conversation_tags",
+        "macros",
     ] {
         out.push(app.count(t).await);
     }
@@ -129,7 +179,9 @@ on_both! {
         let supervisor = app.create_user(&admin, "supervisor", json!({"team_ids": [tid]})).await;
         let (cid, _) = crate::realtime::widget_session(&app, json!({"issue_type": "Support"})).await;
         let rid = app.post("/api/v1/routing-rules", &admin, json!({"name": "Default"})).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-        let fill = |p: &str| p.replace("{uid}", &target.id.to_string()).replace("{tid}", &tid.to_string()).replace("{sid}", &sid.to_string()).replace("{cid}", &cid.to_string()).replace("{rid}", &rid.to_string());
+        let (gid, mid, vid) = dashboard_fixtures(&app, &admin, cid).await;
+        let fill = |p: &str| p.replace("{uid}", &target.id.to_string()).replace("{tid}", &tid.to_string()).replace("{sid}", &sid.to_string()).replace("{cid}", &cid.to_string()).replace("{rid}", &rid.to_string())
+            .replace("{gid}", &gid.to_string()).replace("{mid}", &mid.to_string()).replace("{vid}", &vid.to_string()).replace("{name}", "vip");
 
         let before = snapshot(&app).await;
         for route in routes() {
@@ -176,6 +228,10 @@ fn needs_fields(route: &Route) -> bool {
             | ("PUT", "/api/v1/teams/{tid}/business-hours")
             | ("PUT", "/api/v1/teams/{tid}/triage")
             | ("POST", "/api/v1/widget/csat")
+            | ("POST", "/api/v1/tags")
+            | ("PUT", "/api/v1/conversations/{cid}/tags")
+            | ("POST", "/api/v1/conversations/{cid}/tags")
+            | ("POST", "/api/v1/macros")
     )
 }
 
@@ -187,13 +243,20 @@ on_both! {
         let sid = app.get("/api/v1/skills", &admin).await.json::<Value>().await.unwrap()["items"][0]["id"].as_i64().unwrap();
         let (cid, _) = crate::realtime::widget_session(&app, json!({"issue_type": "Support"})).await;
         let rid = app.post("/api/v1/routing-rules", &admin, json!({"name": "Default"})).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        let (gid, mid, vid) = dashboard_fixtures(&app, &admin, cid).await;
         let fill = |p: &str, unknown: bool| {
             let (u, t, s, c, r) = if unknown {
                 ("987654".to_owned(), "987654".to_owned(), "987654".to_owned(), "987654".to_owned(), "987654".to_owned())
             } else {
                 (target.id.to_string(), tid.to_string(), sid.to_string(), cid.to_string(), rid.to_string())
             };
+            let (g, m, v, n) = if unknown {
+                ("987654".to_owned(), "987654".to_owned(), "987654".to_owned(), "nonesuch")
+            } else {
+                (gid.to_string(), mid.to_string(), vid.to_string(), "vip")
+            };
             p.replace("{uid}", &u).replace("{tid}", &t).replace("{sid}", &s).replace("{cid}", &c).replace("{rid}", &r)
+                .replace("{gid}", &g).replace("{mid}", &m).replace("{vid}", &v).replace("{name}", n)
         };
         let before = snapshot(&app).await;
         let conversations_before = app.count("conversations").await;

@@ -101,3 +101,71 @@ export async function screenshot(page, name, { fullPage = true } = {}) {
   mkdirSync(screenshotDir, { recursive: true });
   await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage });
 }
+
+/**
+ * Polls `fn` until it returns a truthy value (returned), for server state
+ * that changes asynchronously; throws with the last value after `timeout`.
+ */
+export async function eventually(fn, { timeout = 10000, interval = 100, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeout} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    await new Promise((ok) => setTimeout(ok, interval));
+  }
+}
+
+/** Logs in through the staff app's login form and waits for the inbox. */
+export async function loginInBrowser(page, server, email, password) {
+  await page.goto(`${server.url}/app/`);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('tab', { name: /Mine/ }).waitFor();
+}
+
+/**
+ * A scripted customer: starts a widget session over REST and opens the
+ * customer socket inside `page` (on a bare page of the server, so nothing
+ * else runs there; several customers may share one page). Frames it gets
+ * are kept in the page; the returned object sends frames and waits for them.
+ */
+export async function scriptedCustomer(page, server, body) {
+  if (!page.url().startsWith(server.url)) await page.goto(`${server.url}/healthz`);
+  const session = await page.evaluate(async (b) => {
+    const res = await fetch('/api/v1/widget/sessions', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b),
+    });
+    const s = await res.json();
+    if (!res.ok) throw new Error(JSON.stringify(s));
+    const ws = new WebSocket(`ws://${location.host}/ws/v1/customer?token=${s.visitor_token}`);
+    const me = { ws, frames: [] };
+    window.customers = { ...window.customers, [s.conversation_id]: me };
+    ws.addEventListener('message', (ev) => me.frames.push(JSON.parse(ev.data)));
+    await new Promise((ok, fail) => {
+      ws.addEventListener('open', ok);
+      ws.addEventListener('error', fail);
+    });
+    return s;
+  }, body);
+  const id = session.conversation_id;
+  return {
+    session,
+    conversationId: id,
+    /** Sends one frame. */
+    send: (frame) => page.evaluate(([c, f]) => window.customers[c].ws.send(JSON.stringify(f)), [id, frame]),
+    /** Every frame received so far. */
+    frames: () => page.evaluate((c) => window.customers[c].frames, id),
+    /** Waits for a frame `pred` accepts (`pred` runs in the page: no closures). */
+    waitFor: (pred, timeout = 10000) => page.waitForFunction(
+      // eslint-disable-next-line no-eval
+      ([c, src]) => window.customers[c].frames.find(eval(src)), [id, pred.toString()], { timeout },
+    ).then((h) => h.jsonValue()),
+  };
+}

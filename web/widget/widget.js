@@ -59,6 +59,11 @@ function imageUrl(value) {
   }
 }
 
+/** `preview: 'prechat' | 'offline'` shows that form; any other truthy value the chat. */
+function previewScreen(value) {
+  return value === 'prechat' || value === 'offline' ? value : 'chat';
+}
+
 /** The language tag to send: the option, else the browser's primary subtag. */
 function languageTag(option) {
   const tag = option || (navigator.language || '').split('-')[0];
@@ -72,6 +77,8 @@ class Widget {
     this.options = { ...options };
     this.mode = options.mode === 'inline' ? 'inline' : 'launcher';
     this.preview = Boolean(options.preview);
+    /** Which screen a preview shows: the chat, the pre-chat form, or the offline form. */
+    this.previewScreen = previewScreen(options.preview);
     this.server = String(options.server).replace(/\/?$/, '/');
     this.t = strings(options.language || navigator.language);
     this.api = createApi(this.server);
@@ -438,6 +445,8 @@ class Widget {
   }
 
   async startChat(values) {
+    // A preview's forms send nothing.
+    if (this.preview) return;
     this.form.setBusy(true);
     try {
       const res = await this.api.startSession(this.facts(values));
@@ -456,6 +465,7 @@ class Widget {
   }
 
   async leaveMessage(values) {
+    if (this.preview) return;
     this.form.setBusy(true);
     try {
       const res = await this.api.leaveMessage({ ...this.facts(values), text: values.message });
@@ -765,6 +775,14 @@ class Widget {
 
   showPreview() {
     const t = this.t;
+    if (this.previewScreen === 'prechat') {
+      this.showPreChat();
+      return;
+    }
+    if (this.previewScreen === 'offline') {
+      this.showOffline();
+      return;
+    }
     this.newChatView();
     this.conv = { state: 'assigned' };
     this.agentName = t.previewAgent;
@@ -787,7 +805,11 @@ class Widget {
     Object.assign(this.options, options || {});
     if (options && 'language' in options) this.t = strings(options.language || navigator.language);
     this.applyTheme();
-    if (this.view === 'prechat') this.showPreChat();
+    if (this.preview && options && 'preview' in options && previewScreen(options.preview) !== this.previewScreen) {
+      this.previewScreen = previewScreen(options.preview);
+      this.resetConversation();
+      this.showPreview();
+    } else if (this.view === 'prechat') this.showPreChat();
     else if (this.view === 'offline') this.showOffline();
   }
 
