@@ -152,7 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(report) = report {
                 println!("{}", switchboard::demo::banner(&base, &report));
             }
-            app.run_until_stopped().await?;
+            app.run_until_signalled().await?;
         }
         Command::Migrate { place } => {
             let settings = load(place.overrides())?;

@@ -192,6 +192,9 @@ impl Application {
         })
         .workers(workers)
         .shutdown_timeout(settings.server.shutdown_timeout_s)
+        // Signals are handled in `run_until_signalled`, so the actor system
+        // (and the Redis hand-over) outlives the drained server.
+        .disable_signals()
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             addr: addr.to_string(),
@@ -220,6 +223,18 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT, then drains in-flight requests for up to
     /// `server.shutdown_timeout_s` and closes the database pool.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        actix_rt::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stop signal received; draining");
+            handle.stop(true).await;
+        });
+        self.run_until_stopped().await
+    }
+
+    /// Serves until the server is stopped, then closes the database pool,
+    /// stops the actors and (in a cluster) hands this node's actors over.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await?;
         // Close the pool first: it waits for in-flight queries (so nothing
@@ -239,5 +254,31 @@ impl Application {
             cluster.leave().await;
         }
         Ok(())
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

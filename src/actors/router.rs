@@ -96,8 +96,11 @@ impl Router {
                     Ok(teams) => {
                         for t in teams {
                             // The queue may run on another node.
-                            if let Ok(team) = bus.team(t).await {
-                                team.tell(RefreshAgent { agent });
+                            match bus.team(t).await {
+                                Ok(team) => team.tell(RefreshAgent { agent }),
+                                Err(e) => {
+                                    tracing::warn!(team_id = %t, error = %e, "could not reach team queue")
+                                }
                             }
                         }
                     }

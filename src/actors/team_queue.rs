@@ -501,11 +501,9 @@ impl Handler<RefreshAgent> for TeamQueue {
         ctx.spawn(async move { load(&db, team).await }.into_actor(self).map(
             move |res, act, ctx| match res {
                 Ok(loaded) => {
-                    if !act.apply(ticket, Some(loaded)) {
-                        // A newer reload already told everyone.
-                        act.route(ctx);
-                        return;
-                    }
+                    // Stale (a newer reload was applied): the state held is
+                    // newer still, and the watchers get the agent from it.
+                    act.apply(ticket, Some(loaded));
                     let presence = act.agents.iter().find(|a| a.id == msg.agent).map(|a| {
                         Deliver::frame(&ServerFrame::Presence {
                             agent_id: a.id.0,

@@ -41,6 +41,9 @@ use crate::domain::UserId;
 const OUTBOX: usize = 100_000;
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest a single Redis operation may take: a dead connection must not
+/// stall the lease keeper (or a resolution) behind it.
+const OP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Claims an actor for a node: keeps a live owner, else takes it.
 const CLAIM: &str = r"
@@ -68,6 +71,9 @@ pub enum ClusterError {
     /// Redis refused or is unreachable.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// Redis did not answer in time.
+    #[error("redis did not answer within {OP_TIMEOUT:?}")]
+    Timeout,
     /// No pooled connection.
     #[error("redis pool: {0}")]
     Pool(#[from] deadpool_redis::PoolError),
@@ -155,7 +161,16 @@ impl Cluster {
             )));
         }
         let client = redis::Client::open(config.url.as_str())?;
-        let pool = deadpool_redis::Config::from_url(config.url.clone())
+        let mut pool_config = deadpool_redis::Config::from_url(config.url.clone());
+        pool_config.pool = Some(deadpool_redis::PoolConfig {
+            timeouts: deadpool_redis::Timeouts {
+                wait: Some(OP_TIMEOUT),
+                create: Some(OP_TIMEOUT),
+                recycle: Some(OP_TIMEOUT),
+            },
+            ..deadpool_redis::PoolConfig::default()
+        });
+        let pool = pool_config
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))
             .map_err(|e| ClusterError::Config(e.to_string()))?;
         let mut conn = pool.get().await?;
@@ -296,14 +311,17 @@ impl Cluster {
     /// The node hosting `key`, claiming it for this node when no live node
     /// does.
     pub(super) async fn claim(&self, key: ActorKey) -> Result<String, BusError> {
-        let mut conn = self.pool.get().await.map_err(ClusterError::from)?;
-        let owner: String = redis::Script::new(CLAIM)
-            .key(self.key(format_args!("owner:{key}")))
-            .arg(&self.node)
-            .arg(self.key("live:"))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(ClusterError::from)?;
+        let owner: String = bounded(async {
+            let mut conn = self.pool.get().await?;
+            Ok(redis::Script::new(CLAIM)
+                .key(self.key(format_args!("owner:{key}")))
+                .arg(&self.node)
+                .arg(self.key("live:"))
+                .invoke_async(&mut conn)
+                .await?)
+        })
+        .await?;
+        tracing::debug!(actor = %key, %owner, "claimed");
         if owner == self.node {
             lock(&self.hosted).insert(key);
         }
@@ -313,14 +331,14 @@ impl Cluster {
     /// This node no longer hosts `key` (passivated, stopped).
     pub async fn release(&self, key: ActorKey) {
         lock(&self.hosted).remove(&key);
-        let res: Result<i64, ClusterError> = async {
+        let res: Result<i64, ClusterError> = bounded(async {
             let mut conn = self.pool.get().await?;
             Ok(redis::Script::new(RELEASE)
                 .key(self.key(format_args!("owner:{key}")))
                 .arg(&self.node)
                 .invoke_async(&mut conn)
                 .await?)
-        }
+        })
         .await;
         if let Err(e) = res {
             tracing::warn!(actor = %key, error = %e, "could not release directory entry");
@@ -335,13 +353,21 @@ impl Cluster {
             self.release(key).await;
         }
         let agents: Vec<UserId> = lock(&self.agents).drain().collect();
-        if let Ok(mut conn) = self.pool.get().await {
+        let res = bounded(async {
+            let mut conn = self.pool.get().await?;
             for a in agents {
-                let _: Result<i64, _> = conn
+                let _: i64 = conn
                     .zrem(self.key(format_args!("agent:{a}")), &self.node)
-                    .await;
+                    .await?;
             }
-            let _: Result<i64, _> = conn.del(self.key(format_args!("live:{}", self.node))).await;
+            let _: i64 = conn
+                .del(self.key(format_args!("live:{}", self.node)))
+                .await?;
+            Ok(())
+        })
+        .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "could not clear this node's lease at shutdown");
         }
     }
 
@@ -368,40 +394,50 @@ impl Cluster {
     /// An agent has a socket here now.
     pub async fn agent_here(&self, agent: UserId) -> Result<(), BusError> {
         lock(&self.agents).insert(agent);
-        let mut conn = self.pool.get().await.map_err(ClusterError::from)?;
         let expiry = now_ms() + i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
-        let _: i64 = conn
-            .zadd(self.key(format_args!("agent:{agent}")), &self.node, expiry)
-            .await
-            .map_err(ClusterError::from)?;
+        bounded(async {
+            let mut conn = self.pool.get().await?;
+            let _: i64 = conn
+                .zadd(self.key(format_args!("agent:{agent}")), &self.node, expiry)
+                .await?;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
     /// The agent's last socket here closed.
     pub async fn agent_gone(&self, agent: UserId) -> Result<(), BusError> {
         lock(&self.agents).remove(&agent);
-        let mut conn = self.pool.get().await.map_err(ClusterError::from)?;
-        let _: i64 = conn
-            .zrem(self.key(format_args!("agent:{agent}")), &self.node)
-            .await
-            .map_err(ClusterError::from)?;
+        bounded(async {
+            let mut conn = self.pool.get().await?;
+            let _: i64 = conn
+                .zrem(self.key(format_args!("agent:{agent}")), &self.node)
+                .await?;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
     /// Whether another live node holds a socket of the agent.
     pub async fn agent_elsewhere(&self, agent: UserId) -> Result<bool, BusError> {
         let key = self.key(format_args!("agent:{agent}"));
-        let mut conn = self.pool.get().await.map_err(ClusterError::from)?;
-        let _: i64 = conn
-            .zrembyscore(&key, "-inf", now_ms())
-            .await
-            .map_err(ClusterError::from)?;
-        let nodes: Vec<String> = conn.zrange(&key, 0, -1).await.map_err(ClusterError::from)?;
+        let nodes: Vec<String> = bounded(async {
+            let mut conn = self.pool.get().await?;
+            let _: i64 = conn.zrembyscore(&key, "-inf", now_ms()).await?;
+            Ok(conn.zrange(&key, 0, -1).await?)
+        })
+        .await?;
         Ok(nodes.iter().any(|n| *n != self.node))
     }
 
     /// Renews this node's lease and the presence of its agents.
     async fn renew_lease(&self) -> Result<(), ClusterError> {
+        bounded(self.renew_lease_now()).await
+    }
+
+    async fn renew_lease_now(&self) -> Result<(), ClusterError> {
         let ms = u64::try_from(self.config.lease.as_millis()).unwrap_or(u64::MAX);
         let mut conn = self.pool.get().await?;
         let _: () = redis::cmd("SET")
@@ -428,6 +464,14 @@ impl Cluster {
     /// another node may have claimed what this one hosts: whatever is not
     /// ours any more is stopped here.
     async fn resync(&self, bus: &Bus) -> Result<(), ClusterError> {
+        let hosted = lock(&self.hosted).len();
+        let budget = OP_TIMEOUT + Duration::from_millis(u64::try_from(hosted).unwrap_or(u64::MAX));
+        tokio::time::timeout(budget, self.resync_now(bus))
+            .await
+            .map_err(|_| ClusterError::Timeout)?
+    }
+
+    async fn resync_now(&self, bus: &Bus) -> Result<(), ClusterError> {
         let hosted: Vec<ActorKey> = lock(&self.hosted).iter().copied().collect();
         let mut conn = self.pool.get().await?;
         for key in hosted {
@@ -453,6 +497,10 @@ impl Cluster {
     /// Nodes that local sockets follow and that are gone: their followers
     /// are told to reconnect (the conversation continues elsewhere).
     async fn check_followed(&self) -> Result<(), ClusterError> {
+        bounded(self.check_followed_now()).await
+    }
+
+    async fn check_followed_now(&self) -> Result<(), ClusterError> {
         let nodes: Vec<String> = lock(&self.followed).keys().cloned().collect();
         if nodes.is_empty() {
             return Ok(());
@@ -472,6 +520,13 @@ impl Cluster {
         }
         Ok(())
     }
+}
+
+/// Runs one Redis operation with a bound on its duration.
+async fn bounded<T>(f: impl Future<Output = Result<T, ClusterError>>) -> Result<T, ClusterError> {
+    tokio::time::timeout(OP_TIMEOUT, f)
+        .await
+        .map_err(|_| ClusterError::Timeout)?
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -499,16 +554,23 @@ async fn publisher(cluster: Arc<Cluster>, bus: Bus, mut rx: mpsc::Receiver<Outgo
                 }
             }
             let Some(c) = conn.as_mut() else { continue };
-            let res: Result<i64, _> = c.publish(&out.channel, &out.bytes).await;
+            let res: Result<i64, ClusterError> =
+                bounded(async { Ok(c.publish(&out.channel, &out.bytes).await?) }).await;
             match res {
                 Ok(0) => {
+                    attempt = 0;
                     unheard(&cluster, &bus, out.unheard);
                     break;
                 }
-                Ok(_) => break,
+                Ok(_) => {
+                    attempt = 0;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "publish failed; reconnecting");
                     conn = None;
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
                 }
             }
         }

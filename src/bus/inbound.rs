@@ -83,6 +83,7 @@ impl Inbound {
     /// Handles one envelope.
     pub(super) async fn handle(&mut self, env: Envelope) {
         let from = env.from;
+        tracing::debug!(%from, body = ?env.body, "envelope in");
         match env.body {
             Body::Call {
                 id,
@@ -100,13 +101,15 @@ impl Inbound {
                         return;
                     }
                 };
-                if id != 0 {
-                    let cluster = self.cluster.clone();
-                    actix_rt::spawn(async move {
-                        let result = answer.await;
+                // The answer is awaited even for a tell: a full mailbox holds
+                // the message in the request until it is polled.
+                let cluster = self.cluster.clone();
+                actix_rt::spawn(async move {
+                    let result = answer.await;
+                    if id != 0 {
                         cluster.reply(&from, id, result);
-                    });
-                }
+                    }
+                });
             }
             Body::Reply { id, result } => self.cluster.complete(id, result),
             Body::Deliver {

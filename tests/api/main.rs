@@ -9,6 +9,7 @@ mod ws_client;
 mod assets;
 mod auth;
 mod cli;
+mod cluster;
 mod demo;
 mod errors;
 mod health;
