@@ -76,14 +76,18 @@ impl Fixture {
     /// Creates `n` users of `role` with `capacity` in the team and logs each
     /// in.
     pub async fn staff(&self, n: usize, role: &str, capacity: u32) -> anyhow::Result<Vec<Staff>> {
-        futures_util::stream::iter(0..n)
-            .map(|i| async move {
-                let email = format!("{}-{role}{i}@bench.invalid", self.run);
-                self.api
-                    .create_user(&self.admin, &email, PASSWORD, role, capacity, self.team_id)
-                    .await?;
-                self.api.login(&email, PASSWORD).await
-            })
+        let mut emails = Vec::with_capacity(n);
+        // One at a time: concurrent `POST /users` on SQLite fail with 500
+        // "database is locked" (see docs/benchmarks.md, "Server issues").
+        for i in 0..n {
+            let email = format!("{}-{role}{i}@bench.invalid", self.run);
+            self.api
+                .create_user(&self.admin, &email, PASSWORD, role, capacity, self.team_id)
+                .await?;
+            emails.push(email);
+        }
+        futures_util::stream::iter(emails)
+            .map(|email| async move { self.api.login(&email, PASSWORD).await })
             .buffered(SETUP_CONCURRENCY)
             .try_collect()
             .await
