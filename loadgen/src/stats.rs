@@ -546,12 +546,22 @@ mod tests {
         let t = l.tally();
         assert!(t.clean(), "{t:?}");
         assert_eq!((t.sent, t.acked, t.delivered), (1, 1, 1));
-        let ack = l.latencies.get("ack customer->agent").expect("ack histogram");
-        let del = l.latencies.get("delivery customer->agent").expect("delivery histogram");
+        let ack = l
+            .latencies
+            .get("ack customer->agent")
+            .expect("ack histogram");
+        let del = l
+            .latencies
+            .get("delivery customer->agent")
+            .expect("delivery histogram");
         // Within the histogram's three significant digits.
         assert_eq!(ack.len(), 1);
         assert!(ack.equivalent(ack.max(), 3000), "ack max {}", ack.max());
-        assert!(del.equivalent(del.max(), 5000), "delivery max {}", del.max());
+        assert!(
+            del.equivalent(del.max(), 5000),
+            "delivery max {}",
+            del.max()
+        );
     }
 
     #[test]

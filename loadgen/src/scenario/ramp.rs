@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::Probe;
 use super::steady::{self, SpacingArg};
-use super::world::Shape;
+use super::world::{AssignBy, Shape};
 use crate::fixture::Target;
 use crate::stats::{LatencyRow, Report};
 
@@ -51,6 +51,9 @@ pub struct RampArgs {
     /// Widget sessions created at once during setup.
     #[arg(long, default_value_t = 8)]
     pub setup_concurrency: usize,
+    /// How conversations get their agents (see `steady --help`).
+    #[arg(long, value_enum, default_value_t = AssignBy::Auto)]
+    pub assign_by: AssignBy,
 }
 
 /// Runs `ramp`.
@@ -65,6 +68,7 @@ pub async fn run(
         agents: args.agents,
         answer_ratio: args.answer_ratio,
         setup_concurrency: args.setup_concurrency,
+        assign_by: args.assign_by,
     };
     let mut world = steady::build(target, &shape).await?;
     let mut report = Report::new("ramp", serde_json::to_value(args)?);

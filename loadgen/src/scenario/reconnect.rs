@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::Probe;
 use super::steady;
-use super::world::Shape;
+use super::world::{AssignBy, Shape};
 use crate::fixture::Target;
 use crate::stats::{Latencies, Report, Tally};
 
@@ -43,6 +43,9 @@ pub struct ReconnectArgs {
     /// Widget sessions created at once during setup.
     #[arg(long, default_value_t = 8)]
     pub setup_concurrency: usize,
+    /// How conversations get their agents (see `steady --help`).
+    #[arg(long, value_enum, default_value_t = AssignBy::Auto)]
+    pub assign_by: AssignBy,
 }
 
 /// Runs `reconnect`.
@@ -57,6 +60,7 @@ pub async fn run(
         agents: args.agents,
         answer_ratio: 1.0,
         setup_concurrency: args.setup_concurrency,
+        assign_by: args.assign_by,
     };
     let mut world = steady::build(target, &shape).await?;
     let mut report = Report::new("reconnect", serde_json::to_value(args)?);

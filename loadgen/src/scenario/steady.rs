@@ -9,7 +9,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use super::world::{Shape, World};
+use super::world::{AssignBy, Shape, World};
 use super::{Probe, pace_until};
 use crate::fixture::{Fixture, Target};
 use crate::schedule::{Schedule, Spacing};
@@ -47,6 +47,10 @@ pub struct SteadyArgs {
     /// Widget sessions created at once during setup.
     #[arg(long, default_value_t = 8)]
     pub setup_concurrency: usize,
+    /// How conversations get their agents: the queue's automatic assignment,
+    /// or each agent accepting its share (leaves the routing out).
+    #[arg(long, value_enum, default_value_t = AssignBy::Auto)]
+    pub assign_by: AssignBy,
 }
 
 /// `--spacing`.
@@ -126,7 +130,7 @@ pub async fn phase(
 
 /// Builds the world for `shape`, or explains why not.
 pub async fn build(target: &Target, shape: &Shape) -> anyhow::Result<World> {
-    let fixture = Fixture::new(target, true).await?;
+    let fixture = Fixture::new(target, shape.assign_by == AssignBy::Auto).await?;
     World::build(fixture, shape).await
 }
 
@@ -142,6 +146,7 @@ pub async fn run(
         agents: args.agents,
         answer_ratio: args.answer_ratio,
         setup_concurrency: args.setup_concurrency,
+        assign_by: args.assign_by,
     };
     let mut world = build(target, &shape).await?;
     let mut report = Report::new("steady", serde_json::to_value(args)?);

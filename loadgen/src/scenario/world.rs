@@ -34,6 +34,20 @@ pub struct Shape {
     pub answer_ratio: f64,
     /// Widget sessions created at once during setup.
     pub setup_concurrency: usize,
+    /// How conversations reach their agents.
+    pub assign_by: AssignBy,
+}
+
+/// How the world's conversations get their agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignBy {
+    /// The team's queue assigns automatically (agents online, auto-assign on).
+    Auto,
+    /// Auto-assign off; agent `i mod M` sends `conversation.accept` for
+    /// conversation `i`. The message path is the same; the queue's routing
+    /// (measured by `assign` and `backlog`) is left out.
+    Accept,
 }
 
 /// State shared by all reader tasks.
@@ -145,13 +159,22 @@ impl World {
         let shared = Arc::new(Shared::new());
         let staff = fixture.staff(agents, "agent", capacity as u32).await?;
         let mut agent_tasks = Vec::new();
+        let mut agent_txs = Vec::new();
         for (i, who) in staff.iter().enumerate() {
             let s = fixture.staff_socket(who, i, "online").await?;
-            agent_tasks.extend(spawn_agent(s, i, shape.answer_ratio, shared.clone()));
+            let (tasks, tx) = spawn_agent(s, i, shape.answer_ratio, shared.clone());
+            agent_tasks.extend(tasks);
+            agent_txs.push(tx);
         }
         let visitors = fixture
             .visitors(shape.customers, shape.setup_concurrency)
             .await?;
+        if shape.assign_by == AssignBy::Accept {
+            for (i, v) in visitors.iter().enumerate() {
+                let frame = serde_json::json!({"type": "conversation.accept", "conversation_id": v.conversation_id});
+                let _ = agent_txs[i % agents].send(frame.to_string());
+            }
+        }
         let mut customers = Vec::with_capacity(visitors.len());
         for (i, v) in visitors.into_iter().enumerate() {
             customers.push(connect_customer(&fixture, v, i + agents, shared.clone(), None).await?);
@@ -427,12 +450,22 @@ fn spawn_agent(
     index: usize,
     answer_ratio: f64,
     shared: Arc<Shared>,
-) -> Vec<tokio::task::JoinHandle<()>> {
+) -> (
+    Vec<tokio::task::JoinHandle<()>>,
+    mpsc::UnboundedSender<String>,
+) {
     let Socket { id, sink, stream } = s;
     let (tx, rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_loop(sink, rx, shared.clone()));
-    let reader = tokio::spawn(agent_reader(stream, id, index, answer_ratio, tx, shared));
-    vec![writer, reader]
+    let reader = tokio::spawn(agent_reader(
+        stream,
+        id,
+        index,
+        answer_ratio,
+        tx.clone(),
+        shared,
+    ));
+    (vec![writer, reader], tx)
 }
 
 /// Whether the `n`-th received message (1-based) is answered at `ratio`:
