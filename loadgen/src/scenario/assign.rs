@@ -45,7 +45,7 @@ pub struct AssignArgs {
 /// Assignment observations, joined with creation times at the end (the
 /// `conversation.assigned` frame can beat the REST answer).
 #[derive(Default)]
-pub struct Seen {
+pub struct Observed {
     /// Conversation → (agent index, when) for every `conversation.assigned`.
     pub assigned: HashMap<i64, Vec<(usize, Instant)>>,
     /// `error` frames.
@@ -65,7 +65,7 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub async fn assigned_reader(
     mut stream: WsStream,
     index: usize,
-    seen: Arc<Mutex<Seen>>,
+    seen: Arc<Mutex<Observed>>,
     close: Option<mpsc::UnboundedSender<String>>,
 ) {
     while let Some(Ok(msg)) = stream.next().await {
@@ -115,7 +115,7 @@ pub async fn run(
 ) -> anyhow::Result<Report> {
     let fixture = Arc::new(Fixture::new(target, true).await?);
     let staff = fixture.staff(args.agents.max(1), "agent", 50).await?;
-    let seen = Arc::new(Mutex::new(Seen::default()));
+    let seen = Arc::new(Mutex::new(Observed::default()));
     let mut tasks = Vec::new();
     for (i, who) in staff.iter().enumerate() {
         let s = fixture.staff_socket(who, i, "online").await?;

@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::Probe;
-use super::assign::{Seen, assigned_reader, lock, writer};
+use super::assign::{Observed, assigned_reader, lock, writer};
 use crate::fixture::{Fixture, Target};
 use crate::stats::Report;
 
@@ -54,7 +54,7 @@ pub async fn run(
     }
     let fixture = Fixture::new(target, true).await?;
     let staff = fixture.staff(agents, "agent", capacity as u32).await?;
-    let seen = Arc::new(Mutex::new(Seen::default()));
+    let seen = Arc::new(Mutex::new(Observed::default()));
     let mut txs = Vec::new();
     let mut tasks = Vec::new();
     for (i, who) in staff.iter().enumerate() {
