@@ -1,0 +1,158 @@
+//! Setting up a run through the public REST API only: the admin logs in,
+//! creates a team of its own (named after the run, so runs against one
+//! database never share conversations), staff users in it, and widget
+//! visitors whose conversations join it.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use futures_util::{StreamExt, TryStreamExt};
+use serde_json::json;
+
+use crate::client::{self, Api, Audience, Parsed, Socket, Staff, Visitor};
+
+/// Password of every user a run creates (they live in a bench database).
+pub const PASSWORD: &str = "loadgen-password-1";
+
+/// Calls in flight while setting up. The server hashes a password with
+/// argon2 for every user created and every login, so more would only queue.
+const SETUP_CONCURRENCY: usize = 4;
+
+/// What every scenario needs to reach the server.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `http://host:port`.
+    pub server: String,
+    /// An admin account of the server.
+    pub admin_email: String,
+    /// Its password.
+    pub admin_password: String,
+    /// Loopback source addresses to spread sockets over (empty: let the
+    /// kernel choose).
+    pub sources: Vec<IpAddr>,
+}
+
+/// A run's team and its accounts.
+pub struct Fixture {
+    /// The REST client.
+    pub api: Api,
+    /// The logged-in admin.
+    pub admin: Staff,
+    /// Unique tag of this run (in the team name and user e-mails).
+    pub run: String,
+    /// The run's team.
+    pub team_id: i64,
+    /// Its name: widget sessions name it as `issue_type` to be routed there.
+    pub team_name: String,
+    sources: Vec<IpAddr>,
+}
+
+impl Fixture {
+    /// Logs in as admin and creates the run's team.
+    pub async fn new(target: &Target, auto_assign: bool) -> anyhow::Result<Fixture> {
+        let api = Api::new(&target.server).await?;
+        let admin = api
+            .login(&target.admin_email, &target.admin_password)
+            .await
+            .context("admin login (set --admin-email/--admin-password)")?;
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let run = format!("lg{millis}");
+        let team_name = format!("{run}-team");
+        let team_id = api.create_team(&admin, &team_name, auto_assign).await?;
+        Ok(Fixture {
+            api,
+            admin,
+            run,
+            team_id,
+            team_name,
+            sources: target.sources.clone(),
+        })
+    }
+
+    /// Creates `n` users of `role` with `capacity` in the team and logs each
+    /// in.
+    pub async fn staff(&self, n: usize, role: &str, capacity: u32) -> anyhow::Result<Vec<Staff>> {
+        let mut emails = Vec::with_capacity(n);
+        // One at a time: concurrent `POST /users` on SQLite fail with 500
+        // "database is locked" (see docs/benchmarks.md, "Server issues").
+        for i in 0..n {
+            let email = format!("{}-{role}{i}@bench.invalid", self.run);
+            self.api
+                .create_user(&self.admin, &email, PASSWORD, role, capacity, self.team_id)
+                .await?;
+            emails.push(email);
+        }
+        futures_util::stream::iter(emails)
+            .map(|email| async move { self.api.login(&email, PASSWORD).await })
+            .buffered(SETUP_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    /// Creates `n` widget sessions routed to the team.
+    pub async fn visitors(&self, n: usize, concurrency: usize) -> anyhow::Result<Vec<Visitor>> {
+        futures_util::stream::iter(0..n)
+            .map(|_| self.api.widget_session(&self.team_name))
+            .buffered(concurrency.max(1))
+            .try_collect()
+            .await
+    }
+
+    /// The source address for the `i`-th socket.
+    pub fn source(&self, i: usize) -> Option<IpAddr> {
+        if self.sources.is_empty() {
+            None
+        } else {
+            Some(self.sources[i % self.sources.len()])
+        }
+    }
+
+    /// Opens a staff socket and sets the user's presence.
+    pub async fn staff_socket(
+        &self,
+        who: &Staff,
+        i: usize,
+        status: &str,
+    ) -> anyhow::Result<Socket> {
+        let mut s = client::connect(&self.api, Audience::Staff(&who.token), self.source(i)).await?;
+        client::send(
+            &mut s.sink,
+            &json!({"type": "presence.set", "ref": "p", "status": status}),
+        )
+        .await?;
+        client::wait_for(
+            &mut s.stream,
+            Duration::from_secs(30),
+            |p| matches!(p, Parsed::Frame(f) if f.kind == "ok"),
+        )
+        .await
+        .context("presence.set")?;
+        Ok(s)
+    }
+}
+
+/// `n` loopback source addresses 127.0.0.1, 127.0.0.2, … (Linux routes all
+/// of 127.0.0.0/8 to the loopback device).
+pub fn loopback_sources(n: u8) -> Vec<IpAddr> {
+    (1..=n.max(1))
+        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_sources_count_up_from_127_0_0_1() {
+        let v = loopback_sources(3);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[0].to_string(), "127.0.0.1");
+        assert_eq!(v[2].to_string(), "127.0.0.3");
+        assert_eq!(loopback_sources(0).len(), 1);
+    }
+}
