@@ -15,6 +15,7 @@ mod m20261121_000004_create_admin_config;
 mod m20261122_000005_add_sla;
 mod m20261201_000006_create_triage_flows;
 mod m20261201_000007_add_owner_token;
+mod m20261201_000008_index_conversations_assignee_id_id;
 mod m20261201_000020_create_csat_ratings;
 mod m20261201_000021_add_visitor_page_url;
 mod m20261201_000030_visitor_email_index;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_add_sla::Migration),
             Box::new(m20261201_000006_create_triage_flows::Migration),
             Box::new(m20261201_000007_add_owner_token::Migration),
+            Box::new(m20261201_000008_index_conversations_assignee_id_id::Migration),
             Box::new(m20261201_000020_create_csat_ratings::Migration),
             Box::new(m20261201_000021_add_visitor_page_url::Migration),
             Box::new(m20261201_000030_visitor_email_index::Migration),

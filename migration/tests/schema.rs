@@ -51,12 +51,13 @@ const TABLES: [&str; 21] = [
 ];
 
 /// Every named index of schema v1, as (table, index).
-const INDEXES: [(&str, &str); 20] = [
+const INDEXES: [(&str, &str); 21] = [
     ("refresh_tokens", "idx_refresh_tokens_user_id"),
     ("refresh_tokens", "idx_refresh_tokens_family_id"),
     ("team_members", "idx_team_members_user_id"),
     ("agent_skills", "idx_agent_skills_skill_id"),
     ("conversations", "idx_conversations_assignee_id_state"),
+    ("conversations", "idx_conversations_assignee_id_id"),
     (
         "conversations",
         "idx_conversations_team_id_state_priority_waiting_since",

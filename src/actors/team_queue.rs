@@ -47,6 +47,11 @@ pub struct TeamQueue {
     /// answered yet: not offered again, and an agent's pending assignments
     /// count in its load, which a reload from the store cannot see yet.
     in_flight: HashMap<ConversationId, Option<UserId>>,
+    /// A reload is running; another was asked for meanwhile; agents whose
+    /// `presence` the next reload publishes.
+    reloading: bool,
+    reload_again: bool,
+    presence_pending: std::collections::HashSet<UserId>,
     /// SLA state of waiting conversations (`warning`, `breached`).
     sla: HashMap<ConversationId, String>,
     watchers: HashMap<SessionId, SessionRef>,
@@ -71,6 +76,9 @@ impl TeamQueue {
             agents: Vec::new(),
             names: HashMap::new(),
             in_flight: HashMap::new(),
+            reloading: false,
+            reload_again: false,
+            presence_pending: std::collections::HashSet::new(),
             sla: HashMap::new(),
             watchers: HashMap::new(),
         }
@@ -173,21 +181,53 @@ impl TeamQueue {
     }
 
     /// Reloads everything from the store, then routes.
-    fn reload(&mut self, ctx: &mut Context<Self>) {
+    /// Reloads from the store, then publishes (a `presence` frame for each
+    /// agent in `presence_for`, then the queue) and routes. Coalesced: while
+    /// a reload runs, further requests only mark that one more is needed, so
+    /// a burst of refused assignments or agent changes costs two reloads,
+    /// not one each (which starved the database pool under load).
+    fn reload(&mut self, ctx: &mut Context<Self>, presence_for: Option<UserId>) {
+        self.presence_pending.extend(presence_for);
+        if self.reloading {
+            self.reload_again = true;
+            return;
+        }
+        self.reloading = true;
+        self.reload_again = false;
         let db = self.db.clone();
         let team = self.team;
         let ticket = self.waiting.begin_load();
+        let presence_for: Vec<UserId> = self.presence_pending.drain().collect();
         ctx.spawn(async move { load(&db, team).await }.into_actor(self).map(
-            move |res, act, ctx| match res {
-                Ok(loaded) => {
-                    if act.apply(ticket, Some(loaded)) {
+            move |res, act, ctx| {
+                act.reloading = false;
+                match res {
+                    Ok(loaded) => {
+                        act.apply(ticket, Some(loaded));
+                        for agent in presence_for {
+                            let frame = act.agents.iter().find(|a| a.id == agent).map(|a| {
+                                Deliver::frame(&ServerFrame::Presence {
+                                    agent_id: a.id.0,
+                                    status: a.status,
+                                    load: i64::from(a.load),
+                                    capacity: i32::try_from(a.capacity).unwrap_or(i32::MAX),
+                                })
+                            });
+                            if frame.is_some() {
+                                act.publish(frame);
+                            }
+                        }
                         act.publish(None);
+                        act.route(ctx);
                     }
-                    act.route(ctx);
+                    Err(e) => {
+                        act.apply(ticket, None);
+                        act.presence_pending.extend(presence_for);
+                        tracing::warn!(team_id = %act.team, error = %e, "could not reload queue");
+                    }
                 }
-                Err(e) => {
-                    act.apply(ticket, None);
-                    tracing::warn!(team_id = %act.team, error = %e, "could not reload queue")
+                if act.reload_again {
+                    act.reload(ctx, None);
                 }
             },
         ));
@@ -234,7 +274,7 @@ impl TeamQueue {
                             // used elsewhere, conversation taken): re-read.
                             tracing::debug!(team_id = %act.team, conversation_id = %a.conversation,
                                 agent_id = %a.agent, error = %e, "assignment refused; reloading");
-                            act.reload(ctx);
+                            act.reload(ctx, None);
                         }
                     }
                 }),
@@ -309,14 +349,7 @@ async fn load(db: &Db, team: TeamId) -> Result<Loaded, store::StoreError> {
         .collect();
     let member_ids = store::teams::member_ids(db, team).await?;
     let loads = store::conversations::loads_of(db, &member_ids).await?;
-    let mut members = Vec::new();
-    for id in &member_ids {
-        if let Some(u) = store::users::find(db, *id).await?
-            && u.active
-        {
-            members.push(u);
-        }
-    }
+    let members = store::users::active_among(db, &member_ids).await?;
     let now = Utc::now();
     let agents = store::users::with_details(db, members)
         .await?
@@ -495,32 +528,7 @@ impl Handler<RefreshAgent> for TeamQueue {
     type Result = ();
 
     fn handle(&mut self, msg: RefreshAgent, ctx: &mut Self::Context) {
-        let db = self.db.clone();
-        let team = self.team;
-        let ticket = self.waiting.begin_load();
-        ctx.spawn(async move { load(&db, team).await }.into_actor(self).map(
-            move |res, act, ctx| match res {
-                Ok(loaded) => {
-                    // Stale (a newer reload was applied): the state held is
-                    // newer still, and the watchers get the agent from it.
-                    act.apply(ticket, Some(loaded));
-                    let presence = act.agents.iter().find(|a| a.id == msg.agent).map(|a| {
-                        Deliver::frame(&ServerFrame::Presence {
-                            agent_id: a.id.0,
-                            status: a.status,
-                            load: i64::from(a.load),
-                            capacity: i32::try_from(a.capacity).unwrap_or(i32::MAX),
-                        })
-                    });
-                    act.publish(presence);
-                    act.route(ctx);
-                }
-                Err(e) => {
-                    act.apply(ticket, None);
-                    tracing::warn!(team_id = %team, error = %e, "could not refresh agents")
-                }
-            },
-        ));
+        self.reload(ctx, Some(msg.agent));
     }
 }
 
@@ -533,7 +541,7 @@ impl Handler<Reload> for TeamQueue {
     type Result = ();
 
     fn handle(&mut self, _: Reload, ctx: &mut Self::Context) {
-        self.reload(ctx);
+        self.reload(ctx, None);
     }
 }
 

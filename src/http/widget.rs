@@ -417,13 +417,14 @@ pub async fn init(
         }
         let members = store::teams::member_ids(&state.db, team).await?;
         let loads = store::conversations::loads_of(&state.db, &members).await?;
-        for m in &members {
-            if let Some(u) = store::users::find(&state.db, *m).await?
-                && u.active
-                && u.status == AgentStatus::Online.as_str()
-            {
+        for u in store::users::active_among(&state.db, &members).await? {
+            if u.status == AgentStatus::Online.as_str() {
                 online += 1;
-                free |= loads.get(m).copied().unwrap_or(0) < i64::from(u.capacity);
+                free |= loads
+                    .get(&crate::domain::UserId(u.id))
+                    .copied()
+                    .unwrap_or(0)
+                    < i64::from(u.capacity);
             }
         }
         waiting = i64::try_from(

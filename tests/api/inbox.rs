@@ -182,5 +182,30 @@ async fn the_mine_query_uses_the_assignee_index_without_a_sort() {
     );
     assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
     assert!(!plan.iter().any(|d| d.starts_with("SCAN")), "{plan:?}");
+    // All of an agent's conversations (any state), newest first: a range
+    // of `idx_conversations_assignee_id_id`, no sort of them all.
+    let all = ConversationFilter {
+        state: None,
+        ..filter
+    };
+    let stmt = list_query(&scope, &all).build(DbBackend::Sqlite);
+    let plan: Vec<String> = app
+        .db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            format!("EXPLAIN QUERY PLAN {}", stmt.sql),
+            stmt.values.map(|v| v.0).unwrap_or_default(),
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", "detail").unwrap())
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|d| d.contains("idx_conversations_assignee_id_id")),
+        "{plan:?}"
+    );
+    assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
     app.finish().await;
 }
