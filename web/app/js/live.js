@@ -330,6 +330,9 @@ function onPresence(f) {
 
 function onNotification(f) {
   bus.emit('notification', f);
+  // The server sends SLA alerts to every watcher of the queue; watching
+  // the SLA is the supervisors' job, so plain agents get no toast.
+  if (!atLeast('supervisor')) return;
   const c = state.conversations.get(f.conversation_id);
   const who = c ? visitorName(c) : `#${f.conversation_id}`;
   const what = f.sla === 'first_response' ? 'first response' : 'resolution';
