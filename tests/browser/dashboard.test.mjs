@@ -277,6 +277,9 @@ test('several conversations stay open as tabs, each with its own draft', async (
   assert.equal(await kim.isVisible(), false, 'one conversation shows at a time');
   assert.equal(await jon.getByLabel('Reply to the customer').inputValue(), 'draft for Jon');
   await tabs.getByRole('tab', { name: 'Kim Second' }).click();
+  // Shown in the same task that focuses its composer (after the hashchange),
+  // so focus can be moved on without that landing later and taking it back.
+  await kim.waitFor();
   assert.equal(await kim.getByLabel('Reply to the customer').inputValue(), 'draft for Kim');
   // The list's tabs work from the keyboard.
   await page.getByRole('tab', { name: /Mine/ }).focus();
