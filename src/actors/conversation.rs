@@ -35,7 +35,9 @@ use crate::store::conversations::{ChangeError, Fence};
 use crate::store::messages::NewMessage;
 use crate::store::{self, Db};
 
+mod csat;
 mod tags;
+pub use csat::Rated;
 pub use tags::SetTags;
 
 /// Most messages committed in one transaction.

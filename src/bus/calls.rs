@@ -17,9 +17,9 @@ use serde_json::Value;
 use super::ASK_TIMEOUT;
 use super::envelope::RemoteError;
 use crate::actors::conversation::{
-    Accept, AddNote, Assign, AutoAssign, Close, Conversation, MarkRead, Overflow, Relinquish,
-    Reopen, RequeueFront, SendMessage, SessionsGone, SetTags, SetTyping, Subscribe, Transfer,
-    Unsubscribe,
+    Accept, AddNote, Assign, AutoAssign, Close, Conversation, MarkRead, Overflow, Rated,
+    Relinquish, Reopen, RequeueFront, SendMessage, SessionsGone, SetTags, SetTyping, Subscribe,
+    Transfer, Unsubscribe,
 };
 use crate::actors::team_queue::{
     Dequeue, Enqueue, RefreshAgent, Reload, SlaAlert, TeamQueue, Unwatch, Watch, WatchersGone,
@@ -98,6 +98,7 @@ calls! {
         SessionsGone = "sessions_gone",
         Relinquish = "relinquish",
         SetTags = "set_tags",
+        Rated = "rated",
     }
 }
 

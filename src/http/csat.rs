@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::errors::{Checks, Problem};
 use super::visitor::Visitor;
 use super::{ApiError, AppState};
+use crate::actors::conversation::Rated;
 use crate::domain::conversation::ConversationState;
 use crate::domain::protocol::CsatView;
 use crate::domain::{ConversationId, UserId};
@@ -102,5 +103,17 @@ pub async fn rate(
         other => other.into(),
     })?;
     tracing::info!(conversation_id = c.id, score, "conversation rated");
+    // The rating is committed whatever happens next; the followers hearing
+    // of it live is a courtesy, so a failure here is logged, not answered.
+    if let Err(e) = tell_followers(&state, ConversationId(c.id)).await {
+        tracing::warn!(conversation_id = c.id, error = %e, "could not tell the followers about a rating");
+    }
     Ok(HttpResponse::Created().json(store::csat::view(&row)))
+}
+
+/// Has the conversation's actor push the rated conversation to its
+/// followers (`conversation.updated`).
+async fn tell_followers(state: &AppState, id: ConversationId) -> Result<(), ApiError> {
+    state.bus.conversation(id).await?.ask(Rated).await??;
+    Ok(())
 }

@@ -139,6 +139,41 @@ on_both! {
         assert_eq!(app.count("csat_ratings").await, 1);
     }
 
+    async fn a_rating_reaches_the_followers_live_and_no_one_else(app) {
+        let (admin, _team, agent) = desk(&app).await;
+        let (cid, token) = session(&app, json!({"name": "Ana", "issue_type": "Support"})).await;
+        assert_eq!(app.post(&format!("/api/v1/conversations/{cid}/accept"), &agent.token, json!({})).await.status(), 200);
+        // The agent's socket follows the conversation it holds; an agent of
+        // another team follows nothing of it.
+        let mut staff = Ws::agent(&app, &agent.token).await;
+        let elsewhere = app.create_team(&admin, "Elsewhere").await;
+        let outsider = app.create_user(&admin, "agent", json!({"team_ids": [elsewhere]})).await;
+        let mut outsider_ws = Ws::agent(&app, &outsider.token).await;
+        let mut customer = Ws::customer(&app, &token).await;
+        customer.send(json!({"type": "conversation.close", "ref": "end"})).await;
+        assert_eq!(customer.recv_type("ok").await["ref"], "end");
+        let closed = staff.recv_type("conversation.updated").await;
+        assert_eq!(closed["conversation"]["state"], "closed");
+        assert!(closed["conversation"]["csat"].is_null(), "{closed}");
+
+        let res = as_visitor(&app, Method::POST, "/api/v1/widget/csat", &token, Some(json!({"score": 4, "comment": "Kind"}))).await;
+        assert_eq!(res.status(), 201);
+        let rated = staff.recv_type("conversation.updated").await;
+        assert_eq!(rated["conversation"]["id"], cid);
+        assert_eq!(rated["conversation"]["state"], "closed", "a rating changes no state");
+        assert_eq!(rated["conversation"]["csat"]["score"], 4);
+        assert_eq!(rated["conversation"]["csat"]["comment"], "Kind");
+        // The visitor's own socket (another tab) hears of it too.
+        let seen = customer.recv_type("conversation.updated").await;
+        assert_eq!(seen["conversation"]["csat"]["score"], 4);
+        outsider_ws.expect_no("conversation.updated", Duration::from_millis(300)).await;
+
+        // A refused second rating pushes nothing.
+        let again = as_visitor(&app, Method::POST, "/api/v1/widget/csat", &token, Some(json!({"score": 1}))).await;
+        assert_problem(again, 409, "conflict").await;
+        staff.expect_no("conversation.updated", Duration::from_millis(300)).await;
+    }
+
     async fn transcripts_hold_every_message_escaped_and_never_an_internal_note(app) {
         let (admin, team, agent) = desk(&app).await;
         let (cid, token) = session(&app, json!({"name": "Ana & Co", "issue_type": "Support"})).await;

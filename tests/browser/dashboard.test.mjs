@@ -277,6 +277,9 @@ test('several conversations stay open as tabs, each with its own draft', async (
   assert.equal(await kim.isVisible(), false, 'one conversation shows at a time');
   assert.equal(await jon.getByLabel('Reply to the customer').inputValue(), 'draft for Jon');
   await tabs.getByRole('tab', { name: 'Kim Second' }).click();
+  // Shown in the same task that focuses its composer (after the hashchange),
+  // so focus can be moved on without that landing later and taking it back.
+  await kim.waitFor();
   assert.equal(await kim.getByLabel('Reply to the customer').inputValue(), 'draft for Kim');
   // The list's tabs work from the keyboard.
   await page.getByRole('tab', { name: /Mine/ }).focus();
@@ -318,4 +321,71 @@ test('the session refreshes its tokens before the access token expires', async (
   await page.getByRole('heading', { name: 'My macros' }).waitFor();
   assert.deepEqual(page.errors, []);
   await page.close();
+});
+
+test('the new-conversation toast shows even when a REST copy said "yours" before the frame came', async () => {
+  // A team of her own, so nobody else online can be given the conversation.
+  const race = await api(server, 'POST', '/api/v1/teams', { name: 'Race' }, admin.access_token);
+  await createUser('Fay Agent', 'fay@browser.test', 'agent', [race.id]);
+  const fayToken = (await login(server, 'fay@browser.test', PASSWORD)).access_token;
+  const page = await staffPage();
+  // Between the app and the server: `conversation.assigned` frames wait
+  // until the test lets them through, so the app can be made to read the
+  // conversation over REST first (as the inbox list or a queue entry's
+  // fetch can, when the frame is a little late).
+  let held = null;
+  let toPage = null;
+  await page.routeWebSocket(/\/ws\/v1\/agent/, (ws) => {
+    const upstream = ws.connectToServer();
+    toPage = ws;
+    ws.onMessage((m) => upstream.send(m));
+    upstream.onMessage((m) => {
+      if (held && String(m).includes('"conversation.assigned"')) held.push(m);
+      else ws.send(m);
+    });
+  });
+  await loginInBrowser(page, server, 'fay@browser.test', PASSWORD);
+  await page.getByLabel('Your status').selectOption('online');
+  await eventually(async () => (await api(server, 'GET', '/api/v1/me', undefined, fayToken)).status === 'online',
+    { what: 'Fay online on the server' });
+
+  held = [];
+  const customerPage = await browser.newPage();
+  const customer = await scriptedCustomer(customerPage, server, { name: 'Rita Race', issue_type: 'Race' });
+  await eventually(() => held.length > 0, { what: 'the assignment frame held back' });
+  // The inbox fetches the list: the conversation is already Fay's there.
+  await page.getByLabel('Search conversations').fill('Rita Race');
+  const list = page.getByRole('list', { name: 'Conversations' });
+  await list.getByRole('link', { name: /Rita Race/ }).waitFor();
+  assert.equal(await page.locator('.toast', { hasText: 'New conversation' }).count(), 0);
+
+  for (const m of held) toPage.send(m);
+  held = null;
+  await page.locator('.toast', { hasText: 'New conversation: Rita Race' }).waitFor();
+  assert.equal((await api(server, 'GET', `/api/v1/conversations/${customer.conversationId}`, undefined, fayToken)).state, 'assigned');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+  await customerPage.close();
+});
+
+test('accepting from the queue brings no "new conversation" toast for what the agent took himself', async () => {
+  const hand = await api(server, 'POST', '/api/v1/teams', { name: 'By hand', auto_assign: false }, admin.access_token);
+  await createUser('Gus Agent', 'gus@browser.test', 'agent', [hand.id]);
+  const page = await staffPage();
+  await loginInBrowser(page, server, 'gus@browser.test', PASSWORD);
+  const customerPage = await browser.newPage();
+  const customer = await scriptedCustomer(customerPage, server, { name: 'Hal Hand', issue_type: 'By hand' });
+  const cid = customer.conversationId;
+  await page.goto(`${server.url}/app/#/inbox/${cid}`);
+  const view = page.locator(`#conversation-${cid}`);
+  await view.getByRole('button', { name: 'Accept' }).click();
+  await view.getByRole('button', { name: 'Close', exact: true }).waitFor();
+  // Frames come in order: once this message shows, the accept's
+  // `conversation.assigned` has been handled too.
+  await customer.send({ type: 'message.send', client_msg_id: 'h1', text: 'thanks for taking it' });
+  await view.getByText('thanks for taking it').waitFor();
+  assert.equal(await page.locator('.toast', { hasText: 'New conversation' }).count(), 0);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+  await customerPage.close();
 });

@@ -119,3 +119,50 @@ test('an agent does not get the supervisor view', async () => {
   await eventually(async () => (await page.title()).startsWith('Inbox'), { what: 'inbox title' });
   await page.close();
 });
+
+test('SLA alerts are toasts for supervisors only, though every queue watcher receives them', async () => {
+  const admin = (await login(server)).access_token;
+  const team = await api(server, 'POST', '/api/v1/teams', { name: 'Returns', auto_assign: false, sla_first_response_s: 2 }, admin);
+  const mk = (name, email, role) => api(server, 'POST', '/api/v1/users', {
+    email, name, role, password: 'staff-password-1', team_ids: [team.id], capacity: 3,
+  }, admin);
+  await mk('Pia Plain', 'pia@browser.test', 'agent');
+  await mk('Sam Senior', 'sam@browser.test', 'supervisor');
+
+  // The agent's page keeps every frame its sockets receive, so the test
+  // knows the alert reached it. Listeners run in the order they were added,
+  // in one task: by the time the test sees the frame, the app has handled it.
+  const agentPage = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const errors = [];
+  agentPage.on('pageerror', (e) => errors.push(e.message));
+  await agentPage.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.received = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('message', (ev) => window.received.push(JSON.parse(ev.data)));
+      }
+    };
+  });
+  await loginInBrowser(agentPage, server, 'pia@browser.test', 'staff-password-1');
+  const supervisorPage = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await loginInBrowser(supervisorPage, server, 'sam@browser.test', 'staff-password-1');
+  // Both watch the queue (the agent's inbox lists it; the snapshot says so).
+  await agentPage.waitForFunction((t) => window.received.some((f) => f.type === 'queue.snapshot' && f.team_id === t), team.id);
+
+  const customerPage = await browser.newPage();
+  const quinn = await scriptedCustomer(customerPage, server, { name: 'Quinn', issue_type: 'Returns' });
+  const cid = quinn.conversationId;
+  await supervisorPage.locator('.toast', { hasText: 'SLA breached: Quinn' }).waitFor();
+  await agentPage.waitForFunction((c) => window.received.some((f) => f.type === 'notification'
+    && f.kind === 'sla.breach' && f.conversation_id === c), cid);
+  const kinds = await agentPage.evaluate((c) => window.received
+    .filter((f) => f.type === 'notification' && f.conversation_id === c).map((f) => f.kind), cid);
+  assert.deepEqual(kinds, ['sla.warning', 'sla.breach'], 'the agent received both alerts');
+  assert.equal(await agentPage.locator('.toast', { hasText: 'SLA' }).count(), 0, 'and was shown neither');
+  assert.deepEqual(errors, []);
+  await agentPage.close();
+  await supervisorPage.close();
+  await customerPage.close();
+});

@@ -291,10 +291,32 @@ function onReceipt(f) {
   }
 }
 
+/** Assignments to ourselves made from this tab (accept, assign to me),
+ *  by conversation id → when, so their frame brings no toast. */
+const ownAssignments = new Map();
+/** An own assignment whose frame has not come by then never will. */
+const OWN_ASSIGNMENT_TTL = 15000;
+
+/** Runs `request`, an assignment of conversation `id` to ourselves. */
+async function assigningMyself(id, request) {
+  ownAssignments.set(id, Date.now());
+  try {
+    return await request();
+  } catch (e) {
+    ownAssignments.delete(id);
+    throw e;
+  }
+}
+
 function onAssigned(c) {
-  const before = state.conversations.get(c.id);
   upsert(c);
-  if (c.assignee_id === state.me?.id && before?.assignee_id !== state.me?.id) {
+  if (c.assignee_id !== state.me?.id) return;
+  // Every such frame is a change of assignee to us (protocol §4.5), so it
+  // is news whatever we held: a REST copy (the inbox list, a queue entry
+  // fetched) may already say "assigned to you" when the frame comes.
+  const own = ownAssignments.get(c.id);
+  ownAssignments.delete(c.id);
+  if (own === undefined || Date.now() - own > OWN_ASSIGNMENT_TTL) {
     toast({
       kind: 'assigned',
       title: `New conversation: ${visitorName(c)}`,
@@ -330,6 +352,9 @@ function onPresence(f) {
 
 function onNotification(f) {
   bus.emit('notification', f);
+  // The server sends SLA alerts to every watcher of the queue; watching
+  // the SLA is the supervisors' job, so plain agents get no toast.
+  if (!atLeast('supervisor')) return;
   const c = state.conversations.get(f.conversation_id);
   const who = c ? visitorName(c) : `#${f.conversation_id}`;
   const what = f.sla === 'first_response' ? 'first response' : 'resolution';
@@ -484,7 +509,7 @@ export async function addNote(id, text) {
 
 /** Accepts a queued conversation. */
 export async function accept(id) {
-  const c = upsert(await api.post(`/conversations/${id}/accept`));
+  const c = upsert(await assigningMyself(id, () => api.post(`/conversations/${id}/accept`)));
   await openThread(id);
   return c;
 }
@@ -496,7 +521,8 @@ export async function transfer(id, target, note) {
 
 /** Gives a conversation to an agent (supervisors, admins). */
 export async function assign(id, agentId) {
-  return upsert(await api.post(`/conversations/${id}/assign`, { agent_id: agentId }));
+  const request = () => api.post(`/conversations/${id}/assign`, { agent_id: agentId });
+  return upsert(await (agentId === state.me?.id ? assigningMyself(id, request) : request()));
 }
 
 /** Closes with a reason. */
