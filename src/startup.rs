@@ -12,6 +12,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use actix::{Actor, AsyncContext};
 
+use crate::actors::committer::Committer;
 use crate::actors::router::Router;
 use crate::auth::{LoginLimiter, TokenKeys, tokens};
 use crate::bootstrap::{self, FirstAdmin, Outcome};
@@ -126,11 +127,12 @@ impl Application {
             None => None,
         };
         let realtime = Arc::new(settings.realtime.clone());
+        let committer = Committer::start(db.clone());
         let mut bus_slot = None;
         let router = Router::create(|ctx| {
             let bus = Bus::new(node_id.clone(), ctx.address(), cluster);
             bus_slot = Some(bus.clone());
-            Router::new(db.clone(), realtime, bus)
+            Router::new(db.clone(), realtime, bus, committer)
         });
         let bus = bus_slot.ok_or_else(|| StartupError::Cluster("router did not start".into()))?;
         bus.start_cluster()

@@ -16,6 +16,7 @@ use chrono::Utc;
 use entity::conversations;
 use tokio::sync::oneshot;
 
+use super::committer::Committer;
 use super::router::{AgentEvent, Passivated, Router};
 use super::team_queue::{Dequeue, Enqueue, RefreshAgent, SlaAlert};
 use super::{ActorError, Deliver, Party, SessionId};
@@ -105,6 +106,8 @@ pub struct Conversation {
     bus: Bus,
     router: Addr<Router>,
     settings: Arc<RealtimeSettings>,
+    /// Commits message batches, grouped with other conversations'.
+    committer: Committer,
     /// The stored row as of the last write; `None` until loaded.
     row: Option<conversations::Model>,
     /// Loading found no such conversation: answer `not_found` and stop.
@@ -164,6 +167,7 @@ impl Conversation {
         bus: Bus,
         router: Addr<Router>,
         settings: Arc<RealtimeSettings>,
+        committer: Committer,
     ) -> Self {
         Conversation {
             id,
@@ -171,6 +175,7 @@ impl Conversation {
             bus,
             router,
             settings,
+            committer,
             row: None,
             missing: false,
             committed_seq: 0,
@@ -293,34 +298,33 @@ impl Conversation {
         let take = self.pending.len().min(MAX_BATCH);
         self.in_flight = self.pending.drain(..take).collect();
         let batch: Vec<NewMessage> = self.in_flight.iter().map(|p| p.msg.clone()).collect();
-        let db = self.db.clone();
+        let committer = self.committer.clone();
         let id = self.id;
         let fence = self.fence;
-        // The transaction runs on a task of its own, not as a future of
-        // this actor: while a state change (`AtomicResponse`) is pending,
+        // The transaction runs in the group-commit writer, not as a future
+        // of this actor: while a state change (`AtomicResponse`) is pending,
         // actix polls nothing else of the actor, and a half-done
         // transaction would keep its locks and block that very change.
-        let commit =
-            actix_rt::spawn(
-                async move { store::messages::commit_batch(&db, id, fence, &batch).await },
-            );
         ctx.spawn(
-            async move {
-                commit.await.unwrap_or_else(|e| {
-                    Err(store::StoreError::Db(sea_orm::DbErr::Custom(format!(
-                        "commit task failed: {e}"
-                    ))))
-                })
-            }
-            .into_actor(self)
-            .map(|res, act, ctx| {
-                let batch = std::mem::take(&mut act.in_flight);
-                match res {
-                    Ok(rows) => act.committed(ctx, batch, rows),
-                    Err(e) => act.batch_failed(batch, e),
-                }
-                act.flush(ctx);
-            }),
+            async move { committer.commit(id, fence, batch).await }
+                .into_actor(self)
+                .map(|res, act, ctx| {
+                    let batch = std::mem::take(&mut act.in_flight);
+                    match res {
+                        Ok(rows) => act.committed(ctx, batch, rows),
+                        Err(e) => {
+                            // Another writer moved the conversation on: this
+                            // actor's view is stale; a fresh one takes over.
+                            let stale = matches!(e, store::StoreError::Stale(_));
+                            act.batch_failed(batch, e);
+                            if stale {
+                                ctx.notify(Relinquish);
+                                return;
+                            }
+                        }
+                    }
+                    act.flush(ctx);
+                }),
         );
     }
 

@@ -4,6 +4,7 @@
 //! attached to the actor). See `docs/architecture.md`.
 
 pub mod agent_session;
+pub mod committer;
 pub mod conversation;
 pub mod customer_session;
 pub mod router;

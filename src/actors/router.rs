@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+use super::committer::Committer;
 use super::conversation::{Conversation, RequeueFront};
 use super::team_queue::{RefreshAgent, TeamQueue};
 use super::{Control, Deliver, SessionId};
@@ -36,6 +37,8 @@ const SWEEP: Duration = Duration::from_secs(10);
 pub struct Router {
     db: Db,
     bus: Bus,
+    /// The group-commit writer every conversation of this node uses.
+    committer: Committer,
     settings: Arc<RealtimeSettings>,
     conversations: HashMap<ConversationId, Addr<Conversation>>,
     teams: HashMap<TeamId, Addr<TeamQueue>>,
@@ -48,13 +51,14 @@ pub struct Router {
 impl Router {
     /// A router; start it on the system arbiter with `Router::create`, so
     /// the bus it hands its actors can address it.
-    pub fn new(db: Db, settings: Arc<RealtimeSettings>, bus: Bus) -> Self {
+    pub fn new(db: Db, settings: Arc<RealtimeSettings>, bus: Bus, committer: Committer) -> Self {
         let arbiters = (0..settings.arbiters.max(1))
             .map(|_| Arbiter::new())
             .collect();
         Router {
             db,
             bus,
+            committer,
             settings,
             conversations: HashMap::new(),
             teams: HashMap::new(),
@@ -68,6 +72,7 @@ impl Router {
         let router = ctx.address();
         let bus = self.bus.clone();
         let db = self.db.clone();
+        let committer = self.committer.clone();
         let settings = self.settings.clone();
         let slot = self.next_arbiter % self.arbiters.len();
         self.next_arbiter = self.next_arbiter.wrapping_add(1);
@@ -79,7 +84,7 @@ impl Router {
         }
         let arbiter = &self.arbiters[slot];
         let addr = Conversation::start_in_arbiter(&arbiter.handle(), move |_| {
-            Conversation::new(id, db, bus, router, settings)
+            Conversation::new(id, db, bus, router, settings, committer)
         });
         self.conversations.insert(id, addr.clone());
         addr

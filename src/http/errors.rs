@@ -191,6 +191,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("no such resource".into()),
             StoreError::Conflict(_) => ApiError::Conflict("that already exists".into()),
+            StoreError::Stale(_) => {
+                ApiError::Conflict("it changed meanwhile; reload and retry".into())
+            }
             StoreError::MissingReference(m) => {
                 ApiError::BadRequest(format!("refers to something that does not exist ({m})"))
             }

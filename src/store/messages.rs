@@ -94,7 +94,7 @@ pub async fn append(
         .exec(db)
         .await?;
     if res.rows_affected != 1 {
-        return Err(StoreError::Conflict(format!(
+        return Err(StoreError::Stale(format!(
             "conversation {conversation}: last_seq is not {} or its writer lost the fence",
             first.seq - 1
         )));

@@ -43,6 +43,10 @@ pub enum StoreError {
     /// A unique constraint refused the write (duplicate email, name, …).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A conditional write found the row changed by another writer (a
+    /// conversation's `last_seq` or fencing token moved) and wrote nothing.
+    #[error("stale: {0}")]
+    Stale(String),
     /// A foreign key pointed at a row that does not exist.
     #[error("reference to a missing row: {0}")]
     MissingReference(String),

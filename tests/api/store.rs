@@ -93,3 +93,79 @@ async fn sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys() {
     assert!(app.data_dir.path().join("switchboard.db").exists());
     app.finish().await;
 }
+
+/// A conversation row without an actor (none is started for it).
+async fn bare_conversation(app: &TestApp) -> switchboard::domain::ConversationId {
+    use switchboard::domain::conversation::ConversationState;
+    let (_, row) = store::conversations::create_with_visitor(
+        &app.db,
+        store::conversations::NewConversation {
+            name: None,
+            email: None,
+            user_agent: None,
+            page_url: None,
+            issue_type: None,
+            language: None,
+            attributes: serde_json::json!({}),
+            team: None,
+            state: ConversationState::Queued,
+            priority: 0,
+            offline: false,
+        },
+    )
+    .await
+    .unwrap();
+    switchboard::domain::ConversationId(row.id)
+}
+
+fn messages(from: i64, n: i64) -> Vec<store::messages::NewMessage> {
+    use switchboard::domain::protocol::{PartyKind, Sender};
+    (from..from + n)
+        .map(|seq| store::messages::NewMessage {
+            seq,
+            client_msg_id: Some(format!("m{seq}")),
+            sender: Sender {
+                kind: PartyKind::Customer,
+                id: None,
+                name: None,
+            },
+            text: format!("text {seq}"),
+        })
+        .collect()
+}
+
+on_both! {
+    async fn group_commit_stores_each_batch_and_refuses_only_a_stale_one(app) {
+        use switchboard::actors::committer::Committer;
+        use switchboard::store::conversations::Fence;
+        let committer = Committer::start(app.db.clone());
+        let (a, b, c) = (bare_conversation(&app).await, bare_conversation(&app).await, bare_conversation(&app).await);
+        // Sent at once, they share transactions; c's batch does not follow
+        // its stored last_seq (another writer's view) and must be refused alone.
+        let (ra, rb, rc) = futures_util::join!(
+            committer.commit(a, Fence::default(), messages(1, 3)),
+            committer.commit(b, Fence::default(), messages(1, 2)),
+            committer.commit(c, Fence::default(), messages(5, 1)),
+        );
+        assert_eq!(ra.unwrap().iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(rb.unwrap().len(), 2);
+        assert!(matches!(rc, Err(StoreError::Stale(_))), "{rc:?}");
+        let count = |id: switchboard::domain::ConversationId| {
+            let db = app.db.clone();
+            async move {
+                db.query_one_raw(Statement::from_string(db.get_database_backend(),
+                    format!("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = {id}")))
+                    .await.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
+            }
+        };
+        assert_eq!((count(a).await, count(b).await, count(c).await), (3, 2, 0));
+        let row = store::conversations::find(&app.db, a).await.unwrap().unwrap();
+        assert_eq!(row.last_seq, 3);
+        // A fenced writer whose token is not the stored one is refused too.
+        let taken = store::conversations::take_ownership(&app.db, b).await.unwrap();
+        let old = Fence(taken.0.map(|t| t - 1));
+        let stale = committer.commit(b, old, messages(3, 1)).await;
+        assert!(matches!(stale, Err(StoreError::Stale(_))), "{stale:?}");
+        assert_eq!(committer.commit(b, taken, messages(3, 1)).await.unwrap().len(), 1);
+    }
+}
