@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::errors::Problem;
 use super::extract::Staff;
+use super::teams::require_team;
 use super::{ApiError, AppState};
 use crate::domain::hours::{BusinessHours, WeeklySchedule};
 use crate::domain::{Role, TeamId};
@@ -54,13 +55,6 @@ pub struct HoursView {
     pub next_open: Option<DateTime<Utc>>,
 }
 
-async fn team_exists(state: &AppState, team: TeamId) -> Result<(), ApiError> {
-    if store::teams::find(&state.db, team).await?.is_none() {
-        return Err(ApiError::NotFound("no such team".into()));
-    }
-    Ok(())
-}
-
 fn view(team: TeamId, body: HoursBody, hours: &BusinessHours) -> HoursView {
     let now = Utc::now();
     let open_now = hours.is_open(now);
@@ -86,7 +80,7 @@ pub async fn get_hours(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let team = TeamId(path.into_inner());
-    team_exists(&state, team).await?;
+    require_team(&state, team).await?;
     let row = store::business_hours::find(&state.db, team)
         .await?
         .ok_or_else(|| {
@@ -117,7 +111,7 @@ pub async fn put_hours(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(Role::Admin)?;
     let team = TeamId(path.into_inner());
-    team_exists(&state, team).await?;
+    require_team(&state, team).await?;
     let body = body.into_inner();
     if body.holidays.len() > 366 {
         return Err(ApiError::field("holidays", "at most 366 dates"));
@@ -149,7 +143,7 @@ pub async fn delete_hours(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(Role::Admin)?;
     let team = TeamId(path.into_inner());
-    team_exists(&state, team).await?;
+    require_team(&state, team).await?;
     let txn = store::begin(&state.db).await?;
     if !store::business_hours::delete(&txn, team).await? {
         return Err(ApiError::NotFound("this team has no business hours".into()));

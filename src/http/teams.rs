@@ -445,3 +445,12 @@ pub async fn set_members(
     }
     Ok(HttpResponse::Ok().json(out))
 }
+
+/// `Ok` if the team exists, else 404 "no such team" (routes under
+/// `/teams/{id}/…`).
+pub(crate) async fn require_team(state: &AppState, team: TeamId) -> Result<(), ApiError> {
+    if store::teams::find(&state.db, team).await?.is_none() {
+        return Err(ApiError::NotFound("no such team".into()));
+    }
+    Ok(())
+}

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::errors::{FieldError, Problem};
 use super::extract::Staff;
+use super::teams::require_team;
 use super::{ApiError, AppState};
 use crate::domain::triage::{Flow, FlowSpec};
 use crate::domain::{Role, TeamId};
@@ -18,13 +19,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(get_triage)
         .service(put_triage)
         .service(delete_triage);
-}
-
-async fn team_exists(state: &AppState, team: TeamId) -> Result<(), ApiError> {
-    if store::teams::find(&state.db, team).await?.is_none() {
-        return Err(ApiError::NotFound("no such team".into()));
-    }
-    Ok(())
 }
 
 /// A team's triage flow (404 when it has none: chats queue at once).
@@ -39,7 +33,7 @@ pub async fn get_triage(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let team = TeamId(path.into_inner());
-    team_exists(&state, team).await?;
+    require_team(&state, team).await?;
     let spec = store::triage::find(&state.db, team)
         .await?
         .ok_or_else(|| ApiError::NotFound("this team has no triage flow".into()))?;
@@ -62,7 +56,7 @@ pub async fn put_triage(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(Role::Admin)?;
     let team = TeamId(path.into_inner());
-    team_exists(&state, team).await?;
+    require_team(&state, team).await?;
     let spec = body.into_inner();
     let flow = Flow::parse(&spec).map_err(|problems| {
         ApiError::Invalid(
@@ -114,7 +108,7 @@ pub async fn delete_triage(
 ) -> Result<HttpResponse, ApiError> {
     staff.require(Role::Admin)?;
     let team = TeamId(path.into_inner());
-    team_exists(&state, team).await?;
+    require_team(&state, team).await?;
     let txn = store::begin(&state.db).await?;
     if !store::triage::delete(&txn, team).await? {
         return Err(ApiError::NotFound("this team has no triage flow".into()));

@@ -444,6 +444,19 @@ pub async fn owner_token(
         .await?)
 }
 
+/// The row after a conditional transition: `Conflict` unless exactly that
+/// row was written (another writer got there first, or its state forbade it).
+async fn changed_row(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+    res: sea_orm::UpdateResult,
+) -> Result<conversations::Model, ChangeError> {
+    if res.rows_affected != 1 {
+        return Err(ChangeError::Conflict);
+    }
+    find(db, id).await?.ok_or(ChangeError::Conflict)
+}
+
 fn transitioned(
     q: sea_orm::UpdateMany<conversations::Entity>,
     fence: Fence,
@@ -513,10 +526,7 @@ pub async fn assign(
         .exec(db)
         .await
         .map_err(StoreError::from)?;
-    if res.rows_affected != 1 {
-        return Err(ChangeError::Conflict);
-    }
-    find(db, id).await?.ok_or(ChangeError::Conflict)
+    changed_row(db, id, res).await
 }
 
 /// Ids of every conversation that is not closed (activated at start so
@@ -567,10 +577,7 @@ pub async fn requeue(
         .exec(db)
         .await
         .map_err(StoreError::from)?;
-    if res.rows_affected != 1 {
-        return Err(ChangeError::Conflict);
-    }
-    find(db, id).await?.ok_or(ChangeError::Conflict)
+    changed_row(db, id, res).await
 }
 
 /// Closes a conversation that is not closed yet.
@@ -597,10 +604,7 @@ pub async fn close(
         .exec(db)
         .await
         .map_err(StoreError::from)?;
-    if res.rows_affected != 1 {
-        return Err(ChangeError::Conflict);
-    }
-    find(db, id).await?.ok_or(ChangeError::Conflict)
+    changed_row(db, id, res).await
 }
 
 /// Records that `side` has read up to `up_to_seq` and recounts its unread
@@ -746,10 +750,7 @@ pub async fn leave_bot(
         .exec(db)
         .await
         .map_err(StoreError::from)?;
-    if res.rows_affected != 1 {
-        return Err(ChangeError::Conflict);
-    }
-    find(db, id).await?.ok_or(ChangeError::Conflict)
+    changed_row(db, id, res).await
 }
 
 /// The skills each of `ids` needs: name → least level.
@@ -790,10 +791,7 @@ pub async fn overflow(
         .exec(db)
         .await
         .map_err(StoreError::from)?;
-    if res.rows_affected != 1 {
-        return Err(ChangeError::Conflict);
-    }
-    find(db, id).await?.ok_or(ChangeError::Conflict)
+    changed_row(db, id, res).await
 }
 
 /// Gives an agent's conversation back to its team's queue, at the front
@@ -824,8 +822,5 @@ pub async fn requeue_front(
         .exec(db)
         .await
         .map_err(StoreError::from)?;
-    if res.rows_affected != 1 {
-        return Err(ChangeError::Conflict);
-    }
-    find(db, id).await?.ok_or(ChangeError::Conflict)
+    changed_row(db, id, res).await
 }
