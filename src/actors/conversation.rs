@@ -1624,34 +1624,19 @@ impl Handler<RequeueFront> for Conversation {
     }
 }
 
-/// The idle timer fired.
+/// The idle timer fired: close with reason `idle`, like any other close
+/// (conditional, fenced, then [`Conversation::changed`]).
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<ConversationView, ActorError>")]
 struct CloseIdle;
 
 impl Handler<CloseIdle> for Conversation {
-    type Result = AtomicResponse<Self, ()>;
+    type Result = AtomicResponse<Self, Result<ConversationView, ActorError>>;
 
     fn handle(&mut self, _: CloseIdle, _: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
-        let id = self.id;
-        let fence = self.fence;
-        let before = self.row.clone();
-        AtomicResponse::new(Box::pin(
-            async move {
-                let row = store::conversations::close(&db, id, fence, "idle")
-                    .await
-                    .ok()?;
-                let view = store::conversations::view(&db, row.clone()).await.ok()?;
-                Some((row, view))
-            }
-            .into_actor(self)
-            .map(move |res, act, ctx| {
-                if let Some((row, view)) = res {
-                    act.changed(ctx, before, view, row);
-                }
-            }),
-        ))
+        self.change(move |db, id, fence| async move {
+            store::conversations::close(&db, id, fence, "idle").await
+        })
     }
 }
 

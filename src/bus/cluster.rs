@@ -105,7 +105,6 @@ enum Unheard {
     /// Tell the actor that sent a frame that these sockets are gone.
     SessionsGone {
         source: ActorKey,
-        node: String,
         sessions: Vec<SessionId>,
     },
     /// Nothing.
@@ -286,7 +285,6 @@ impl Cluster {
         let unheard = match source {
             Some(source) => Unheard::SessionsGone {
                 source,
-                node: node.to_owned(),
                 sessions: sessions.clone(),
             },
             None => Unheard::Ignore,
@@ -584,11 +582,7 @@ fn unheard(cluster: &Cluster, bus: &Bus, what: Unheard) {
                 let _ = tx.send(Err(RemoteError::NotHere));
             }
         }
-        Unheard::SessionsGone {
-            source,
-            node,
-            sessions,
-        } => bus.sessions_gone(source, &node, sessions),
+        Unheard::SessionsGone { source, sessions } => bus.sessions_gone(source, sessions),
         Unheard::Ignore => {}
     }
 }

@@ -121,7 +121,7 @@ impl Inbound {
                 if !gone.is_empty()
                     && let Some(source) = source
                 {
-                    self.bus.sessions_gone(source, &from, gone);
+                    self.bus.sessions_gone(source, gone);
                 }
             }
             Body::Agent { agent, event } => {

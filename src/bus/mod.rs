@@ -289,36 +289,11 @@ impl Bus {
         if id.0 <= 0 {
             return Err(BusError::NotFound);
         }
-        let key = ActorKey::Conversation(id);
-        let router = &self.inner.router;
-        let Some(cluster) = &self.inner.cluster else {
-            let addr = router
-                .send(ResolveConversation { id, activate: true })
-                .timeout(ASK_TIMEOUT)
-                .await??
-                .ok_or_else(|| BusError::Unavailable("not activated".into()))?;
-            return Ok(self.ref_to(key, Target::Local(addr)));
-        };
-        if let Some(addr) = router
-            .send(ResolveConversation {
-                id,
-                activate: false,
-            })
-            .timeout(ASK_TIMEOUT)
-            .await??
-        {
-            return Ok(self.ref_to(key, Target::Local(addr)));
-        }
-        let owner = cluster.claim(key).await?;
-        if owner != self.inner.node {
-            return Ok(self.ref_to(key, Target::Remote(owner)));
-        }
-        let addr = router
-            .send(ResolveConversation { id, activate: true })
-            .timeout(ASK_TIMEOUT)
-            .await??
-            .ok_or_else(|| BusError::Unavailable("not activated".into()))?;
-        Ok(self.ref_to(key, Target::Local(addr)))
+        self.resolve(ActorKey::Conversation(id), |activate| ResolveConversation {
+            id,
+            activate,
+        })
+        .await
     }
 
     /// Finds `team:<id>` like [`Bus::conversation`].
@@ -326,17 +301,26 @@ impl Bus {
         if id.0 <= 0 {
             return Err(BusError::NotFound);
         }
-        let key = ActorKey::Team(id);
+        self.resolve(ActorKey::Team(id), |activate| ResolveTeam { id, activate })
+            .await
+    }
+
+    /// The one resolution path: the local actor if it runs here; in a
+    /// cluster, else the node that hosts it, claiming it for this node when
+    /// no live node does; then it is activated here.
+    async fn resolve<A, R>(
+        &self,
+        key: ActorKey,
+        ask: impl Fn(bool) -> R,
+    ) -> Result<ActorRef<A>, BusError>
+    where
+        A: Actor,
+        R: actix::Message<Result = Result<Option<Addr<A>>, BusError>> + Send + 'static,
+        Router: Handler<R>,
+    {
         let router = &self.inner.router;
         if let Some(cluster) = &self.inner.cluster {
-            if let Some(addr) = router
-                .send(ResolveTeam {
-                    id,
-                    activate: false,
-                })
-                .timeout(ASK_TIMEOUT)
-                .await??
-            {
+            if let Some(addr) = router.send(ask(false)).timeout(ASK_TIMEOUT).await?? {
                 return Ok(self.ref_to(key, Target::Local(addr)));
             }
             let owner = cluster.claim(key).await?;
@@ -345,7 +329,7 @@ impl Bus {
             }
         }
         let addr = router
-            .send(ResolveTeam { id, activate: true })
+            .send(ask(true))
             .timeout(ASK_TIMEOUT)
             .await??
             .ok_or_else(|| BusError::Unavailable("not activated".into()))?;
@@ -485,7 +469,7 @@ impl Bus {
     }
 
     /// Tells the actor `source` that these sockets are gone.
-    fn sessions_gone(&self, source: ActorKey, _node: &str, sessions: Vec<SessionId>) {
+    fn sessions_gone(&self, source: ActorKey, sessions: Vec<SessionId>) {
         let bus = self.clone();
         actix_rt::spawn(async move {
             match source {

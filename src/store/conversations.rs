@@ -421,12 +421,7 @@ pub async fn take_ownership(db: &super::Db, id: ConversationId) -> Result<Fence,
         .filter(conversations::Column::Id.eq(id.0))
         .exec(&txn)
         .await?;
-    let token: Option<i64> = conversations::Entity::find_by_id(id.0)
-        .select_only()
-        .column(conversations::Column::OwnerToken)
-        .into_tuple()
-        .one(&txn)
-        .await?;
+    let token = owner_token(&txn, id).await?;
     txn.commit().await?;
     Ok(Fence(token))
 }
