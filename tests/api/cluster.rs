@@ -759,3 +759,43 @@ async fn a_node_cut_off_from_redis_serves_what_it_hosts_reports_not_ready_and_re
     assert_eq!(stored(&c, id).await.len(), 6);
     assert_eq!(conversation(a, &admin, id).await["last_seq"], 6);
 }
+
+#[actix_web::test]
+async fn a_host_whose_fencing_token_was_taken_cannot_write_and_steps_down() {
+    let Some(c) = Cluster::start(1, None).await else {
+        return;
+    };
+    let a = c.app(0);
+    let admin = a.admin_token().await;
+    let _t = team(a, &admin, json!({"name": "Support", "auto_assign": false})).await;
+    let (id, token) = widget_session(a, json!({})).await;
+    let mut customer = Ws::customer(a, &token).await;
+    customer.say(None, "c1", "first").await;
+    // Another host activates the conversation (as after a lost lease): it
+    // takes a newer token, so this node's actor holds a stale one.
+    switchboard::store::conversations::take_ownership(
+        &c.db,
+        switchboard::domain::ConversationId(id),
+    )
+    .await
+    .unwrap();
+    customer
+        .send(json!({"type": "message.send", "client_msg_id": "c2", "text": "second", "ref": "r2"}))
+        .await;
+    let refused = customer.recv_answer().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    match customer.ended().await {
+        Ended::Closed(Some(code)) => assert_eq!(code, 1012),
+        other => panic!("expected a 1012 close, got {other:?}"),
+    }
+    assert_eq!(
+        stored(&c, id).await.len(),
+        1,
+        "the stale host wrote nothing"
+    );
+    // A fresh actor (new token) takes the resent message exactly once.
+    let mut customer = Ws::customer(a, &token).await;
+    let ack = customer.say(None, "c2", "second").await;
+    assert_eq!(ack["message"]["seq"], 2);
+    assert_eq!(stored(&c, id).await.len(), 2);
+}
