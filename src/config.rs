@@ -81,7 +81,8 @@ pub struct RealtimeSettings {
     /// An agent disconnected this long gets its open conversations put back
     /// at the front of their queues.
     pub requeue_after_s: u64,
-    /// Worker threads for conversation actors, so both cores are used.
+    /// Threads of their own for conversation actors; 0 (the default): they
+    /// run on the HTTP worker threads (one per core), next to the sockets.
     pub arbiters: usize,
     /// Team a new conversation joins when no team matches its issue type;
     /// empty: the first team.
@@ -298,7 +299,6 @@ impl Settings {
         positive("realtime.abuse_strikes", rt.abuse_strikes.into())?;
         positive("realtime.idle_close_after_s", rt.idle_close_after_s)?;
         positive("realtime.passivate_after_s", rt.passivate_after_s)?;
-        positive("realtime.arbiters", rt.arbiters as u64)?;
         positive("realtime.requeue_after_s", rt.requeue_after_s)?;
         if rt.max_frame_bytes < 1024 {
             return Err(invalid("realtime.max_frame_bytes", "must be at least 1024"));

@@ -172,7 +172,12 @@ impl Application {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
         };
+        let worker_router = router.clone();
         let server = HttpServer::new(move || {
+            // Runs on each HTTP worker's thread as it starts.
+            worker_router.do_send(crate::actors::router::WorkerStarted(
+                actix_rt::Arbiter::current(),
+            ));
             App::new()
                 .wrap_fn(|req, srv| {
                     let id = req.extensions().get::<RequestId>().copied();

@@ -1,5 +1,5 @@
-//! Group commit: one writer task commits the message batches of many
-//! conversations in one transaction.
+//! Group commit: one writer task commits the message batches and automatic
+//! assignments of many conversations in one transaction.
 //!
 //! Each Conversation actor still decides its messages' `seq` and waits for
 //! its batch to be durable before acking; what changes is that batches that
@@ -10,30 +10,139 @@
 //! `synchronous=FULL` / `synchronous_commit=on`, and a batch's waiters hear
 //! back only after the commit that holds it.
 //!
+//! Assignments are the same: a draining backlog is thousands of them, and
+//! one transaction (one fsync, one turn of SQLite's write lock) each capped
+//! the drain well below what the queue can plan. An assignment that is
+//! refused (agent away or full, conversation no longer waiting) writes
+//! nothing and is answered alone.
+//!
 //! A batch whose conversation refuses it (its `last_seq` moved or its fence
 //! changed: another writer) is answered `Stale` and the others proceed.
 //! Any other failure retries each batch of the group in a transaction of
 //! its own, so one bad batch cannot fail the rest.
 
-use entity::messages;
+use entity::{conversations, messages};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::domain::ConversationId;
-use crate::store::conversations::Fence;
+use crate::domain::conversation::ConversationState;
+use crate::domain::{ConversationId, UserId};
+use crate::store::conversations::{ChangeError, Fence};
 use crate::store::messages::NewMessage;
 use crate::store::{self, Db, StoreError};
 
-/// Most batches in one transaction.
+/// Most requests in one transaction.
 const MAX_GROUP: usize = 256;
-/// Batches waiting for the writer before senders wait for room.
+/// Requests waiting for the writer before senders wait for room.
 const QUEUE: usize = 4096;
 
-/// One conversation's batch and who waits for it.
-struct Request {
-    conversation: ConversationId,
-    fence: Fence,
-    batch: Vec<NewMessage>,
-    reply: oneshot::Sender<Result<Vec<messages::Model>, StoreError>>,
+/// One conversation's write and who waits for it.
+enum Request {
+    /// A batch of new messages.
+    Messages {
+        conversation: ConversationId,
+        fence: Fence,
+        batch: Vec<NewMessage>,
+        reply: oneshot::Sender<Result<Vec<messages::Model>, StoreError>>,
+    },
+    /// An automatic assignment of a waiting conversation to an online agent.
+    Assign {
+        conversation: ConversationId,
+        fence: Fence,
+        agent: UserId,
+        reply: oneshot::Sender<Result<conversations::Model, ChangeError>>,
+    },
+}
+
+/// What one request came to.
+enum Outcome {
+    Messages(Result<Vec<messages::Model>, StoreError>),
+    Assign(Box<Result<conversations::Model, ChangeError>>),
+}
+
+impl Request {
+    /// The lock order of a group on PostgreSQL: assignments lock their
+    /// agent's row, so two nodes' groups take them in the same order (by
+    /// agent) and cannot deadlock.
+    fn order(&self) -> (u8, i64) {
+        match self {
+            Request::Assign { agent, .. } => (0, agent.0),
+            Request::Messages { .. } => (1, 0),
+        }
+    }
+
+    /// Runs this request in `txn`; `Err` only for a failure that spoils
+    /// the transaction (a refusal is an `Ok` outcome: nothing was written).
+    async fn run(&self, txn: &sea_orm::DatabaseTransaction) -> Result<Outcome, StoreError> {
+        match self {
+            Request::Messages {
+                conversation,
+                fence,
+                batch,
+                ..
+            } => match store::messages::append(txn, *conversation, *fence, batch).await {
+                Ok(rows) => Ok(Outcome::Messages(Ok(rows))),
+                // The conditional update wrote nothing, so the transaction
+                // is intact and the other requests go on.
+                Err(StoreError::Stale(m)) => Ok(Outcome::Messages(Err(StoreError::Stale(m)))),
+                Err(e) => Err(e),
+            },
+            Request::Assign {
+                conversation,
+                fence,
+                agent,
+                ..
+            } => match store::conversations::assign(
+                txn,
+                *conversation,
+                *fence,
+                *agent,
+                &[ConversationState::Queued],
+                true,
+            )
+            .await
+            {
+                Ok(row) => Ok(Outcome::Assign(Box::new(Ok(row)))),
+                Err(ChangeError::Store(e)) => Err(e),
+                Err(refused) => Ok(Outcome::Assign(Box::new(Err(refused)))),
+            },
+        }
+    }
+
+    /// Runs this request in a transaction of its own.
+    async fn run_alone(&self, db: &Db) -> Outcome {
+        let res = async {
+            let txn = store::begin(db).await?;
+            let out = self.run(&txn).await?;
+            txn.commit().await?;
+            Ok::<_, StoreError>(out)
+        }
+        .await;
+        match (res, self) {
+            (Ok(out), _) => out,
+            (Err(e), Request::Messages { .. }) => Outcome::Messages(Err(e)),
+            (Err(e), Request::Assign { .. }) => {
+                Outcome::Assign(Box::new(Err(ChangeError::Store(e))))
+            }
+        }
+    }
+
+    fn answer(self, outcome: Outcome) {
+        match (self, outcome) {
+            (Request::Messages { reply, .. }, Outcome::Messages(res)) => {
+                let _ = reply.send(res);
+            }
+            (Request::Assign { reply, .. }, Outcome::Assign(res)) => {
+                let _ = reply.send(*res);
+            }
+            // `run` answers each request with its own kind.
+            (Request::Messages { reply, .. }, Outcome::Assign(_)) => {
+                let _ = reply.send(Err(writer_gone()));
+            }
+            (Request::Assign { reply, .. }, Outcome::Messages(_)) => {
+                let _ = reply.send(Err(ChangeError::Store(writer_gone())));
+            }
+        }
+    }
 }
 
 /// The way to hand batches to the writer. Cheap to clone.
@@ -60,10 +169,32 @@ impl Committer {
     ) -> Result<Vec<messages::Model>, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Request {
+            .send(Request::Messages {
                 conversation,
                 fence,
                 batch,
+                reply,
+            })
+            .await
+            .map_err(|_| writer_gone())?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    /// Assigns the waiting `conversation` to `agent` (conditional on its
+    /// state, the agent being online and under capacity, and the fence),
+    /// with whatever else is waiting; resolves with the row once durable.
+    pub async fn assign(
+        &self,
+        conversation: ConversationId,
+        fence: Fence,
+        agent: UserId,
+    ) -> Result<conversations::Model, ChangeError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Assign {
+                conversation,
+                fence,
+                agent,
                 reply,
             })
             .await
@@ -86,43 +217,64 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Request>) {
     }
 }
 
-async fn commit_group(db: &Db, group: Vec<Request>) {
+async fn commit_group(db: &Db, mut group: Vec<Request>) {
+    group.sort_by_key(Request::order);
     match try_group(db, &group).await {
         Ok(results) => {
             for (req, res) in group.into_iter().zip(results) {
-                let _ = req.reply.send(res);
+                req.answer(res);
             }
         }
         Err(e) => {
-            tracing::warn!(batches = group.len(), error = %e, "group commit failed; committing one by one");
+            tracing::warn!(requests = group.len(), error = %e, "group commit failed; committing one by one");
             for req in group {
-                let res =
-                    store::messages::commit_batch(db, req.conversation, req.fence, &req.batch)
-                        .await;
-                let _ = req.reply.send(res);
+                let res = req.run_alone(db).await;
+                req.answer(res);
             }
         }
     }
 }
 
-/// One transaction for every batch. A conversation that refuses its
-/// batch (`Stale`: nothing was written) gets that answer; any other error
-/// fails the whole group (and the transaction is rolled back).
-async fn try_group(
-    db: &Db,
-    group: &[Request],
-) -> Result<Vec<Result<Vec<messages::Model>, StoreError>>, StoreError> {
+/// One transaction for every request. A refusal (a stale batch, a refused
+/// assignment: nothing was written) is that request's answer; any other
+/// error fails the whole group (and the transaction is rolled back). The
+/// messages of every batch go in at the end, in one multi-row insert.
+async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreError> {
     let txn = store::begin(db).await?;
-    let mut results = Vec::with_capacity(group.len());
-    for req in group {
-        match store::messages::append(&txn, req.conversation, req.fence, &req.batch).await {
-            Ok(rows) => results.push(Ok(rows)),
-            // The conditional update wrote nothing, so the transaction is
-            // intact and the other batches go on.
-            Err(StoreError::Stale(m)) => results.push(Err(StoreError::Stale(m))),
-            Err(e) => return Err(e),
+    let now = chrono::Utc::now();
+    let mut results: Vec<Option<Outcome>> = group.iter().map(|_| None).collect();
+    let mut claimed: Vec<(usize, ConversationId, &[NewMessage])> = Vec::new();
+    for (i, req) in group.iter().enumerate() {
+        match req {
+            Request::Messages {
+                conversation,
+                fence,
+                batch,
+                ..
+            } => match store::messages::claim(&txn, *conversation, *fence, batch, now).await {
+                Ok(()) => claimed.push((i, *conversation, batch)),
+                // The conditional update wrote nothing, so the transaction
+                // is intact and the other requests go on.
+                Err(StoreError::Stale(m)) => {
+                    results[i] = Some(Outcome::Messages(Err(StoreError::Stale(m))));
+                }
+                Err(e) => return Err(e),
+            },
+            Request::Assign { .. } => results[i] = Some(req.run(&txn).await?),
         }
     }
+    let batches: Vec<(ConversationId, &[NewMessage])> =
+        claimed.iter().map(|(_, c, b)| (*c, *b)).collect();
+    let mut rows = store::messages::insert(&txn, &batches, now)
+        .await?
+        .into_iter();
+    for (i, _, batch) in &claimed {
+        let mine: Vec<messages::Model> = rows.by_ref().take(batch.len()).collect();
+        results[*i] = Some(Outcome::Messages(Ok(mine)));
+    }
     txn.commit().await?;
-    Ok(results)
+    results
+        .into_iter()
+        .map(|r| r.ok_or_else(writer_gone))
+        .collect()
 }

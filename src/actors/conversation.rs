@@ -1565,20 +1565,10 @@ impl Handler<AutoAssign> for Conversation {
             )))));
         }
         let agent = msg.agent;
-        self.change(move |db, id, fence| async move {
-            let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
-            let row = store::conversations::assign(
-                &txn,
-                id,
-                fence,
-                agent,
-                &[ConversationState::Queued],
-                true,
-            )
-            .await?;
-            txn.commit().await.map_err(store::StoreError::from)?;
-            Ok(row)
-        })
+        // Through the group-commit writer: a draining backlog commits many
+        // assignments per transaction instead of one each.
+        let committer = self.committer.clone();
+        self.change(move |_, id, fence| async move { committer.assign(id, fence, agent).await })
     }
 }
 

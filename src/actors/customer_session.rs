@@ -205,7 +205,6 @@ impl Actor for CustomerSession {
             heartbeat_ms: self.core.heartbeat_ms(),
             me: json!({"visitor_id": self.party.id(), "conversation_id": self.conversation.0}),
         };
-        self.core.reply(ctx, &hello);
         let bus = self.bus.clone();
         let id = self.conversation;
         let subscribe = Subscribe {
@@ -215,7 +214,9 @@ impl Actor for CustomerSession {
             after_seq: None,
             reference: None,
         };
-        // Frames wait until the conversation is reachable.
+        // Frames wait until the conversation is reachable, and `hello`
+        // comes once the socket is subscribed: a client that acts on
+        // `hello` (a REST change, say) then sees every update that follows.
         ctx.wait(
             async move {
                 let conv = bus.conversation(id).await?;
@@ -223,12 +224,14 @@ impl Actor for CustomerSession {
                 Ok::<_, ActorError>(conv)
             }
             .into_actor(self)
-            .map(|res, act, ctx| match res {
+            .map(move |res, act, ctx| match res {
                 Ok(conv) => {
+                    act.core.reply(ctx, &hello);
                     act.bus.follow(&conv, &act.this);
                     act.conv = Some(conv);
                 }
                 Err(e) => {
+                    act.core.reply(ctx, &hello);
                     act.core.reply(ctx, &e.frame(None));
                     act.core
                         .outbox

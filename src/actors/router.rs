@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix_rt::ArbiterHandle;
 
 use super::committer::Committer;
 use super::conversation::{Conversation, RequeueFront};
@@ -43,8 +44,14 @@ pub struct Router {
     conversations: HashMap<ConversationId, Addr<Conversation>>,
     teams: HashMap<TeamId, Addr<TeamQueue>>,
     agents: HashMap<UserId, AgentSockets>,
-    /// Worker threads conversations are spread over (kept alive here).
+    /// Worker threads conversations are spread over (kept alive here),
+    /// with `realtime.arbiters` > 0.
     arbiters: Vec<Arbiter>,
+    /// The HTTP workers' threads (`realtime.arbiters` = 0): conversations
+    /// run next to the sockets, so a message crosses no thread on a
+    /// one-core node (each crossing was a context switch, the largest cost
+    /// in the chat path's profile).
+    workers: Vec<ArbiterHandle>,
     next_arbiter: usize,
 }
 
@@ -52,9 +59,7 @@ impl Router {
     /// A router; start it on the system arbiter with `Router::create`, so
     /// the bus it hands its actors can address it.
     pub fn new(db: Db, settings: Arc<RealtimeSettings>, bus: Bus, committer: Committer) -> Self {
-        let arbiters = (0..settings.arbiters.max(1))
-            .map(|_| Arbiter::new())
-            .collect();
+        let arbiters = (0..settings.arbiters).map(|_| Arbiter::new()).collect();
         Router {
             db,
             bus,
@@ -64,6 +69,7 @@ impl Router {
             teams: HashMap::new(),
             agents: HashMap::new(),
             arbiters,
+            workers: Vec::new(),
             next_arbiter: 0,
         }
     }
@@ -74,20 +80,35 @@ impl Router {
         let db = self.db.clone();
         let committer = self.committer.clone();
         let settings = self.settings.clone();
-        let slot = self.next_arbiter % self.arbiters.len();
-        self.next_arbiter = self.next_arbiter.wrapping_add(1);
-        // A worker thread that died (a panicking actor takes its thread
-        // down) is replaced before anything is started on it.
-        if !self.arbiters[slot].spawn(async {}) {
-            tracing::error!(slot, "conversation worker thread died; starting a new one");
-            self.arbiters[slot] = Arbiter::new();
-        }
-        let arbiter = &self.arbiters[slot];
-        let addr = Conversation::start_in_arbiter(&arbiter.handle(), move |_| {
+        let arbiter = self.next_thread();
+        let addr = Conversation::start_in_arbiter(&arbiter, move |_| {
             Conversation::new(id, db, bus, router, settings, committer)
         });
         self.conversations.insert(id, addr.clone());
         addr
+    }
+
+    /// The thread the next conversation runs on, round robin: an HTTP
+    /// worker's, or one of the Router's own arbiters.
+    fn next_thread(&mut self) -> ArbiterHandle {
+        let turn = self.next_arbiter;
+        self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        // A thread that died (a panicking actor takes its thread down) is
+        // dropped (a worker's) or replaced (an arbiter) before use.
+        self.workers.retain(|w| w.spawn(async {}));
+        if !self.workers.is_empty() {
+            return self.workers[turn % self.workers.len()].clone();
+        }
+        if self.arbiters.is_empty() {
+            // No HTTP worker has started (or all died): one thread of our own.
+            self.arbiters.push(Arbiter::new());
+        }
+        let slot = turn % self.arbiters.len();
+        if !self.arbiters[slot].spawn(async {}) {
+            tracing::error!(slot, "conversation worker thread died; starting a new one");
+            self.arbiters[slot] = Arbiter::new();
+        }
+        self.arbiters[slot].handle()
     }
 
     /// Tells the queues of every team of `agent` (as stored now, connected
@@ -222,6 +243,22 @@ impl Actor for Router {
         self.activate_open(ctx);
         if self.bus.clustered() {
             ctx.run_interval(SWEEP, |act, ctx| act.activate_open(ctx));
+        }
+    }
+}
+
+/// An HTTP worker thread started; with `realtime.arbiters` = 0,
+/// conversations are spread over these threads.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WorkerStarted(pub ArbiterHandle);
+
+impl Handler<WorkerStarted> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: WorkerStarted, _: &mut Self::Context) {
+        if self.settings.arbiters == 0 {
+            self.workers.push(msg.0);
         }
     }
 }

@@ -5,7 +5,7 @@
 //! through the conversation's conditional write; it overflows conversations
 //! that waited longer than the team allows to the fallback team.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -24,6 +24,12 @@ use crate::store::{self, Db};
 /// How often overflow deadlines are checked (and the plan re-run, as a
 /// safety net for a missed trigger). In memory, no database polling.
 const TICK: Duration = Duration::from_secs(1);
+
+/// Least time between two `queue.update`s to watchers. Each one carries the
+/// whole queue, so a burst of changes (a backlog draining into free agents)
+/// is published as its latest state instead of once per change, which cost
+/// a serialisation of the whole waiting list per assignment.
+const PUBLISH_GAP: Duration = Duration::from_millis(20);
 
 /// The team's routing settings.
 #[derive(Debug, Clone, Default)]
@@ -47,11 +53,22 @@ pub struct TeamQueue {
     /// answered yet: not offered again, and an agent's pending assignments
     /// count in its load, which a reload from the store cannot see yet.
     in_flight: HashMap<ConversationId, Option<UserId>>,
-    /// A reload is running; another was asked for meanwhile; agents whose
-    /// `presence` the next reload publishes.
+    /// A reload is running; another was asked for meanwhile.
     reloading: bool,
     reload_again: bool,
-    presence_pending: std::collections::HashSet<UserId>,
+    /// Agents to re-read (their status, load or skills changed), and
+    /// whether such a read is running.
+    agents_pending: HashSet<UserId>,
+    refreshing: bool,
+    /// Number of the last read of agents begun (full reloads and agent
+    /// refreshes share it), and per agent the number of the read its entry
+    /// comes from: a read begun earlier never overwrites a later one.
+    reads: u64,
+    agent_read: HashMap<UserId, u64>,
+    /// A `queue.update` went out less than [`PUBLISH_GAP`] ago; something
+    /// changed since.
+    publish_hold: bool,
+    publish_dirty: bool,
     /// SLA state of waiting conversations (`warning`, `breached`).
     sla: HashMap<ConversationId, String>,
     watchers: HashMap<SessionId, SessionRef>,
@@ -61,7 +78,16 @@ pub struct TeamQueue {
 struct Loaded {
     settings: TeamSettings,
     waiting: Vec<QueuedConversation>,
-    agents: Vec<(AgentState, String)>,
+    agents: Vec<AgentRow>,
+}
+
+/// One agent of the team as stored.
+struct AgentRow {
+    /// Its state, with `load` 0: the load is computed when applied.
+    state: AgentState,
+    name: String,
+    /// The open conversations it holds.
+    assigned: Vec<ConversationId>,
 }
 
 impl TeamQueue {
@@ -78,7 +104,12 @@ impl TeamQueue {
             in_flight: HashMap::new(),
             reloading: false,
             reload_again: false,
-            presence_pending: std::collections::HashSet::new(),
+            agents_pending: HashSet::new(),
+            refreshing: false,
+            reads: 0,
+            agent_read: HashMap::new(),
+            publish_hold: false,
+            publish_dirty: false,
             sla: HashMap::new(),
             watchers: HashMap::new(),
         }
@@ -128,23 +159,68 @@ impl TeamQueue {
         }
     }
 
-    /// Sends watchers `extra` (if any), then a `queue.update`; watchers
-    /// that cannot take them are dropped.
-    fn publish(&mut self, extra: Option<Deliver>) {
-        let update = Deliver::frame(&self.snapshot(false));
-        let key = Some(ActorKey::Team(self.team));
-        let mut gone = Vec::new();
-        for frame in extra.iter().chain(std::iter::once(&update)) {
-            gone.extend(self.bus.deliver(frame, self.watchers.values(), key));
+    /// Sends watchers `extra` (if any) now, then a `queue.update`: now, or
+    /// if one went out less than [`PUBLISH_GAP`] ago, once that gap has
+    /// passed, with the state as it is then. Watchers that cannot take the
+    /// frames are dropped. Nothing is serialised without watchers.
+    fn publish(&mut self, ctx: &mut Context<Self>, extra: Option<Deliver>) {
+        if self.watchers.is_empty() {
+            return;
         }
-        for s in gone {
+        if let Some(frame) = extra {
+            self.deliver(&frame);
+        }
+        if self.publish_hold {
+            self.publish_dirty = true;
+            return;
+        }
+        let update = Deliver::frame(&self.snapshot(false));
+        self.deliver(&update);
+        self.publish_hold = true;
+        ctx.run_later(PUBLISH_GAP, |act, ctx| {
+            act.publish_hold = false;
+            if std::mem::take(&mut act.publish_dirty) {
+                act.publish(ctx, None);
+            }
+        });
+    }
+
+    fn deliver(&mut self, frame: &Deliver) {
+        let key = Some(ActorKey::Team(self.team));
+        for s in self.bus.deliver(frame, self.watchers.values(), key) {
             self.watchers.remove(&s);
         }
     }
 
+    /// The agent's load: what it holds as stored, plus the assignments to
+    /// it still being written that the store did not show yet (a set
+    /// union, so one committed but not yet answered counts once).
+    fn load_with_in_flight(&self, agent: UserId, assigned: &[ConversationId]) -> u32 {
+        load_with(agent, assigned, &self.in_flight)
+    }
+
+    /// The live entry for a stored agent row; its idle time is kept.
+    fn agent_entry(&self, row: AgentRow) -> AgentState {
+        let mut a = row.state;
+        a.load = self.load_with_in_flight(a.id, &row.assigned);
+        if let Some(known) = self.agents.iter().find(|k| k.id == a.id) {
+            a.idle_since = known.idle_since;
+        }
+        a
+    }
+
     /// Applies a reload begun with `ticket`, unless a newer one was
     /// applied already (then its agents and settings are stale too).
-    fn apply(&mut self, ticket: LoadTicket, loaded: Option<Loaded>) -> bool {
+    /// Agents whose entries come from a read begun after read `read`.
+    fn fresher_than(&self, read: u64) -> HashSet<UserId> {
+        self.agent_read
+            .iter()
+            .filter(|(_, r)| **r > read)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn apply(&mut self, ticket: LoadTicket, read: u64, loaded: Option<Loaded>) -> bool {
         let Some(loaded) = loaded else {
             self.waiting.finish_load(ticket, None);
             return false;
@@ -153,41 +229,130 @@ impl TeamQueue {
             return false;
         }
         self.settings = loaded.settings;
-        let live: std::collections::HashSet<ConversationId> =
-            self.waiting.list().iter().map(|c| c.id).collect();
+        let live: HashSet<ConversationId> = self.waiting.list().iter().map(|c| c.id).collect();
         self.sla.retain(|id, _| live.contains(id));
-        let idle: HashMap<UserId, chrono::DateTime<Utc>> =
-            self.agents.iter().map(|a| (a.id, a.idle_since)).collect();
-        self.agents = loaded
+        // Agents refreshed since this reload began keep what they have
+        // (an entry, or being absent from the team).
+        let fresher = self.fresher_than(read);
+        let mut agents: Vec<AgentState> = self
             .agents
-            .into_iter()
-            .map(|(mut a, name)| {
-                if let Some(t) = idle.get(&a.id) {
-                    a.idle_since = *t;
-                }
-                self.names.insert(a.id, name);
-                a
-            })
+            .iter()
+            .filter(|a| fresher.contains(&a.id))
+            .cloned()
             .collect();
-        // Assignments still being written are not in the store's loads yet;
-        // without them the next plan would overfill those agents and the
-        // refusals would leave conversations waiting.
-        for agent in self.in_flight.values().flatten() {
-            if let Some(a) = self.agents.iter_mut().find(|a| a.id == *agent) {
-                a.load += 1;
+        for row in loaded.agents {
+            let id = row.state.id;
+            if fresher.contains(&id) {
+                continue;
             }
+            self.agent_read.insert(id, read);
+            self.names.insert(id, row.name.clone());
+            agents.push(self.agent_entry(row));
         }
+        agents.sort_by_key(|a| a.id.0);
+        self.agents = agents;
         true
     }
 
-    /// Reloads everything from the store, then routes.
-    /// Reloads from the store, then publishes (a `presence` frame for each
-    /// agent in `presence_for`, then the queue) and routes. Coalesced: while
-    /// a reload runs, further requests only mark that one more is needed, so
-    /// a burst of refused assignments or agent changes costs two reloads,
-    /// not one each (which starved the database pool under load).
-    fn reload(&mut self, ctx: &mut Context<Self>, presence_for: Option<UserId>) {
-        self.presence_pending.extend(presence_for);
+    /// Applies a refresh (read number `read`) of the agents `asked`: each
+    /// one found is updated, each one missing (no longer an active member)
+    /// leaves the queue; a newer read of an agent wins. Returns the agents
+    /// updated.
+    fn apply_agents(&mut self, read: u64, asked: &[UserId], rows: Vec<AgentRow>) -> Vec<UserId> {
+        let mut rows: HashMap<UserId, AgentRow> =
+            rows.into_iter().map(|r| (r.state.id, r)).collect();
+        let mut updated = Vec::new();
+        for id in asked {
+            if self.agent_read.get(id).is_some_and(|r| *r > read) {
+                continue;
+            }
+            self.agent_read.insert(*id, read);
+            match rows.remove(id) {
+                Some(row) => {
+                    self.names.insert(*id, row.name.clone());
+                    let entry = self.agent_entry(row);
+                    match self.agents.iter_mut().find(|a| a.id == *id) {
+                        Some(a) => *a = entry,
+                        None => {
+                            self.agents.push(entry);
+                            self.agents.sort_by_key(|a| a.id.0);
+                        }
+                    }
+                    updated.push(*id);
+                }
+                None => self.agents.retain(|a| a.id != *id),
+            }
+        }
+        updated
+    }
+
+    /// Re-reads `agent` (coalesced with other agents asked for meanwhile:
+    /// one read in flight), then publishes `presence` for each agent read
+    /// and the queue, and routes. Only the agents are read: an assignment
+    /// changes one agent's load, and re-reading the whole waiting list for
+    /// each one made a large backlog drain slowly.
+    fn refresh_agent(&mut self, ctx: &mut Context<Self>, agent: UserId) {
+        self.agents_pending.insert(agent);
+        if self.refreshing {
+            return;
+        }
+        self.refreshing = true;
+        let asked: Vec<UserId> = self.agents_pending.drain().collect();
+        self.reads += 1;
+        let read = self.reads;
+        let db = self.db.clone();
+        let team = self.team;
+        let only = asked.clone();
+        ctx.spawn(
+            async move { load_agents(&db, team, Some(&only)).await }
+                .into_actor(self)
+                .map(move |res, act, ctx| {
+                    act.refreshing = false;
+                    match res {
+                        Ok(rows) => {
+                            for id in act.apply_agents(read, &asked, rows) {
+                                let frame = act.agents.iter().find(|a| a.id == id).map(|a| {
+                                    Deliver::frame(&ServerFrame::Presence {
+                                        agent_id: a.id.0,
+                                        status: a.status,
+                                        load: i64::from(a.load),
+                                        capacity: i32::try_from(a.capacity)
+                                            .unwrap_or(i32::MAX),
+                                    })
+                                });
+                                act.publish(ctx, frame);
+                            }
+                            act.publish(ctx, None);
+                            act.route(ctx);
+                        }
+                        Err(e) => {
+                            tracing::warn!(team_id = %act.team, error = %e, "could not refresh agents; retrying");
+                            // Not at once: a store that is down would make
+                            // this a busy loop. The asked agents wait for
+                            // the retry with any asked for meanwhile.
+                            act.agents_pending.extend(asked);
+                            act.refreshing = true;
+                            ctx.run_later(TICK, |act, ctx| {
+                                act.refreshing = false;
+                                if let Some(next) = act.agents_pending.iter().next().copied() {
+                                    act.refresh_agent(ctx, next);
+                                }
+                            });
+                            return;
+                        }
+                    }
+                    if let Some(next) = act.agents_pending.iter().next().copied() {
+                        act.refresh_agent(ctx, next);
+                    }
+                }),
+        );
+    }
+
+    /// Reloads everything from the store, then publishes the queue and
+    /// routes. Coalesced: while a reload runs, further requests only mark
+    /// that one more is needed, so a burst of refused assignments costs two
+    /// reloads, not one each (which starved the database pool under load).
+    fn reload(&mut self, ctx: &mut Context<Self>) {
         if self.reloading {
             self.reload_again = true;
             return;
@@ -197,37 +362,24 @@ impl TeamQueue {
         let db = self.db.clone();
         let team = self.team;
         let ticket = self.waiting.begin_load();
-        let presence_for: Vec<UserId> = self.presence_pending.drain().collect();
+        self.reads += 1;
+        let read = self.reads;
         ctx.spawn(async move { load(&db, team).await }.into_actor(self).map(
             move |res, act, ctx| {
                 act.reloading = false;
                 match res {
                     Ok(loaded) => {
-                        act.apply(ticket, Some(loaded));
-                        for agent in presence_for {
-                            let frame = act.agents.iter().find(|a| a.id == agent).map(|a| {
-                                Deliver::frame(&ServerFrame::Presence {
-                                    agent_id: a.id.0,
-                                    status: a.status,
-                                    load: i64::from(a.load),
-                                    capacity: i32::try_from(a.capacity).unwrap_or(i32::MAX),
-                                })
-                            });
-                            if frame.is_some() {
-                                act.publish(frame);
-                            }
-                        }
-                        act.publish(None);
+                        act.apply(ticket, read, Some(loaded));
+                        act.publish(ctx, None);
                         act.route(ctx);
                     }
                     Err(e) => {
-                        act.apply(ticket, None);
-                        act.presence_pending.extend(presence_for);
+                        act.apply(ticket, read, None);
                         tracing::warn!(team_id = %act.team, error = %e, "could not reload queue");
                     }
                 }
                 if act.reload_again {
-                    act.reload(ctx, None);
+                    act.reload(ctx);
                 }
             },
         ));
@@ -237,21 +389,21 @@ impl TeamQueue {
     /// conditional write through the conversation actor; the tentative
     /// loads here only keep one plan from overfilling an agent.
     fn route(&mut self, ctx: &mut Context<Self>) {
-        if !self.settings.auto_assign {
+        if !self.settings.auto_assign || !routing::any_free(&self.agents) {
             return;
         }
-        let candidates: Vec<QueuedConversation> = self
+        let in_flight = &self.in_flight;
+        let mut candidates = self
             .waiting
             .list()
             .iter()
-            .filter(|c| !self.in_flight.contains_key(&c.id))
-            .cloned()
-            .collect();
-        if candidates.is_empty() {
+            .filter(|c| !in_flight.contains_key(&c.id))
+            .peekable();
+        if candidates.peek().is_none() {
             return;
         }
         let now = Utc::now();
-        let plan = routing::plan(&candidates, &mut self.agents, now);
+        let plan = routing::plan(candidates, &mut self.agents, now);
         for a in plan {
             self.in_flight.insert(a.conversation, Some(a.agent));
             let bus = self.bus.clone();
@@ -267,14 +419,15 @@ impl TeamQueue {
                         Ok(_) => {
                             act.waiting.remove(a.conversation);
                             act.sla.remove(&a.conversation);
-                            act.publish(None);
+                            act.publish(ctx, None);
                         }
                         Err(e) => {
                             // Our view was stale (agent went away, capacity
                             // used elsewhere, conversation taken): re-read.
                             tracing::debug!(team_id = %act.team, conversation_id = %a.conversation,
                                 agent_id = %a.agent, error = %e, "assignment refused; reloading");
-                            act.reload(ctx, None);
+                            act.refresh_agent(ctx, a.agent);
+                            act.reload(ctx);
                         }
                     }
                 }),
@@ -305,14 +458,14 @@ impl TeamQueue {
                     conv.ask(Overflow { from, to }).await?
                 }
                 .into_actor(self)
-                .map(move |res, act, _| {
+                .map(move |res, act, ctx| {
                     act.in_flight.remove(&id);
                     match res {
                         Ok(_) => {
                             tracing::info!(conversation_id = %id, from = %from, to = %to, "overflowed");
                             act.waiting.remove(id);
                             act.sla.remove(&id);
-                            act.publish(None);
+                            act.publish(ctx, None);
                         }
                         Err(e) => tracing::debug!(conversation_id = %id, error = %e, "overflow refused"),
                     }
@@ -320,6 +473,23 @@ impl TeamQueue {
             );
         }
     }
+}
+
+/// `agent`'s load: the conversations it holds as stored, and those being
+/// assigned to it (`in_flight`) that the store did not show yet. A set
+/// union: an assignment committed but not yet answered is in both, and
+/// counting it twice made agents look full, which stalled a draining
+/// backlog.
+fn load_with(
+    agent: UserId,
+    assigned: &[ConversationId],
+    in_flight: &HashMap<ConversationId, Option<UserId>>,
+) -> u32 {
+    let pending = in_flight
+        .iter()
+        .filter(|(c, a)| **a == Some(agent) && !assigned.contains(c))
+        .count();
+    u32::try_from(assigned.len() + pending).unwrap_or(u32::MAX)
 }
 
 /// Reads the team's settings, waiting conversations (with skills) and
@@ -347,31 +517,50 @@ async fn load(db: &Db, team: TeamId) -> Result<Loaded, store::StoreError> {
             required: skills.remove(&ConversationId(c.id)).unwrap_or_default(),
         })
         .collect();
-    let member_ids = store::teams::member_ids(db, team).await?;
-    let loads = store::conversations::loads_of(db, &member_ids).await?;
-    let members = store::users::active_among(db, &member_ids).await?;
-    let now = Utc::now();
-    let agents = store::users::with_details(db, members)
-        .await?
-        .into_iter()
-        .map(|r| {
-            let id = UserId(r.user.id);
-            let state = AgentState {
-                id,
-                status: AgentStatus::parse(&r.user.status).unwrap_or(AgentStatus::Offline),
-                load: u32::try_from(loads.get(&id).copied().unwrap_or(0)).unwrap_or(u32::MAX),
-                capacity: u32::try_from(r.user.capacity).unwrap_or(0),
-                skills: r.skills,
-                idle_since: r.user.last_login_at.unwrap_or(now),
-            };
-            (state, r.user.name)
-        })
-        .collect();
+    let agents = load_agents(db, team, None).await?;
     Ok(Loaded {
         settings,
         waiting,
         agents,
     })
+}
+
+/// Reads the team's active members (or those of them in `only`) with
+/// status, capacity, skills and the conversations they hold.
+async fn load_agents(
+    db: &Db,
+    team: TeamId,
+    only: Option<&[UserId]>,
+) -> Result<Vec<AgentRow>, store::StoreError> {
+    let mut member_ids = store::teams::member_ids(db, team).await?;
+    if let Some(only) = only {
+        member_ids.retain(|m| only.contains(m));
+    }
+    if member_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut assigned = store::conversations::assigned_ids_of(db, &member_ids).await?;
+    let members = store::users::active_among(db, &member_ids).await?;
+    let now = Utc::now();
+    Ok(store::users::with_details(db, members)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let id = UserId(r.user.id);
+            AgentRow {
+                state: AgentState {
+                    id,
+                    status: AgentStatus::parse(&r.user.status).unwrap_or(AgentStatus::Offline),
+                    load: 0,
+                    capacity: u32::try_from(r.user.capacity).unwrap_or(0),
+                    skills: r.skills,
+                    idle_since: r.user.last_login_at.unwrap_or(now),
+                },
+                name: r.user.name,
+                assigned: assigned.remove(&id).unwrap_or_default(),
+            }
+        })
+        .collect())
 }
 
 impl Actor for TeamQueue {
@@ -382,14 +571,16 @@ impl Actor for TeamQueue {
         let db = self.db.clone();
         let team = self.team;
         let ticket = self.waiting.begin_load();
+        self.reads += 1;
+        let read = self.reads;
         ctx.wait(async move { load(&db, team).await }.into_actor(self).map(
             move |res, act, ctx| match res {
                 Ok(loaded) => {
-                    act.apply(ticket, Some(loaded));
+                    act.apply(ticket, read, Some(loaded));
                     act.route(ctx);
                 }
                 Err(e) => {
-                    act.apply(ticket, None);
+                    act.apply(ticket, read, None);
                     tracing::error!(team_id = %act.team, error = %e, "could not load queue")
                 }
             },
@@ -414,7 +605,7 @@ impl Handler<Enqueue> for TeamQueue {
 
     fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) {
         self.waiting.enqueue(msg.conversation);
-        self.publish(None);
+        self.publish(ctx, None);
         self.route(ctx);
     }
 }
@@ -430,10 +621,10 @@ pub struct Dequeue {
 impl Handler<Dequeue> for TeamQueue {
     type Result = ();
 
-    fn handle(&mut self, msg: Dequeue, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Dequeue, ctx: &mut Self::Context) {
         self.sla.remove(&msg.conversation);
         if self.waiting.remove(msg.conversation) {
-            self.publish(None);
+            self.publish(ctx, None);
         }
     }
 }
@@ -516,7 +707,7 @@ impl Handler<Unwatch> for TeamQueue {
 }
 
 /// One agent's status, load, capacity or skills may have changed: re-read
-/// the team, publish `presence` for it, and route.
+/// it, publish `presence` for it, and route.
 #[derive(Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct RefreshAgent {
@@ -528,7 +719,7 @@ impl Handler<RefreshAgent> for TeamQueue {
     type Result = ();
 
     fn handle(&mut self, msg: RefreshAgent, ctx: &mut Self::Context) {
-        self.reload(ctx, Some(msg.agent));
+        self.refresh_agent(ctx, msg.agent);
     }
 }
 
@@ -541,7 +732,7 @@ impl Handler<Reload> for TeamQueue {
     type Result = ();
 
     fn handle(&mut self, _: Reload, ctx: &mut Self::Context) {
-        self.reload(ctx, None);
+        self.reload(ctx);
     }
 }
 
@@ -561,12 +752,34 @@ pub struct SlaAlert {
 impl Handler<SlaAlert> for TeamQueue {
     type Result = ();
 
-    fn handle(&mut self, msg: SlaAlert, _: &mut Self::Context) {
+    fn handle(&mut self, msg: SlaAlert, ctx: &mut Self::Context) {
         // Only waiting conversations are listed; watchers still get the
         // notification for an assigned one (e.g. its resolution target).
         if self.waiting.contains(msg.conversation) {
             self.sla.insert(msg.conversation, msg.state);
         }
-        self.publish(Some(Deliver(msg.frame.into())));
+        self.publish(ctx, Some(Deliver(msg.frame.into())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_assignment_committed_but_not_answered_counts_once() {
+        let (agent, other) = (UserId(1), UserId(2));
+        let in_flight: HashMap<ConversationId, Option<UserId>> = [
+            (ConversationId(10), Some(agent)), // committed: also stored
+            (ConversationId(11), Some(agent)), // not committed yet
+            (ConversationId(12), Some(other)),
+            (ConversationId(13), None), // an overflow
+        ]
+        .into_iter()
+        .collect();
+        let stored = [ConversationId(10), ConversationId(5)];
+        assert_eq!(load_with(agent, &stored, &in_flight), 3);
+        assert_eq!(load_with(other, &[], &in_flight), 1);
+        assert_eq!(load_with(UserId(3), &[], &in_flight), 0);
     }
 }

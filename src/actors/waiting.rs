@@ -64,8 +64,12 @@ impl Waiting {
         match change {
             Change::Enqueued(c) => {
                 self.list.retain(|w| w.id != c.id);
-                self.list.push(c);
-                self.list.sort_by(routing::serving_order);
+                // The list stays sorted: insert in place rather than
+                // re-sorting a long queue on every arrival.
+                let at = self
+                    .list
+                    .partition_point(|w| routing::serving_order(w, &c).is_lt());
+                self.list.insert(at, c);
             }
             Change::Left(id) => self.list.retain(|w| w.id != id),
         }

@@ -97,6 +97,14 @@ pub fn best_agent<'a>(
         .min_by(|a, b| better(a, b, conv))
 }
 
+/// Whether any agent could take a conversation now (online, under
+/// capacity), skills aside: when none can, planning is skipped.
+pub fn any_free(agents: &[AgentState]) -> bool {
+    agents
+        .iter()
+        .any(|a| a.status == AgentStatus::Online && a.load < a.capacity)
+}
+
 /// One planned assignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Assignment {
@@ -112,21 +120,35 @@ pub struct Assignment {
 /// (work conservation), no agent is over capacity, and a conversation was
 /// skipped only if no agent could take it when its turn came.
 /// `now` becomes the agents' new `idle_since` when they get one.
-pub fn plan(
-    queue: &[QueuedConversation],
+pub fn plan<'q>(
+    queue: impl IntoIterator<Item = &'q QueuedConversation>,
     agents: &mut [AgentState],
     now: DateTime<Utc>,
 ) -> Vec<Assignment> {
-    let mut order: Vec<&QueuedConversation> = queue.iter().collect();
-    order.sort_by(|a, b| serving_order(a, b));
     let mut out = Vec::new();
+    // Free places among online agents: once none is left nothing more can
+    // be assigned, and a long queue need not be walked to the end.
+    let mut free: u64 = agents
+        .iter()
+        .filter(|a| a.status == AgentStatus::Online)
+        .map(|a| u64::from(a.capacity.saturating_sub(a.load)))
+        .sum();
+    if free == 0 {
+        return out;
+    }
+    let mut order: Vec<&QueuedConversation> = queue.into_iter().collect();
+    order.sort_by(|a, b| serving_order(a, b));
     for conv in order {
+        if free == 0 {
+            break;
+        }
         let Some(best) = best_agent(conv, agents).map(|a| a.id) else {
             continue;
         };
         if let Some(agent) = agents.iter_mut().find(|a| a.id == best) {
             agent.load += 1;
             agent.idle_since = now;
+            free -= 1;
         }
         out.push(Assignment {
             conversation: conv.id,

@@ -356,6 +356,37 @@ pub async fn loads_of(
         .collect())
 }
 
+/// The open conversations (state `assigned`) each of `agents` holds, by
+/// id: a team queue merges them with its assignments still being written,
+/// which a count could not (an assignment committed but not yet answered
+/// would be counted twice).
+pub async fn assigned_ids_of(
+    db: &impl ConnectionTrait,
+    agents: &[UserId],
+) -> Result<HashMap<UserId, Vec<ConversationId>>, StoreError> {
+    if agents.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, Option<i64>)> = conversations::Entity::find()
+        .select_only()
+        .column(conversations::Column::Id)
+        .column(conversations::Column::AssigneeId)
+        .filter(conversations::Column::AssigneeId.is_in(agents.iter().map(|a| a.0)))
+        .filter(conversations::Column::State.eq(ConversationState::Assigned.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: HashMap<UserId, Vec<ConversationId>> = HashMap::new();
+    for (id, agent) in rows {
+        if let Some(agent) = agent {
+            out.entry(UserId(agent))
+                .or_default()
+                .push(ConversationId(id));
+        }
+    }
+    Ok(out)
+}
+
 /// Conversations waiting in `team`, in serving order (priority, then age).
 pub async fn queued_in_team(
     db: &impl ConnectionTrait,
@@ -467,11 +498,13 @@ fn transitioned(
 
 /// Gives a conversation to `agent` if it is still in one of `from` states
 /// and the agent is active (and, with `require_online`, online) and under
-/// its capacity. Call it inside a
-/// transaction: its first statement writes the agent's row, which
-/// serialises every assignment to that agent (a row lock on PostgreSQL, the
-/// write lock on SQLite), so the load it counts cannot change before the
-/// conditional write (DESIGN.md invariant 4: no capacity overrun).
+/// its capacity. Call it inside a write transaction (`store::begin`): its
+/// first statement reads the agent's row `FOR UPDATE`, which serialises
+/// every assignment to that agent (a row lock on PostgreSQL; on SQLite the
+/// transaction holds the write lock from its start), so the load it counts
+/// cannot change before the conditional write (DESIGN.md invariant 4: no
+/// capacity overrun). A refusal writes nothing, so the transaction can go on
+/// with other work (group commit).
 pub async fn assign(
     db: &impl ConnectionTrait,
     id: ConversationId,
@@ -480,18 +513,13 @@ pub async fn assign(
     from: &[ConversationState],
     require_online: bool,
 ) -> Result<conversations::Model, ChangeError> {
-    let mut lock = users::Entity::update_many()
-        .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(users::Column::Id.eq(agent.0))
-        .filter(users::Column::Active.eq(true));
+    let mut find_agent = users::Entity::find_by_id(agent.0).filter(users::Column::Active.eq(true));
     if require_online {
-        lock = lock.filter(users::Column::Status.eq(crate::domain::AgentStatus::Online.as_str()));
+        find_agent = find_agent
+            .filter(users::Column::Status.eq(crate::domain::AgentStatus::Online.as_str()));
     }
-    let locked = lock.exec(db).await.map_err(StoreError::from)?;
-    if locked.rows_affected != 1 {
-        return Err(ChangeError::AgentUnavailable);
-    }
-    let capacity = users::Entity::find_by_id(agent.0)
+    let capacity = find_agent
+        .lock_exclusive()
         .one(db)
         .await
         .map_err(StoreError::from)?

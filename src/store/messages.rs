@@ -9,8 +9,7 @@ use entity::{conversations, messages};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::StoreError;
@@ -57,10 +56,28 @@ pub async fn append(
     fence: super::conversations::Fence,
     batch: &[NewMessage],
 ) -> Result<Vec<messages::Model>, StoreError> {
-    let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+    if batch.is_empty() {
         return Ok(Vec::new());
-    };
+    }
     let now = Utc::now();
+    claim(db, conversation, fence, batch, now).await?;
+    insert(db, &[(conversation, batch)], now).await
+}
+
+/// The first half of [`append`]: moves the conversation's `last_seq` over
+/// `batch`, its unread counters and first response, conditional on the
+/// stored `last_seq` being the one before the batch (and on the fence).
+/// Refuses with `Stale`, writing nothing, otherwise.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+    fence: super::conversations::Fence,
+    batch: &[NewMessage],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+        return Ok(());
+    };
     let from_customer = batch
         .iter()
         .filter(|m| m.sender.kind == PartyKind::Customer)
@@ -99,25 +116,66 @@ pub async fn append(
             first.seq - 1
         )));
     }
-    let mut stored = Vec::with_capacity(batch.len());
-    for m in batch {
-        let row = messages::ActiveModel {
-            conversation_id: Set(conversation.0),
-            seq: Set(m.seq),
-            client_msg_id: Set(m.client_msg_id.clone()),
-            sender_kind: Set(m.sender.kind.as_str().to_owned()),
-            sender_id: Set(m.sender.id),
-            sender_name: Set(m.sender.name.clone()),
-            text: Set(m.text.clone()),
-            attachments: Set(serde_json::json!([])),
-            created_at: Set(now),
-            ..Default::default()
+    Ok(())
+}
+
+/// Most rows in one `INSERT`: well under the bound-parameter limits of
+/// SQLite (32,766) and PostgreSQL (65,535) at 9 columns a row.
+const INSERT_CHUNK: usize = 1000;
+
+/// The second half of [`append`]: inserts the messages of batches already
+/// claimed, all of them in multi-row `INSERT … RETURNING` statements (one
+/// statement per group instead of one per message). The stored rows come
+/// back in the order of `batches`, each batch's in seq order.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    batches: &[(ConversationId, &[NewMessage])],
+    now: DateTime<Utc>,
+) -> Result<Vec<messages::Model>, StoreError> {
+    let rows: Vec<messages::ActiveModel> = batches
+        .iter()
+        .flat_map(|(conversation, batch)| {
+            batch.iter().map(move |m| messages::ActiveModel {
+                conversation_id: Set(conversation.0),
+                seq: Set(m.seq),
+                client_msg_id: Set(m.client_msg_id.clone()),
+                sender_kind: Set(m.sender.kind.as_str().to_owned()),
+                sender_id: Set(m.sender.id),
+                sender_name: Set(m.sender.name.clone()),
+                text: Set(m.text.clone()),
+                attachments: Set(serde_json::json!([])),
+                created_at: Set(now),
+                ..Default::default()
+            })
+        })
+        .collect();
+    let wanted = rows.len();
+    let mut stored: HashMap<(i64, i64), messages::Model> = HashMap::with_capacity(wanted);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<messages::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
+        // RETURNING does not promise an order: rows are matched back by
+        // their (conversation, seq), which is unique.
+        for m in messages::Entity::insert_many(chunk)
+            .exec_with_returning(db)
+            .await?
+        {
+            stored.insert((m.conversation_id, m.seq), m);
         }
-        .insert(db)
-        .await?;
-        stored.push(row);
     }
-    Ok(stored)
+    let mut out = Vec::with_capacity(wanted);
+    for (conversation, batch) in batches {
+        for m in batch.iter() {
+            let row = stored.remove(&(conversation.0, m.seq)).ok_or_else(|| {
+                StoreError::Db(sea_orm::DbErr::Custom(format!(
+                    "message {conversation}/{} was not returned by its insert",
+                    m.seq
+                )))
+            })?;
+            out.push(row);
+        }
+    }
+    Ok(out)
 }
 
 fn count_i32(n: usize) -> i32 {

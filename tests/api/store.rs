@@ -169,3 +169,51 @@ on_both! {
         assert_eq!(committer.commit(b, taken, messages(3, 1)).await.unwrap().len(), 1);
     }
 }
+
+on_both! {
+    async fn group_commit_assigns_up_to_capacity_and_a_refusal_writes_nothing(app) {
+        use switchboard::actors::committer::Committer;
+        use switchboard::domain::conversation::ConversationState;
+        use switchboard::store::conversations::{ChangeError, Fence};
+        let committer = Committer::start(app.db.clone());
+        let agent = store::users::insert(&app.db, &new_user("cap2@test.local")).await.unwrap();
+        let away = store::users::insert(&app.db, &new_user("away@test.local")).await.unwrap();
+        app.db.execute_raw(Statement::from_string(app.db.get_database_backend(),
+            format!("UPDATE users SET status = 'online', capacity = 2 WHERE id = {}", agent.id)))
+            .await.unwrap();
+        let agent = UserId(agent.id);
+        let (a, b, c, d) = (bare_conversation(&app).await, bare_conversation(&app).await,
+            bare_conversation(&app).await, bare_conversation(&app).await);
+        let m = bare_conversation(&app).await;
+        let before_c = store::conversations::find(&app.db, c).await.unwrap().unwrap();
+        // Sent at once they share a transaction: three assignments to an
+        // agent with room for two, one to an agent who is not online, and a
+        // message batch of another conversation.
+        let (ra, rb, rc, rd, rm) = futures_util::join!(
+            committer.assign(a, Fence::default(), agent),
+            committer.assign(b, Fence::default(), agent),
+            committer.assign(c, Fence::default(), agent),
+            committer.assign(d, Fence::default(), UserId(away.id)),
+            committer.commit(m, Fence::default(), messages(1, 2)),
+        );
+        let results = [&ra, &rb, &rc];
+        let assigned: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(assigned.len(), 2, "{results:?}");
+        assert!(assigned.iter().all(|row| row.assignee_id == Some(agent.0)
+            && row.state == ConversationState::Assigned.as_str()));
+        assert!(results.iter().any(|r| matches!(r, Err(ChangeError::AtCapacity))), "{results:?}");
+        assert!(matches!(rd, Err(ChangeError::AgentUnavailable)), "{rd:?}");
+        assert_eq!(rm.unwrap().iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(store::conversations::load_of(&app.db, agent).await.unwrap(), 2);
+        // The refused ones are exactly as they were (state, version, time).
+        let refused = if ra.is_err() { a } else if rb.is_err() { b } else { c };
+        let row = store::conversations::find(&app.db, refused).await.unwrap().unwrap();
+        assert_eq!(row.state, ConversationState::Queued.as_str());
+        assert_eq!(row.assignee_id, None);
+        if refused == c {
+            assert_eq!(row, before_c);
+        }
+        let row_d = store::conversations::find(&app.db, d).await.unwrap().unwrap();
+        assert_eq!((row_d.state.as_str(), row_d.assignee_id), (ConversationState::Queued.as_str(), None));
+    }
+}
