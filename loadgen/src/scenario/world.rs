@@ -177,7 +177,8 @@ impl World {
         }
         let mut customers = Vec::with_capacity(visitors.len());
         for (i, v) in visitors.into_iter().enumerate() {
-            customers.push(connect_customer(&fixture, v, i + agents, shared.clone(), None).await?);
+            customers
+                .push(connect_customer(&fixture, v, i, i + agents, shared.clone(), None).await?);
         }
         let world = World {
             fixture,
@@ -259,7 +260,7 @@ impl World {
         let fresh = futures_util::future::join_all(plans.into_iter().map(
             |(i, v, sent, after)| async move {
                 let t0 = Instant::now();
-                let c = connect_customer(fixture, v, i, shared.clone(), Some((after, t0))).await;
+                let c = connect_customer(fixture, v, i, i, shared.clone(), Some((after, t0))).await;
                 if let Ok(c) = &c {
                     shared
                         .ledger()
@@ -312,17 +313,19 @@ pub fn resend_as_customer(c: &Customer, id: &str) {
     let _ = c.tx.send(client::message_send(None, id, TEXT));
 }
 
+/// Connects customer `i` to its node, from source address `source`.
 async fn connect_customer(
     fixture: &Fixture,
     visitor: Visitor,
     i: usize,
+    source: usize,
     shared: Arc<Shared>,
     resume: Option<(i64, Instant)>,
 ) -> anyhow::Result<Customer> {
     let s = client::connect(
-        &fixture.api,
+        fixture.customer_api(i),
         Audience::Customer(&visitor.token),
-        fixture.source(i),
+        fixture.source(source),
     )
     .await
     .context("customer socket")?;
