@@ -91,9 +91,11 @@ enum Scenario {
     /// stored twice.
     Reconnect(reconnect::ReconnectArgs),
     /// Conversations arrive one at a time to free agents; latency creation →
-    /// `conversation.assigned`.
+    /// `conversation.assigned`, and queued (the server's `created_at`) →
+    /// `conversation.assigned` on the agent's socket.
     Assign(assign::AssignArgs),
-    /// K queued conversations drain into agents that come online; drain rate.
+    /// K queued conversations drain into agents that come online; drain
+    /// rate, and online → `conversation.assigned` per conversation.
     Backlog(backlog::BacklogArgs),
     /// Time an agent's inbox list over N seeded conversations.
     Inbox(inbox::InboxArgs),

@@ -196,8 +196,9 @@ pub fn finish(world: &World, report: &mut Report, tally: Tally) {
     }
     let dropped = world.shared.dropped();
     if dropped > 0 {
-        report
-            .failures
-            .push(format!("{dropped} sockets ended during the run"));
+        report.failures.push(format!(
+            "{dropped} sockets ended during the run (readers and writers; last: {})",
+            world.shared.last_end()
+        ));
     }
 }

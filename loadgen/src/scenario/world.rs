@@ -63,6 +63,9 @@ pub struct Shared {
     last_error: Mutex<String>,
     /// Sockets that ended while the run still needed them.
     dropped: AtomicU64,
+    /// How the last socket that ended did (close frame or error), for the
+    /// report.
+    last_end: Mutex<String>,
     /// Set when the run is over, so socket ends are not counted as drops.
     closing: AtomicBool,
     /// Socket → when its reconnect started, until `resume.done`.
@@ -78,6 +81,7 @@ impl Shared {
             errors: AtomicU64::new(0),
             last_error: Mutex::new(String::new()),
             dropped: AtomicU64::new(0),
+            last_end: Mutex::new(String::new()),
             closing: AtomicBool::new(false),
             resumes: Mutex::new(HashMap::new()),
         }
@@ -104,6 +108,30 @@ impl Shared {
     /// Sockets that ended during the run.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How the last socket that ended during the run ended.
+    pub fn last_end(&self) -> String {
+        self.last_end
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Notes how a reader's socket ended, unless the run is over.
+    fn note_end(&self, who: &str, how: Option<Result<Message, String>>) {
+        if self.closing.load(Ordering::Relaxed) {
+            return;
+        }
+        let text = match how {
+            Some(Ok(Message::Close(Some(c)))) => {
+                format!("{who}: close {} {:?}", u16::from(c.code), c.reason.as_str())
+            }
+            Some(Ok(m)) => format!("{who}: {m:?}"),
+            Some(Err(e)) => format!("{who}: {e}"),
+            None => format!("{who}: the stream ended without a close frame"),
+        };
+        *self.last_end.lock().unwrap_or_else(|p| p.into_inner()) = text;
     }
 }
 
@@ -385,10 +413,18 @@ async fn write_loop(
 }
 
 async fn customer_reader(mut stream: WsStream, socket: u64, shared: Arc<Shared>) {
+    let mut end = None;
     while let Some(item) = stream.next().await {
-        let Ok(msg) = item else { break };
+        let msg = match item {
+            Ok(m) => m,
+            Err(e) => {
+                end = Some(Err(e.to_string()));
+                break;
+            }
+        };
         let Message::Text(text) = msg else {
             if matches!(msg, Message::Close(_)) {
+                end = Some(Ok(msg));
                 break;
             }
             continue;
@@ -443,6 +479,7 @@ async fn customer_reader(mut stream: WsStream, socket: u64, shared: Arc<Shared>)
             None => {}
         }
     }
+    shared.note_end("customer", end);
     if !shared.closing.load(Ordering::Relaxed) {
         shared.dropped.fetch_add(1, Ordering::Relaxed);
     }
@@ -487,10 +524,18 @@ async fn agent_reader(
     shared: Arc<Shared>,
 ) {
     let mut received: u64 = 0;
+    let mut end = None;
     while let Some(item) = stream.next().await {
-        let Ok(msg) = item else { break };
+        let msg = match item {
+            Ok(m) => m,
+            Err(e) => {
+                end = Some(Err(e.to_string()));
+                break;
+            }
+        };
         let Message::Text(text) = msg else {
             if matches!(msg, Message::Close(_)) {
+                end = Some(Ok(msg));
                 break;
             }
             continue;
@@ -540,6 +585,7 @@ async fn agent_reader(
             None => {}
         }
     }
+    shared.note_end("agent", end);
     if !shared.closing.load(Ordering::Relaxed) {
         shared.dropped.fetch_add(1, Ordering::Relaxed);
     }
