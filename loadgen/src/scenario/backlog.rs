@@ -4,9 +4,9 @@
 //! first `presence.set online` to the last `conversation.assigned`), and
 //! checks that no conversation is assigned twice and no agent gets more than
 //! its capacity. Per conversation: `presence.set online` sent →
-//! `conversation.assigned` (its wait once capacity appeared), and the
-//! assignment's write (server clock, `updated_at`) → the frame's arrival
-//! (see `assign` for the clocks).
+//! `conversation.assigned` (its wait once capacity appeared), split at the
+//! assignment's write (server clock, `updated_at`): online → write and
+//! write → the frame's arrival (see `assign` for the clocks).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 use super::Probe;
 use super::assign::{Observed, assigned_reader, lock, writer};
+use crate::client;
 use crate::fixture::{Fixture, Target};
 use crate::stats::{Latencies, Report};
 
@@ -84,6 +85,7 @@ pub async fn run(
 
     let probe = Probe::start(server_pids);
     let t0 = Instant::now();
+    let t0_wall = client::wall_nanos();
     for tx in &txs {
         let _ = tx.send(json!({"type": "presence.set", "status": "online"}).to_string());
     }
@@ -118,6 +120,11 @@ pub async fn run(
                 lat.record("online -> conversation.assigned", waited);
                 if !a.record_server_clock(&mut lat, false, true) {
                     unsound += 1;
+                }
+                match a.written_ns.map(|w| client::wall_gap(t0_wall, w)) {
+                    Some(Some(d)) => lat.record("online -> assign write (server)", d),
+                    Some(None) => unsound += 1,
+                    None => {}
                 }
                 *per_agent.entry(a.agent).or_default() += 1;
             }
