@@ -115,6 +115,8 @@ pub struct Observed {
     pub stamp_digits: usize,
     /// `error` frames.
     pub errors: u64,
+    /// The last one: code, message and ref.
+    pub last_error: String,
     /// Sockets that ended.
     pub ended: u64,
 }
@@ -183,7 +185,14 @@ pub async fn assigned_reader(
                     }
                 }
             }
-            Some(Parsed::Error(_)) => lock(&seen).errors += 1,
+            Some(Parsed::Error(e)) => {
+                let mut seen = lock(&seen);
+                seen.errors += 1;
+                seen.last_error = format!(
+                    "{} {:?} (ref {:?}, agent {index})",
+                    e.code, e.message, e.reference
+                );
+            }
             _ => {}
         }
     }
@@ -332,9 +341,10 @@ pub async fn run(
             .push(format!("{twice} conversations assigned more than once"));
     }
     if seen.errors > 0 {
-        report
-            .failures
-            .push(format!("{} error frames", seen.errors));
+        report.failures.push(format!(
+            "{} error frames (last: {})",
+            seen.errors, seen.last_error
+        ));
     }
     if seen.ended > 0 {
         report

@@ -180,7 +180,10 @@ pub async fn run(
         ));
     }
     if s.errors > 0 {
-        report.failures.push(format!("{} error frames", s.errors));
+        report.failures.push(format!(
+            "{} error frames (last: {})",
+            s.errors, s.last_error
+        ));
     }
     if s.ended > 0 {
         report
