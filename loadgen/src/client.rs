@@ -317,9 +317,10 @@ pub struct Frame<'a> {
     /// `message.new` / `message.ack`.
     #[serde(borrow, default)]
     pub message: Option<MessageRef<'a>>,
-    /// `conversation.assigned` / `conversation.updated`.
-    #[serde(default)]
-    pub conversation: Option<ConversationRef>,
+    /// `conversation.assigned` / `conversation.updated` (boxed: rare, and
+    /// it would double the size of every parsed frame).
+    #[serde(borrow, default)]
+    pub conversation: Option<Box<ConversationRef<'a>>>,
     /// `resume.done`.
     #[serde(default)]
     pub conversation_id: Option<i64>,
@@ -353,7 +354,7 @@ pub struct MessageRef<'a> {
 
 /// The conversation object, reduced.
 #[derive(Debug, Deserialize)]
-pub struct ConversationRef {
+pub struct ConversationRef<'a> {
     /// Conversation id.
     pub id: i64,
     /// Holding user.
@@ -361,6 +362,50 @@ pub struct ConversationRef {
     pub assignee_id: Option<i64>,
     /// `queued`, `assigned`, …
     pub state: String,
+    /// When the server created it (RFC 3339). A widget conversation is
+    /// stamped `waiting_since` with the same instant: the moment it became
+    /// queued.
+    #[serde(borrow, default)]
+    pub created_at: Option<Cow<'a, str>>,
+    /// Its last change (RFC 3339): in `conversation.assigned`, the
+    /// assignment's write.
+    #[serde(borrow, default)]
+    pub updated_at: Option<Cow<'a, str>>,
+}
+
+/// A server timestamp (RFC 3339) as nanoseconds since the Unix epoch.
+pub fn unix_nanos(ts: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(ts)
+        .ok()?
+        .timestamp_nanos_opt()
+}
+
+/// Digits after the seconds' decimal point of an RFC 3339 timestamp: its
+/// precision as serialised (chrono writes 0, 3, 6 or 9, dropping zeros).
+pub fn fraction_digits(ts: &str) -> usize {
+    match ts.find('.') {
+        Some(dot) => ts[dot + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .count(),
+        None => 0,
+    }
+}
+
+/// This machine's `CLOCK_REALTIME` now, in nanoseconds since the Unix epoch:
+/// the clock a server on the same machine stamps its timestamps with.
+pub fn wall_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// `later − earlier` for two wall-clock instants in nanoseconds, or `None`
+/// when `later` is before `earlier` (clock steps, or a broken timestamp).
+pub fn wall_gap(earlier: i64, later: i64) -> Option<Duration> {
+    u64::try_from(later.checked_sub(earlier)?)
+        .ok()
+        .map(Duration::from_nanos)
 }
 
 /// One waiting entry of a queue, reduced.
@@ -491,6 +536,34 @@ mod tests {
             (c.id, c.assignee_id, c.state.as_str()),
             (42, Some(9), "assigned")
         );
+        assert!(c.created_at.is_none());
+    }
+
+    #[test]
+    fn an_assignment_carries_its_server_timestamps_to_the_nanosecond() {
+        let a = r#"{"type":"conversation.assigned","conversation":{"id":42,"state":"assigned",
+            "assignee_id":9,"created_at":"2026-12-01T11:03:51.482236660Z",
+            "updated_at":"2026-12-01T11:03:51.483000Z"}}"#;
+        let c = parse(a).and_then(|f| f.conversation).expect("conversation");
+        let created = unix_nanos(c.created_at.as_deref().expect("created_at")).expect("parses");
+        let updated = unix_nanos(c.updated_at.as_deref().expect("updated_at")).expect("parses");
+        assert_eq!(created % 1_000_000_000, 482_236_660);
+        assert_eq!(
+            wall_gap(created, updated),
+            Some(Duration::from_nanos(763_340))
+        );
+        assert_eq!(wall_gap(updated, created), None);
+        assert_eq!(fraction_digits("2026-12-01T11:03:51.482236660Z"), 9);
+        assert_eq!(fraction_digits("2026-12-01T11:03:51.483000Z"), 6);
+        assert_eq!(fraction_digits("2026-12-01T11:03:51Z"), 0);
+        // An offset other than Z is the same instant.
+        assert_eq!(
+            unix_nanos("2026-12-01T12:03:51.482236660+01:00"),
+            Some(created)
+        );
+        assert_eq!(unix_nanos("yesterday"), None);
+        // The wall clock is after the timestamps above.
+        assert!(wall_gap(created, wall_nanos()).is_some());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`client`] | REST calls and sockets of protocol v1; a borrowed parser for server frames |
-//! | [`fixture`] | setting a run up through the public API: admin login, a team of the run's own, users, widget visitors |
+//! | [`fixture`] | setting a run up through the public API: admin login, a team of the run's own, users, widget visitors; which node of a cluster each customer and staff socket uses (`--placement`) |
 //! | [`schedule`] | intended send times (Poisson or fixed gaps), computed independently of the server |
 //! | [`stats`] | the message ledger (sent / acked / delivered, loss, duplicates, seq order), HDR histograms, the report as a table or JSON |
 //! | [`sys`] | `/proc` samples of the server and the generator (RSS, CPU time), CPU pinning, the open-file limit |

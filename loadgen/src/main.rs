@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use loadgen::fixture::{Target, loopback_sources};
+use loadgen::fixture::{Placement, Target, loopback_sources};
 use loadgen::scenario::{assign, backlog, fanout, idle, inbox, ramp, reconnect, steady};
 use loadgen::stats::Report;
 use loadgen::sys;
@@ -15,14 +15,21 @@ use loadgen::sys;
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// The server's base URL.
+    /// The server's base URL; for a cluster, each node's (comma-separated
+    /// or the flag repeated). Set-up calls go to the first; `--placement`
+    /// spreads customers and staff over them.
     #[arg(
         long,
         env = "LOADGEN_SERVER",
         default_value = "http://127.0.0.1:8080",
+        value_delimiter = ',',
         global = true
     )]
-    server: String,
+    server: Vec<String>,
+    /// Which node each customer (widget session and socket) and each staff
+    /// socket uses when there are several `--server`s.
+    #[arg(long, value_enum, default_value_t = Placement::RoundRobin, global = true)]
+    placement: Placement,
     /// An admin's e-mail (the run creates its own team and users with it).
     #[arg(
         long,
@@ -41,9 +48,10 @@ struct Cli {
     )]
     admin_password: String,
     /// The server's process id: adds its CPU time and resident memory to the
-    /// report (read from /proc).
-    #[arg(long, global = true)]
-    server_pid: Option<u32>,
+    /// report (read from /proc). For a cluster, each node's (comma-separated
+    /// or repeated): figures are summed and given per node.
+    #[arg(long, value_delimiter = ',', global = true)]
+    server_pid: Vec<u32>,
     /// Pin the generator to this CPU (e.g. 1 when the server runs under
     /// `taskset -c 0`).
     #[arg(long, global = true)]
@@ -83,9 +91,11 @@ enum Scenario {
     /// stored twice.
     Reconnect(reconnect::ReconnectArgs),
     /// Conversations arrive one at a time to free agents; latency creation →
-    /// `conversation.assigned`.
+    /// `conversation.assigned`, and queued (the server's `created_at`) →
+    /// `conversation.assigned` on the agent's socket.
     Assign(assign::AssignArgs),
-    /// K queued conversations drain into agents that come online; drain rate.
+    /// K queued conversations drain into agents that come online; drain
+    /// rate, and online → `conversation.assigned` per conversation.
     Backlog(backlog::BacklogArgs),
     /// Time an agent's inbox list over N seeded conversations.
     Inbox(inbox::InboxArgs),
@@ -118,7 +128,8 @@ fn main() -> ExitCode {
         }
     };
     let target = Target {
-        server: cli.server.clone(),
+        servers: cli.server.clone(),
+        placement: cli.placement,
         admin_email: cli.admin_email.clone(),
         admin_password: cli.admin_password.clone(),
         sources: if cli.source_ips > 1 {
@@ -155,7 +166,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: &Cli, target: &Target) -> anyhow::Result<Report> {
-    let pid = cli.server_pid;
+    let pid = cli.server_pid.as_slice();
     let seed = cli.seed;
     match &cli.scenario {
         Scenario::Steady(a) => steady::run(target, a, pid, seed).await,
@@ -166,5 +177,53 @@ async fn run(cli: &Cli, target: &Target) -> anyhow::Result<Report> {
         Scenario::Assign(a) => assign::run(target, a, pid, seed).await,
         Scenario::Backlog(a) => backlog::run(target, a, pid).await,
         Scenario::Inbox(a) => inbox::run(target, a, pid, seed).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied())).expect("parses")
+    }
+
+    #[test]
+    fn several_servers_and_pids_may_be_given_comma_separated_or_repeated() {
+        let a = parse(&[
+            "--server",
+            "http://127.0.0.1:1,http://127.0.0.1:2",
+            "--server-pid",
+            "11,12",
+            "steady",
+        ]);
+        let b = parse(&[
+            "assign",
+            "--server",
+            "http://127.0.0.1:1",
+            "--server",
+            "http://127.0.0.1:2",
+            "--server-pid",
+            "11",
+            "--server-pid",
+            "12",
+            "--placement",
+            "split",
+        ]);
+        for c in [&a, &b] {
+            assert_eq!(c.server, vec!["http://127.0.0.1:1", "http://127.0.0.1:2"]);
+            assert_eq!(c.server_pid, vec![11, 12]);
+        }
+        assert_eq!(a.placement, Placement::RoundRobin);
+        assert_eq!(b.placement, Placement::Split);
+    }
+
+    #[test]
+    fn one_server_and_no_pid_is_the_default() {
+        let c = parse(&["steady"]);
+        assert_eq!(c.server.len(), 1);
+        assert!(c.server_pid.is_empty());
+        assert!(Cli::try_parse_from(["loadgen", "--placement", "nearest", "steady"]).is_err());
     }
 }

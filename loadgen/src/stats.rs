@@ -173,6 +173,21 @@ pub struct Tally {
     pub unknown: u64,
     /// Per socket and conversation, a `seq` that was not the previous + 1.
     pub seq_breaks: u64,
+    /// The first few duplicates and seq breaks, spelled out (client id,
+    /// conversation, seq), so a failure can be traced in the server's logs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
+}
+
+/// Most [`Tally::examples`] kept.
+const MAX_EXAMPLES: usize = 5;
+
+impl Tally {
+    fn example(&mut self, what: impl FnOnce() -> String) {
+        if self.examples.len() < MAX_EXAMPLES {
+            self.examples.push(what());
+        }
+    }
 }
 
 impl Tally {
@@ -206,6 +221,9 @@ impl Tally {
             "acks/deliveries of messages this run never sent",
         );
         push(self.seq_breaks, "seq gaps or reorders on a socket");
+        for e in &self.examples {
+            out.push(format!("e.g. {e}"));
+        }
         out
     }
 }
@@ -279,6 +297,13 @@ impl Ledger {
             // Either acked twice without a resend, or a resend stored a
             // second message: both break idempotence.
             self.tally.duplicate_acks += 1;
+            let first = e.message_id;
+            self.tally.example(|| {
+                format!(
+                    "ack #{} of {client_msg_id} in conversation {conversation_id} (message {message_id}, first {first:?})",
+                    e.acks
+                )
+            });
             return Seen::Again;
         }
         e.message_id = Some(message_id);
@@ -354,6 +379,14 @@ impl Ledger {
         e.deliveries += 1;
         if e.deliveries > 1 {
             self.tally.duplicate_deliveries += 1;
+            let n = e.deliveries;
+            let late = now.saturating_duration_since(e.intended);
+            self.tally.example(|| {
+                format!(
+                    "delivery #{n} of {client_msg_id} in conversation {conversation_id}, {:.1} ms after its send",
+                    late.as_secs_f64() * 1000.0
+                )
+            });
             return Seen::Again;
         }
         self.tally.delivered += 1;
@@ -369,7 +402,14 @@ impl Ledger {
     /// The first seq a socket sees is taken as is: it may join late.
     pub fn seq(&mut self, socket: u64, conversation_id: i64, seq: i64) {
         match self.last_seq.insert((socket, conversation_id), seq) {
-            Some(prev) if seq != prev + 1 => self.tally.seq_breaks += 1,
+            Some(prev) if seq != prev + 1 => {
+                self.tally.seq_breaks += 1;
+                self.tally.example(|| {
+                    format!(
+                        "socket {socket}, conversation {conversation_id}: seq {seq} after {prev}"
+                    )
+                });
+            }
             _ => {}
         }
     }
@@ -644,6 +684,18 @@ mod tests {
         l.seq(1, 10, 7); // gap
         l.seq(1, 10, 6); // reorder
         assert_eq!(l.tally().seq_breaks, 2);
+        assert_eq!(
+            l.tally().examples,
+            vec![
+                "socket 1, conversation 10: seq 7 after 5".to_string(),
+                "socket 1, conversation 10: seq 6 after 7".to_string()
+            ]
+        );
+        assert!(
+            l.tally()
+                .failures()
+                .contains(&"e.g. socket 1, conversation 10: seq 7 after 5".to_string())
+        );
         l.forget_socket(1);
         l.seq(1, 10, 1); // after a reconnect, resume starts over
         assert_eq!(l.tally().seq_breaks, 2);

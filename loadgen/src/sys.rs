@@ -31,6 +31,20 @@ pub fn sample(pid: Option<u32>) -> anyhow::Result<ProcSample> {
     })
 }
 
+/// The sum of [`sample`] over several processes (the nodes of a cluster).
+pub fn sample_sum(pids: &[u32]) -> anyhow::Result<ProcSample> {
+    let mut sum = ProcSample {
+        rss_kib: 0,
+        cpu: Duration::ZERO,
+    };
+    for p in pids {
+        let s = sample(Some(*p))?;
+        sum.rss_kib += s.rss_kib;
+        sum.cpu += s.cpu;
+    }
+    Ok(sum)
+}
+
 /// `VmRSS:   12345 kB` → 12345.
 pub fn parse_vm_rss(status: &str) -> Option<u64> {
     status
@@ -133,5 +147,17 @@ mod tests {
     fn this_process_can_be_sampled() {
         let s = sample(None).expect("sample self");
         assert!(s.rss_kib > 0);
+    }
+
+    #[test]
+    fn a_sum_of_samples_adds_each_process_and_fails_on_a_missing_one() {
+        let me = std::process::id();
+        let one = sample_sum(&[me]).expect("sample self");
+        let two = sample_sum(&[me, me]).expect("sample self twice");
+        // RSS moves a little between reads; twice one within 10 %.
+        let ratio = two.rss_kib as f64 / one.rss_kib as f64;
+        assert!((1.8..2.2).contains(&ratio), "{ratio}");
+        assert!(two.cpu >= one.cpu);
+        assert!(sample_sum(&[me, u32::MAX]).is_err());
     }
 }

@@ -3,7 +3,10 @@
 //! drain into them. Measures the drain rate (assignments per second from the
 //! first `presence.set online` to the last `conversation.assigned`), and
 //! checks that no conversation is assigned twice and no agent gets more than
-//! its capacity.
+//! its capacity. Per conversation: `presence.set online` sent →
+//! `conversation.assigned` (its wait once capacity appeared), split at the
+//! assignment's write (server clock, `updated_at`): online → write and
+//! write → the frame's arrival (see `assign` for the clocks).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,8 +20,9 @@ use tokio::sync::mpsc;
 
 use super::Probe;
 use super::assign::{Observed, assigned_reader, lock, writer};
+use crate::client;
 use crate::fixture::{Fixture, Target};
-use crate::stats::Report;
+use crate::stats::{Latencies, Report};
 
 /// Options of `backlog`.
 #[derive(Debug, Clone, Args, Serialize)]
@@ -41,7 +45,7 @@ pub struct BacklogArgs {
 pub async fn run(
     target: &Target,
     args: &BacklogArgs,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
 ) -> anyhow::Result<Report> {
     let agents = args.agents.max(1);
     let capacity = args.conversations.div_ceil(agents).max(1);
@@ -79,8 +83,9 @@ pub async fn run(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let early = lock(&seen).assigned.len();
 
-    let probe = Probe::start(server_pid);
+    let probe = Probe::start(server_pids);
     let t0 = Instant::now();
+    let t0_wall = client::wall_nanos();
     for tx in &txs {
         let _ = tx.send(json!({"type": "presence.set", "status": "online"}).to_string());
     }
@@ -104,16 +109,33 @@ pub async fn run(
     let s = lock(&seen);
     let mut times: Vec<f64> = Vec::new();
     let mut per_agent: HashMap<usize, usize> = HashMap::new();
-    let (mut twice, mut missing) = (0u64, 0u64);
+    let (mut twice, mut missing, mut unsound) = (0u64, 0u64, 0u64);
+    let mut lat = Latencies::default();
     for id in &ids {
         match s.assigned.get(id).map(Vec::as_slice) {
             None | Some([]) => missing += 1,
-            Some([(agent, at)]) => {
-                times.push(at.saturating_duration_since(t0).as_secs_f64());
-                *per_agent.entry(*agent).or_default() += 1;
+            Some([a]) => {
+                let waited = a.at.saturating_duration_since(t0);
+                times.push(waited.as_secs_f64());
+                lat.record("online -> conversation.assigned", waited);
+                if !a.record_server_clock(&mut lat, false, true) {
+                    unsound += 1;
+                }
+                match a.written_ns.map(|w| client::wall_gap(t0_wall, w)) {
+                    Some(Some(d)) => lat.record("online -> assign write (server)", d),
+                    Some(None) => unsound += 1,
+                    None => {}
+                }
+                *per_agent.entry(a.agent).or_default() += 1;
             }
             Some(_) => twice += 1,
         }
+    }
+    report.latencies = lat.rows();
+    if unsound > 0 {
+        report.notes.push(format!(
+            "{unsound} assignments had a server timestamp after the frame's arrival (clock step?): left out"
+        ));
     }
     times.sort_by(f64::total_cmp);
     let at = |q: f64| -> f64 {
@@ -133,6 +155,7 @@ pub async fn run(
         times.len() as f64 / last.max(1e-9),
         "assignments/s",
     );
+    s.resolution_figure(&mut report);
     probe.finish(&mut report, Some((times.len() as u64, "assignments")));
     if early > 0 {
         report.failures.push(format!(
@@ -157,7 +180,10 @@ pub async fn run(
         ));
     }
     if s.errors > 0 {
-        report.failures.push(format!("{} error frames", s.errors));
+        report.failures.push(format!(
+            "{} error frames (last: {})",
+            s.errors, s.last_error
+        ));
     }
     if s.ended > 0 {
         report

@@ -166,7 +166,7 @@ async fn agent_reader(
 pub async fn run(
     target: &Target,
     args: &FanoutArgs,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
     seed: u64,
 ) -> anyhow::Result<Report> {
     let fixture = Arc::new(Fixture::new(target, false).await?);
@@ -227,7 +227,7 @@ pub async fn run(
     }
     let created: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
-    let probe = Probe::start(server_pid);
+    let probe = Probe::start(server_pids);
     let mut schedule = Schedule::new(args.spacing.into(), args.rate, seed);
     let start = Instant::now();
     let mut calls = Vec::new();
@@ -235,8 +235,13 @@ pub async fn run(
         let intended = start + offset;
         pace_until(intended).await;
         let (fixture, created, failures) = (fixture.clone(), created.clone(), failures.clone());
+        let k = calls.len();
         calls.push(tokio::spawn(async move {
-            match fixture.api.widget_session(&fixture.team_name).await {
+            match fixture
+                .customer_api(k)
+                .widget_session(&fixture.team_name)
+                .await
+            {
                 Ok(v) => {
                     lock(&created).insert(v.conversation_id, intended);
                 }

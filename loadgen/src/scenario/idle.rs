@@ -49,14 +49,10 @@ pub enum Kind {
 }
 
 /// Runs `idle`.
-pub async fn run(
-    target: &Target,
-    args: &IdleArgs,
-    server_pid: Option<u32>,
-) -> anyhow::Result<Report> {
-    let Some(pid) = server_pid else {
+pub async fn run(target: &Target, args: &IdleArgs, server_pids: &[u32]) -> anyhow::Result<Report> {
+    if server_pids.is_empty() {
         bail!("idle measures the server's memory: pass --server-pid");
-    };
+    }
     let fixture = Fixture::new(target, false).await?;
     let tokens: Vec<String> = match args.kind {
         Kind::Customer => fixture
@@ -73,7 +69,7 @@ pub async fn run(
     };
     // Let the setup's allocations settle before the baseline.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = sys::sample(Some(pid))?;
+    let before = sys::sample_sum(server_pids)?;
     let ended = Arc::new(AtomicU64::new(0));
     let mut connect = Latencies::default();
     let started = Instant::now();
@@ -83,12 +79,12 @@ pub async fn run(
             .map(|(i, t)| {
                 let (fixture, ended) = (&fixture, ended.clone());
                 async move {
-                    let who = match kind {
-                        Kind::Customer => Audience::Customer(t),
-                        Kind::Staff => Audience::Staff(t),
+                    let (who, api) = match kind {
+                        Kind::Customer => (Audience::Customer(t), fixture.customer_api(i)),
+                        Kind::Staff => (Audience::Staff(t), fixture.staff_api(i)),
                     };
                     let t0 = Instant::now();
-                    let s = client::connect(&fixture.api, who, fixture.source(i)).await?;
+                    let s = client::connect(api, who, fixture.source(i)).await?;
                     let took = t0.elapsed();
                     let mut stream = s.stream;
                     // Keep the write half alive: dropping it would not close the
@@ -115,9 +111,9 @@ pub async fn run(
     for (_, took) in &opened {
         connect.record("connect (tcp + upgrade + hello)", *took);
     }
-    let at_open = sys::sample(Some(pid))?;
+    let at_open = sys::sample_sum(server_pids)?;
     tokio::time::sleep(Duration::from_secs_f64(args.hold_s)).await;
-    let after = sys::sample(Some(pid))?;
+    let after = sys::sample_sum(server_pids)?;
     let n = opened.len() as f64;
     let mut report = Report::new("idle", serde_json::to_value(args)?);
     report.latencies = connect.rows();

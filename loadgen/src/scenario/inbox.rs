@@ -54,7 +54,7 @@ const QUERIES: [&str; 2] = [
 pub async fn run(
     target: &Target,
     args: &InboxArgs,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
     seed: u64,
 ) -> anyhow::Result<Report> {
     let fixture = Arc::new(Fixture::new(target, false).await?);
@@ -91,7 +91,7 @@ pub async fn run(
             agent
         }
     };
-    let probe = Probe::start(server_pid);
+    let probe = Probe::start(server_pids);
     let lat = Arc::new(Mutex::new(Latencies::default()));
     let bad = Arc::new(Mutex::new(Vec::<String>::new()));
     for (q, path) in QUERIES.iter().enumerate() {
@@ -111,7 +111,7 @@ pub async fn run(
             let agent_id = agent.id;
             calls.push(tokio::spawn(async move {
                 match fixture
-                    .api
+                    .staff_api(0)
                     .call(Method::GET, path, Some(&token), None)
                     .await
                 {

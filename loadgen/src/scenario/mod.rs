@@ -32,47 +32,45 @@ pub async fn pace_until(intended: Instant) {
     }
 }
 
-/// CPU and memory of the server (when its pid is known) and of the
-/// generator, before a measured phase.
+/// CPU and memory of the server (every node of it, when their pids are
+/// known) and of the generator, before a measured phase.
 pub struct Probe {
-    server_pid: Option<u32>,
-    server: Option<ProcSample>,
+    server_pids: Vec<u32>,
+    server: Vec<Option<ProcSample>>,
     me: Option<ProcSample>,
     at: Instant,
 }
 
 impl Probe {
-    /// Samples both processes now.
-    pub fn start(server_pid: Option<u32>) -> Probe {
+    /// Samples the server's processes and this one now.
+    pub fn start(server_pids: &[u32]) -> Probe {
         Probe {
-            server_pid,
-            server: server_pid.and_then(|p| sys::sample(Some(p)).ok()),
+            server_pids: server_pids.to_vec(),
+            server: server_pids
+                .iter()
+                .map(|p| sys::sample(Some(*p)).ok())
+                .collect(),
             me: sys::sample(None).ok(),
             at: Instant::now(),
         }
     }
 
     /// Adds CPU use since `start` (and CPU-seconds per 1,000 `units` when
-    /// given) and the server's resident memory to `report`.
+    /// given) and the server's resident memory to `report`: summed over the
+    /// nodes, and per node when there are several.
     pub fn finish(&self, report: &mut Report, units: Option<(u64, &str)>) {
         let wall = self.at.elapsed().as_secs_f64().max(1e-9);
-        if let (Some(pid), Some(before)) = (self.server_pid, self.server)
-            && let Ok(after) = sys::sample(Some(pid))
-        {
-            let cpu = after.cpu.saturating_sub(before.cpu).as_secs_f64();
-            report.figure("server cpu", cpu, "s");
-            report.figure(
-                "server cpu utilisation",
-                100.0 * cpu / wall,
-                "% of one core",
-            );
-            if let Some((n, what)) = units
-                && n > 0
-            {
-                let name = format!("server cpu per 1000 {what}");
-                report.figure(&name, cpu * 1000.0 / n as f64, "s");
+        let mut pairs = Vec::new();
+        for (pid, before) in self.server_pids.iter().zip(&self.server) {
+            match (before, sys::sample(Some(*pid))) {
+                (Some(b), Ok(a)) => pairs.push((*b, a)),
+                _ => report
+                    .notes
+                    .push(format!("server process {pid} could not be sampled")),
             }
-            report.figure("server rss", after.rss_kib as f64 / 1024.0, "MiB");
+        }
+        if !pairs.is_empty() && pairs.len() == self.server_pids.len() {
+            server_figures(report, &pairs, wall, units);
         }
         if let Some(before) = self.me
             && let Ok(after) = sys::sample(None)
@@ -86,5 +84,98 @@ impl Probe {
                 ));
             }
         }
+    }
+}
+
+/// The server figures from (before, after) samples of each node over `wall`
+/// seconds: CPU and RSS summed over the nodes under the single-server names,
+/// then, with several nodes, utilisation and RSS of each.
+pub fn server_figures(
+    report: &mut Report,
+    nodes: &[(ProcSample, ProcSample)],
+    wall: f64,
+    units: Option<(u64, &str)>,
+) {
+    let cpus: Vec<f64> = nodes
+        .iter()
+        .map(|(b, a)| a.cpu.saturating_sub(b.cpu).as_secs_f64())
+        .collect();
+    let cpu: f64 = cpus.iter().sum();
+    let rss: u64 = nodes.iter().map(|(_, a)| a.rss_kib).sum();
+    report.figure("server cpu", cpu, "s");
+    report.figure(
+        "server cpu utilisation",
+        100.0 * cpu / wall,
+        "% of one core",
+    );
+    if let Some((n, what)) = units
+        && n > 0
+    {
+        let name = format!("server cpu per 1000 {what}");
+        report.figure(&name, cpu * 1000.0 / n as f64, "s");
+    }
+    report.figure("server rss", rss as f64 / 1024.0, "MiB");
+    if nodes.len() > 1 {
+        for (i, ((_, a), c)) in nodes.iter().zip(&cpus).enumerate() {
+            report.figure(
+                &format!("server cpu utilisation node {i}"),
+                100.0 * c / wall,
+                "% of one core",
+            );
+            report.figure(
+                &format!("server rss node {i}"),
+                a.rss_kib as f64 / 1024.0,
+                "MiB",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(cpu_ms: u64, rss_kib: u64) -> ProcSample {
+        ProcSample {
+            rss_kib,
+            cpu: Duration::from_millis(cpu_ms),
+        }
+    }
+
+    fn value(r: &Report, name: &str) -> Option<f64> {
+        r.figures.iter().find(|f| f.name == name).map(|f| f.value)
+    }
+
+    #[test]
+    fn one_node_reports_the_single_server_figures_only() {
+        let mut r = Report::new("t", serde_json::json!({}));
+        server_figures(
+            &mut r,
+            &[(sample(1000, 0), sample(1500, 2048))],
+            2.0,
+            Some((1000, "messages")),
+        );
+        assert_eq!(value(&r, "server cpu"), Some(0.5));
+        assert_eq!(value(&r, "server cpu utilisation"), Some(25.0));
+        assert_eq!(value(&r, "server cpu per 1000 messages"), Some(0.5));
+        assert_eq!(value(&r, "server rss"), Some(2.0));
+        assert!(value(&r, "server rss node 0").is_none());
+    }
+
+    #[test]
+    fn several_nodes_are_summed_and_reported_one_by_one() {
+        let mut r = Report::new("t", serde_json::json!({}));
+        let nodes = [
+            (sample(0, 0), sample(1000, 1024)),
+            (sample(500, 0), sample(2500, 3072)),
+        ];
+        server_figures(&mut r, &nodes, 4.0, None);
+        assert_eq!(value(&r, "server cpu"), Some(3.0));
+        assert_eq!(value(&r, "server cpu utilisation"), Some(75.0));
+        assert_eq!(value(&r, "server rss"), Some(4.0));
+        assert_eq!(value(&r, "server cpu utilisation node 0"), Some(25.0));
+        assert_eq!(value(&r, "server cpu utilisation node 1"), Some(50.0));
+        assert_eq!(value(&r, "server rss node 1"), Some(3.0));
+        assert!(value(&r, "server cpu per 1000 messages").is_none());
     }
 }

@@ -60,7 +60,7 @@ pub struct RampArgs {
 pub async fn run(
     target: &Target,
     args: &RampArgs,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
     seed: u64,
 ) -> anyhow::Result<Report> {
     let shape = Shape {
@@ -79,7 +79,7 @@ pub async fn run(
     loop {
         step += 1;
         let mut step_report = Report::new("ramp step", json!({"rate": rate}));
-        let probe = Probe::start(server_pid);
+        let probe = Probe::start(server_pids);
         let p = steady::phase(
             &mut world,
             rate,

@@ -52,7 +52,7 @@ pub struct ReconnectArgs {
 pub async fn run(
     target: &Target,
     args: &ReconnectArgs,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
     seed: u64,
 ) -> anyhow::Result<Report> {
     let shape = Shape {
@@ -69,7 +69,7 @@ pub async fn run(
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut total = Tally::default();
     let mut latencies = Latencies::default();
-    let probe = Probe::start(server_pid);
+    let probe = Probe::start(server_pids);
     for round in 0..args.rounds {
         // Everyone talks, so every conversation has recent history.
         let now = Instant::now();

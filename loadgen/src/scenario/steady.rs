@@ -138,7 +138,7 @@ pub async fn build(target: &Target, shape: &Shape) -> anyhow::Result<World> {
 pub async fn run(
     target: &Target,
     args: &SteadyArgs,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
     seed: u64,
 ) -> anyhow::Result<Report> {
     let shape = Shape {
@@ -165,7 +165,7 @@ pub async fn run(
             report.failures.push(format!("warm-up: {f}"));
         }
     }
-    let probe = Probe::start(server_pid);
+    let probe = Probe::start(server_pids);
     let p = phase(
         &mut world,
         args.rate,
@@ -196,8 +196,9 @@ pub fn finish(world: &World, report: &mut Report, tally: Tally) {
     }
     let dropped = world.shared.dropped();
     if dropped > 0 {
-        report
-            .failures
-            .push(format!("{dropped} sockets ended during the run"));
+        report.failures.push(format!(
+            "{dropped} sockets ended during the run (readers and writers; last: {})",
+            world.shared.last_end()
+        ));
     }
 }

@@ -63,6 +63,9 @@ pub struct Shared {
     last_error: Mutex<String>,
     /// Sockets that ended while the run still needed them.
     dropped: AtomicU64,
+    /// How the last socket that ended did (close frame or error), for the
+    /// report.
+    last_end: Mutex<String>,
     /// Set when the run is over, so socket ends are not counted as drops.
     closing: AtomicBool,
     /// Socket → when its reconnect started, until `resume.done`.
@@ -78,6 +81,7 @@ impl Shared {
             errors: AtomicU64::new(0),
             last_error: Mutex::new(String::new()),
             dropped: AtomicU64::new(0),
+            last_end: Mutex::new(String::new()),
             closing: AtomicBool::new(false),
             resumes: Mutex::new(HashMap::new()),
         }
@@ -104,6 +108,30 @@ impl Shared {
     /// Sockets that ended during the run.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How the last socket that ended during the run ended.
+    pub fn last_end(&self) -> String {
+        self.last_end
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Notes how a reader's socket ended, unless the run is over.
+    fn note_end(&self, who: &str, how: Option<Result<Message, String>>) {
+        if self.closing.load(Ordering::Relaxed) {
+            return;
+        }
+        let text = match how {
+            Some(Ok(Message::Close(Some(c)))) => {
+                format!("{who}: close {} {:?}", u16::from(c.code), c.reason.as_str())
+            }
+            Some(Ok(m)) => format!("{who}: {m:?}"),
+            Some(Err(e)) => format!("{who}: {e}"),
+            None => format!("{who}: the stream ended without a close frame"),
+        };
+        *self.last_end.lock().unwrap_or_else(|p| p.into_inner()) = text;
     }
 }
 
@@ -177,7 +205,8 @@ impl World {
         }
         let mut customers = Vec::with_capacity(visitors.len());
         for (i, v) in visitors.into_iter().enumerate() {
-            customers.push(connect_customer(&fixture, v, i + agents, shared.clone(), None).await?);
+            customers
+                .push(connect_customer(&fixture, v, i, i + agents, shared.clone(), None).await?);
         }
         let world = World {
             fixture,
@@ -259,7 +288,7 @@ impl World {
         let fresh = futures_util::future::join_all(plans.into_iter().map(
             |(i, v, sent, after)| async move {
                 let t0 = Instant::now();
-                let c = connect_customer(fixture, v, i, shared.clone(), Some((after, t0))).await;
+                let c = connect_customer(fixture, v, i, i, shared.clone(), Some((after, t0))).await;
                 if let Ok(c) = &c {
                     shared
                         .ledger()
@@ -312,17 +341,19 @@ pub fn resend_as_customer(c: &Customer, id: &str) {
     let _ = c.tx.send(client::message_send(None, id, TEXT));
 }
 
+/// Connects customer `i` to its node, from source address `source`.
 async fn connect_customer(
     fixture: &Fixture,
     visitor: Visitor,
     i: usize,
+    source: usize,
     shared: Arc<Shared>,
     resume: Option<(i64, Instant)>,
 ) -> anyhow::Result<Customer> {
     let s = client::connect(
-        &fixture.api,
+        fixture.customer_api(i),
         Audience::Customer(&visitor.token),
-        fixture.source(i),
+        fixture.source(source),
     )
     .await
     .context("customer socket")?;
@@ -382,10 +413,18 @@ async fn write_loop(
 }
 
 async fn customer_reader(mut stream: WsStream, socket: u64, shared: Arc<Shared>) {
+    let mut end = None;
     while let Some(item) = stream.next().await {
-        let Ok(msg) = item else { break };
+        let msg = match item {
+            Ok(m) => m,
+            Err(e) => {
+                end = Some(Err(e.to_string()));
+                break;
+            }
+        };
         let Message::Text(text) = msg else {
             if matches!(msg, Message::Close(_)) {
+                end = Some(Ok(msg));
                 break;
             }
             continue;
@@ -440,6 +479,7 @@ async fn customer_reader(mut stream: WsStream, socket: u64, shared: Arc<Shared>)
             None => {}
         }
     }
+    shared.note_end("customer", end);
     if !shared.closing.load(Ordering::Relaxed) {
         shared.dropped.fetch_add(1, Ordering::Relaxed);
     }
@@ -484,10 +524,18 @@ async fn agent_reader(
     shared: Arc<Shared>,
 ) {
     let mut received: u64 = 0;
+    let mut end = None;
     while let Some(item) = stream.next().await {
-        let Ok(msg) = item else { break };
+        let msg = match item {
+            Ok(m) => m,
+            Err(e) => {
+                end = Some(Err(e.to_string()));
+                break;
+            }
+        };
         let Message::Text(text) = msg else {
             if matches!(msg, Message::Close(_)) {
+                end = Some(Ok(msg));
                 break;
             }
             continue;
@@ -537,6 +585,7 @@ async fn agent_reader(
             None => {}
         }
     }
+    shared.note_end("agent", end);
     if !shared.closing.load(Ordering::Relaxed) {
         shared.dropped.fetch_add(1, Ordering::Relaxed);
     }
