@@ -442,3 +442,65 @@ impl SocketCore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(capacity: usize) -> Queue {
+        Queue {
+            frames: VecDeque::new(),
+            capacity,
+            writer: None,
+            closed: false,
+            aborted: false,
+            writer_gone: false,
+        }
+    }
+
+    fn text(s: &'static str) -> Outgoing {
+        Outgoing::Text(ByteString::from_static(s))
+    }
+
+    fn next(q: &mut Queue) -> Poll<Next> {
+        q.poll_next(&mut TaskContext::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn the_queue_refuses_a_frame_past_its_bound_until_the_writer_takes_one() {
+        let mut q = queue(2);
+        assert!(q.push(text("a")));
+        assert!(q.push(text("b")));
+        assert!(!q.push(text("c")), "the slow-client bound");
+        assert!(matches!(next(&mut q), Poll::Ready(Next::Write(Outgoing::Text(t))) if t == "a"));
+        assert!(q.push(text("c")));
+    }
+
+    #[test]
+    fn a_dropped_outbox_is_drained_in_order_before_the_writer_closes() {
+        let mut q = queue(8);
+        assert!(next(&mut q).is_pending());
+        assert!(q.writer.is_some(), "the writer waits with its waker");
+        q.push(text("a"));
+        q.push(text("b"));
+        q.closed = true;
+        assert!(matches!(next(&mut q), Poll::Ready(Next::Write(Outgoing::Text(t))) if t == "a"));
+        assert!(matches!(next(&mut q), Poll::Ready(Next::Write(Outgoing::Text(t))) if t == "b"));
+        assert_eq!(q.frames.capacity(), 0, "a drained queue holds no buffer");
+        assert!(matches!(next(&mut q), Poll::Ready(Next::Drained)));
+    }
+
+    #[test]
+    fn an_abort_wins_over_queued_frames_and_a_gone_writer_refuses_frames() {
+        let mut q = queue(8);
+        q.push(text("a"));
+        q.aborted = true;
+        assert!(matches!(next(&mut q), Poll::Ready(Next::Abort)));
+        assert!(
+            q.poll_aborted(&mut TaskContext::from_waker(Waker::noop()))
+                .is_ready()
+        );
+        q.writer_gone = true;
+        assert!(!q.push(text("b")));
+    }
+}
