@@ -23,6 +23,7 @@ pub struct CustomerSession {
     party: Party,
     conversation: ConversationId,
     conv: Option<ConversationRef>,
+    /// This node's id, for `hello`; taken once sent (a socket lives for hours).
     node_id: String,
     /// This socket, as actors on any node reach it.
     this: SessionRef,
@@ -201,7 +202,7 @@ impl Actor for CustomerSession {
         self.core.start_heartbeat(ctx, Self::core);
         let hello = ServerFrame::Hello {
             session_id: self.core.id.to_string(),
-            node_id: self.node_id.clone(),
+            node_id: std::mem::take(&mut self.node_id),
             heartbeat_ms: self.core.heartbeat_ms(),
             me: json!({"visitor_id": self.party.id(), "conversation_id": self.conversation.0}),
         };
