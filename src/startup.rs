@@ -7,7 +7,6 @@ use std::time::Duration;
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage, HttpServer, web};
-use futures_util::future::LocalBoxFuture;
 use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
 
@@ -195,10 +194,6 @@ impl Application {
                     }
                 })
                 .wrap(TracingLogger::default())
-                // Outermost: the request's future lives in a box while the
-                // handler runs. Unboxed, it is stored inline in every
-                // connection's task, which an idle WebSocket keeps for hours.
-                .wrap_fn(|req, srv| Box::pin(srv.call(req)) as LocalBoxFuture<'static, _>)
                 .app_data(state.clone())
                 .configure(|cfg| http::config(cfg, max_body))
         })

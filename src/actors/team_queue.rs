@@ -403,7 +403,8 @@ impl TeamQueue {
             return;
         }
         let now = Utc::now();
-        let plan = routing::plan(candidates, &mut self.agents, now);
+        // The waiting list is kept in serving order.
+        let plan = routing::plan_in_order(candidates, &mut self.agents, now);
         for a in plan {
             self.in_flight.insert(a.conversation, Some(a.agent));
             let bus = self.bus.clone();

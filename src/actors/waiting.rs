@@ -246,7 +246,12 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Enqueue(id) => {
-                        w.enqueue(conv(id));
+                        // Priorities and ages that disagree with ids, so
+                        // serving order is not insertion or id order.
+                        let mut c = conv(id);
+                        c.priority = i32::try_from(id % 3).unwrap_or(0);
+                        c.waiting_since = t0() - Duration::seconds(id * 7 % 5);
+                        w.enqueue(c);
                         truth.retain(|t| *t != id);
                         truth.push(id);
                         history.push(truth.clone());
@@ -265,6 +270,12 @@ mod tests {
                     }
                     Op::Finish(..) => {}
                 }
+                // Team queues plan over the list as it stands
+                // (`routing::plan_in_order`): it is always in serving order.
+                proptest::prop_assert!(w
+                    .list()
+                    .windows(2)
+                    .all(|p| routing::serving_order(&p[0], &p[1]).is_lt()));
                 let mut want = truth.clone();
                 want.sort_unstable();
                 let mut got = ids(&w);

@@ -125,20 +125,28 @@ pub fn plan<'q>(
     agents: &mut [AgentState],
     now: DateTime<Utc>,
 ) -> Vec<Assignment> {
+    let mut order: Vec<&QueuedConversation> = queue.into_iter().collect();
+    order.sort_by(|a, b| serving_order(a, b));
+    plan_in_order(order, agents, now)
+}
+
+/// [`plan`] for a queue already in serving order (a team queue keeps its
+/// waiting list so): walked lazily, and only until no agent has a free
+/// place, so a long backlog is not read to its end for every plan.
+pub fn plan_in_order<'q>(
+    queue: impl IntoIterator<Item = &'q QueuedConversation>,
+    agents: &mut [AgentState],
+    now: DateTime<Utc>,
+) -> Vec<Assignment> {
     let mut out = Vec::new();
     // Free places among online agents: once none is left nothing more can
-    // be assigned, and a long queue need not be walked to the end.
+    // be assigned.
     let mut free: u64 = agents
         .iter()
         .filter(|a| a.status == AgentStatus::Online)
         .map(|a| u64::from(a.capacity.saturating_sub(a.load)))
         .sum();
-    if free == 0 {
-        return out;
-    }
-    let mut order: Vec<&QueuedConversation> = queue.into_iter().collect();
-    order.sort_by(|a, b| serving_order(a, b));
-    for conv in order {
+    for conv in queue {
         if free == 0 {
             break;
         }
