@@ -189,9 +189,15 @@ impl Outbox {
     /// Drops the connection now, without flushing: for a client that stopped
     /// reading, whose writes would block forever.
     pub fn abort(&mut self) {
+        self.mark(|q| q.aborted = true);
+    }
+
+    /// Changes the queue's state, then wakes the writer to see it (after the
+    /// borrow has ended: the writer borrows the queue when it runs).
+    fn mark(&self, change: impl FnOnce(&mut Queue)) {
         let waker = {
             let mut q = self.queue.borrow_mut();
-            q.aborted = true;
+            change(&mut q);
             q.waker()
         };
         if let Some(w) = waker {
@@ -202,14 +208,7 @@ impl Outbox {
 
 impl Drop for Outbox {
     fn drop(&mut self) {
-        let waker = {
-            let mut q = self.queue.borrow_mut();
-            q.closed = true;
-            q.waker()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
+        self.mark(|q| q.closed = true);
     }
 }
 
