@@ -389,19 +389,15 @@ impl TeamQueue {
     /// conditional write through the conversation actor; the tentative
     /// loads here only keep one plan from overfilling an agent.
     fn route(&mut self, ctx: &mut Context<Self>) {
-        if !self.settings.auto_assign || !routing::any_free(&self.agents) {
+        if !self.settings.auto_assign {
             return;
         }
         let in_flight = &self.in_flight;
-        let mut candidates = self
+        let candidates = self
             .waiting
             .list()
             .iter()
-            .filter(|c| !in_flight.contains_key(&c.id))
-            .peekable();
-        if candidates.peek().is_none() {
-            return;
-        }
+            .filter(|c| !in_flight.contains_key(&c.id));
         let now = Utc::now();
         // The waiting list is kept in serving order.
         let plan = routing::plan_in_order(candidates, &mut self.agents, now);

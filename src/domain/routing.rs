@@ -97,14 +97,6 @@ pub fn best_agent<'a>(
         .min_by(|a, b| better(a, b, conv))
 }
 
-/// Whether any agent could take a conversation now (online, under
-/// capacity), skills aside: when none can, planning is skipped.
-pub fn any_free(agents: &[AgentState]) -> bool {
-    agents
-        .iter()
-        .any(|a| a.status == AgentStatus::Online && a.load < a.capacity)
-}
-
 /// One planned assignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Assignment {
