@@ -18,8 +18,9 @@ use crate::auth::{LoginLimiter, TokenKeys, tokens};
 use crate::bootstrap::{self, FirstAdmin, Outcome};
 use crate::bus::Bus;
 use crate::bus::cluster::{Cluster, ClusterConfig, ClusterError};
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, DatabaseKind, Settings};
 use crate::http::{self, AppState};
+use crate::store::sqlite_writer::SqliteWriter;
 use crate::store::{self, Db, StoreError};
 
 /// How often idle rate-limit keys are forgotten.
@@ -40,6 +41,9 @@ pub enum StartupError {
     /// The first admin could not be created.
     #[error("bootstrap: {0}")]
     Bootstrap(#[from] bootstrap::BootstrapError),
+    /// The SQLite message writer could not open the database file.
+    #[error("sqlite writer: {0}")]
+    SqliteWriter(#[from] crate::store::sqlite_writer::WriterError),
     /// Redis could not be reached (a cluster node needs it to start).
     #[error("cluster: {0}")]
     Cluster(String),
@@ -127,7 +131,13 @@ impl Application {
             None => None,
         };
         let realtime = Arc::new(settings.realtime.clone());
-        let committer = Committer::start(db.clone());
+        let sqlite_writer = match settings.database_kind()? {
+            DatabaseKind::Sqlite => SqliteWriter::file_of(&settings.database_url())
+                .map(|path| SqliteWriter::open(&path))
+                .transpose()?,
+            DatabaseKind::Postgres => None,
+        };
+        let committer = Committer::start(db.clone(), sqlite_writer);
         let mut bus_slot = None;
         let router = Router::create(|ctx| {
             let bus = Bus::new(node_id.clone(), ctx.address(), cluster);

@@ -16,6 +16,12 @@
 //! refused (agent away or full, conversation no longer waiting) writes
 //! nothing and is answered alone.
 //!
+//! On SQLite the message batches of a group go to
+//! [`crate::store::sqlite_writer`] — one hand-over to a thread with its own
+//! connection instead of a hand-over per statement through the pool — and
+//! only assignments take the pool's transaction. On PostgreSQL everything
+//! goes through the pool, in one transaction.
+//!
 //! A batch whose conversation refuses it (its `last_seq` moved or its fence
 //! changed: another writer) is answered `Stale` and the others proceed.
 //! Any other failure retries each batch of the group in a transaction of
@@ -25,9 +31,11 @@ use entity::{conversations, messages};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::conversation::ConversationState;
+use crate::domain::protocol::ConversationView;
 use crate::domain::{ConversationId, UserId};
 use crate::store::conversations::{ChangeError, Fence};
 use crate::store::messages::NewMessage;
+use crate::store::sqlite_writer::{Batch, BatchOutcome, SqliteWriter};
 use crate::store::{self, Db, StoreError};
 
 /// Most requests in one transaction.
@@ -49,14 +57,24 @@ enum Request {
         conversation: ConversationId,
         fence: Fence,
         agent: UserId,
-        reply: oneshot::Sender<Result<conversations::Model, ChangeError>>,
+        reply: oneshot::Sender<Result<Assigned, ChangeError>>,
     },
+}
+
+/// A committed assignment: the row and the view its parties are sent.
+pub type Assigned = (conversations::Model, ConversationView);
+
+/// What [`Request::write`] did: an answer, or an assignment whose view is
+/// still to be read.
+enum Written {
+    Done(Outcome),
+    Assigned(Box<conversations::Model>),
 }
 
 /// What one request came to.
 enum Outcome {
     Messages(Result<Vec<messages::Model>, StoreError>),
-    Assign(Box<Result<conversations::Model, ChangeError>>),
+    Assign(Box<Result<Assigned, ChangeError>>),
 }
 
 impl Request {
@@ -72,7 +90,20 @@ impl Request {
 
     /// Runs this request in `txn`; `Err` only for a failure that spoils
     /// the transaction (a refusal is an `Ok` outcome: nothing was written).
+    /// An assignment's view is read here too (a group reads its views
+    /// together instead, see [`try_group`]).
     async fn run(&self, txn: &sea_orm::DatabaseTransaction) -> Result<Outcome, StoreError> {
+        match self.write(txn).await? {
+            Written::Assigned(row) => {
+                let view = store::conversations::view(txn, (*row).clone()).await?;
+                Ok(Outcome::Assign(Box::new(Ok((*row, view)))))
+            }
+            Written::Done(out) => Ok(out),
+        }
+    }
+
+    /// The writes of [`Self::run`], without an assignment's view.
+    async fn write(&self, txn: &sea_orm::DatabaseTransaction) -> Result<Written, StoreError> {
         match self {
             Request::Messages {
                 conversation,
@@ -80,10 +111,12 @@ impl Request {
                 batch,
                 ..
             } => match store::messages::append(txn, *conversation, *fence, batch).await {
-                Ok(rows) => Ok(Outcome::Messages(Ok(rows))),
+                Ok(rows) => Ok(Written::Done(Outcome::Messages(Ok(rows)))),
                 // The conditional update wrote nothing, so the transaction
                 // is intact and the other requests go on.
-                Err(StoreError::Stale(m)) => Ok(Outcome::Messages(Err(StoreError::Stale(m)))),
+                Err(StoreError::Stale(m)) => {
+                    Ok(Written::Done(Outcome::Messages(Err(StoreError::Stale(m)))))
+                }
                 Err(e) => Err(e),
             },
             Request::Assign {
@@ -101,9 +134,9 @@ impl Request {
             )
             .await
             {
-                Ok(row) => Ok(Outcome::Assign(Box::new(Ok(row)))),
+                Ok(row) => Ok(Written::Assigned(Box::new(row))),
                 Err(ChangeError::Store(e)) => Err(e),
-                Err(refused) => Ok(Outcome::Assign(Box::new(Err(refused)))),
+                Err(refused) => Ok(Written::Done(Outcome::Assign(Box::new(Err(refused))))),
             },
         }
     }
@@ -152,10 +185,12 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the writer task on the current runtime.
-    pub fn start(db: Db) -> Self {
+    /// Starts the writer task on the current runtime. With `sqlite` (a file
+    /// database), message batches are committed by that writer thread and
+    /// only assignments go through `db`.
+    pub fn start(db: Db, sqlite: Option<SqliteWriter>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        actix_rt::spawn(writer(db, rx));
+        actix_rt::spawn(writer(db, sqlite, rx));
         Committer { tx }
     }
 
@@ -182,13 +217,14 @@ impl Committer {
 
     /// Assigns the waiting `conversation` to `agent` (conditional on its
     /// state, the agent being online and under capacity, and the fence),
-    /// with whatever else is waiting; resolves with the row once durable.
+    /// with whatever else is waiting; resolves with the row and its view
+    /// once durable.
     pub async fn assign(
         &self,
         conversation: ConversationId,
         fence: Fence,
         agent: UserId,
-    ) -> Result<conversations::Model, ChangeError> {
+    ) -> Result<Assigned, ChangeError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Request::Assign {
@@ -210,10 +246,66 @@ fn writer_gone() -> StoreError {
 }
 
 /// Takes what is waiting (up to `MAX_GROUP`), commits it as one, repeats.
-async fn writer(db: Db, mut rx: mpsc::Receiver<Request>) {
+async fn writer(db: Db, sqlite: Option<SqliteWriter>, mut rx: mpsc::Receiver<Request>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
-        commit_group(&db, std::mem::take(&mut group)).await;
+        let group = std::mem::take(&mut group);
+        match &sqlite {
+            Some(w) => {
+                let (messages, rest): (Vec<Request>, Vec<Request>) = group
+                    .into_iter()
+                    .partition(|r| matches!(r, Request::Messages { .. }));
+                if !rest.is_empty() {
+                    commit_group(&db, rest).await;
+                }
+                if !messages.is_empty() {
+                    commit_on_sqlite(&db, w, messages).await;
+                }
+            }
+            None => commit_group(&db, group).await,
+        }
+    }
+}
+
+/// Commits a group of message batches on the SQLite writer thread; if the
+/// group fails, each batch is retried alone through the pool.
+async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
+    let batches: Vec<Batch> = group
+        .iter()
+        .filter_map(|r| match r {
+            Request::Messages {
+                conversation,
+                fence,
+                batch,
+                ..
+            } => Some(Batch {
+                conversation: *conversation,
+                fence: *fence,
+                messages: batch.clone(),
+            }),
+            Request::Assign { .. } => None,
+        })
+        .collect();
+    match writer.commit(batches).await {
+        Ok(outcomes) if outcomes.len() == group.len() => {
+            for (req, out) in group.into_iter().zip(outcomes) {
+                let res = match out {
+                    BatchOutcome::Stored(rows) => Ok(rows),
+                    BatchOutcome::Stale => Err(StoreError::Stale(
+                        "last_seq moved or the writer lost the fence".to_owned(),
+                    )),
+                };
+                req.answer(Outcome::Messages(res));
+            }
+        }
+        res => {
+            let why = res.err().map(|e| e.to_string()).unwrap_or_default();
+            tracing::warn!(requests = group.len(), error = %why, "sqlite group commit failed; committing one by one");
+            for req in group {
+                let res = req.run_alone(db).await;
+                req.answer(res);
+            }
+        }
     }
 }
 
@@ -244,6 +336,7 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
     let now = chrono::Utc::now();
     let mut results: Vec<Option<Outcome>> = group.iter().map(|_| None).collect();
     let mut claimed: Vec<(usize, ConversationId, &[NewMessage])> = Vec::new();
+    let mut assigned: Vec<(usize, conversations::Model)> = Vec::new();
     for (i, req) in group.iter().enumerate() {
         match req {
             Request::Messages {
@@ -260,7 +353,19 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
                 }
                 Err(e) => return Err(e),
             },
-            Request::Assign { .. } => results[i] = Some(req.run(&txn).await?),
+            Request::Assign { .. } => match req.write(&txn).await? {
+                Written::Assigned(row) => assigned.push((i, *row)),
+                Written::Done(out) => results[i] = Some(out),
+            },
+        }
+    }
+    // The views of every assignment of the group in one read of each
+    // table they draw on, instead of one each per assignment.
+    if !assigned.is_empty() {
+        let rows: Vec<conversations::Model> = assigned.iter().map(|(_, r)| r.clone()).collect();
+        let views = store::conversations::views(&txn, rows).await?;
+        for ((i, row), view) in assigned.into_iter().zip(views) {
+            results[i] = Some(Outcome::Assign(Box::new(Ok((row, view)))));
         }
     }
     let batches: Vec<(ConversationId, &[NewMessage])> =

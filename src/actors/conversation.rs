@@ -696,26 +696,40 @@ impl Conversation {
         F: FnOnce(Db, ConversationId, Fence) -> Fut + 'static,
         Fut: Future<Output = Result<conversations::Model, ChangeError>> + 'static,
     {
+        self.change_viewed(move |db, id, fence| async move {
+            let row = op(db.clone(), id, fence).await?;
+            let view = store::conversations::view(&db, row.clone()).await?;
+            Ok((row, view))
+        })
+    }
+
+    /// [`Self::change`] for a write that returns the changed row's view
+    /// with it (the group-commit writer reads a group's views together).
+    fn change_viewed<F, Fut>(
+        &mut self,
+        op: F,
+    ) -> AtomicResponse<Self, Result<ConversationView, ActorError>>
+    where
+        F: FnOnce(Db, ConversationId, Fence) -> Fut + 'static,
+        Fut: Future<Output = Result<(conversations::Model, ConversationView), ChangeError>>
+            + 'static,
+    {
         let db = self.db.clone();
         let id = self.id;
         let fence = self.fence;
         let before = self.row.clone();
         AtomicResponse::new(Box::pin(
             async move {
-                let row = match op(db.clone(), id, fence).await {
-                    Ok(row) => row,
+                match op(db.clone(), id, fence).await {
+                    Ok(changed) => Ok(changed),
                     Err(ChangeError::Conflict) if fenced_out(&db, id, fence).await => {
-                        return Err(ActorError::new(
+                        Err(ActorError::new(
                             ErrorCode::Internal,
                             "this conversation moved to another node; retry",
-                        ));
+                        ))
                     }
-                    Err(e) => return Err(change_error(e)),
-                };
-                let view = store::conversations::view(&db, row.clone())
-                    .await
-                    .map_err(ActorError::from)?;
-                Ok::<_, ActorError>((row, view))
+                    Err(e) => Err(change_error(e)),
+                }
             }
             .into_actor(self)
             .map(move |res, act, ctx| {
@@ -1568,7 +1582,9 @@ impl Handler<AutoAssign> for Conversation {
         // Through the group-commit writer: a draining backlog commits many
         // assignments per transaction instead of one each.
         let committer = self.committer.clone();
-        self.change(move |_, id, fence| async move { committer.assign(id, fence, agent).await })
+        self.change_viewed(
+            move |_, id, fence| async move { committer.assign(id, fence, agent).await },
+        )
     }
 }
 

@@ -14,6 +14,7 @@ pub mod refresh_tokens;
 pub mod routing_rules;
 pub mod skills;
 pub mod sla;
+pub mod sqlite_writer;
 pub mod tags;
 pub mod teams;
 pub mod triage;

@@ -118,6 +118,16 @@ async fn bare_conversation(app: &TestApp) -> switchboard::domain::ConversationId
     switchboard::domain::ConversationId(row.id)
 }
 
+/// The committer as the app runs it: on SQLite, message batches go to the
+/// SQLite writer thread over its own connection.
+fn app_committer(app: &TestApp) -> switchboard::actors::committer::Committer {
+    use switchboard::store::sqlite_writer::SqliteWriter;
+    let sqlite = (app.db.get_database_backend() == sea_orm::DbBackend::Sqlite).then(|| {
+        SqliteWriter::open(&app.data_dir.path().join("switchboard.db")).expect("sqlite writer")
+    });
+    switchboard::actors::committer::Committer::start(app.db.clone(), sqlite)
+}
+
 fn messages(from: i64, n: i64) -> Vec<store::messages::NewMessage> {
     use switchboard::domain::protocol::{PartyKind, Sender};
     (from..from + n)
@@ -136,9 +146,8 @@ fn messages(from: i64, n: i64) -> Vec<store::messages::NewMessage> {
 
 on_both! {
     async fn group_commit_stores_each_batch_and_refuses_only_a_stale_one(app) {
-        use switchboard::actors::committer::Committer;
         use switchboard::store::conversations::Fence;
-        let committer = Committer::start(app.db.clone());
+        let committer = app_committer(&app);
         let (a, b, c) = (bare_conversation(&app).await, bare_conversation(&app).await, bare_conversation(&app).await);
         // Sent at once, they share transactions; c's batch does not follow
         // its stored last_seq (another writer's view) and must be refused alone.
@@ -172,10 +181,9 @@ on_both! {
 
 on_both! {
     async fn group_commit_assigns_up_to_capacity_and_a_refusal_writes_nothing(app) {
-        use switchboard::actors::committer::Committer;
         use switchboard::domain::conversation::ConversationState;
         use switchboard::store::conversations::{ChangeError, Fence};
-        let committer = Committer::start(app.db.clone());
+        let committer = app_committer(&app);
         let agent = store::users::insert(&app.db, &new_user("cap2@test.local")).await.unwrap();
         let away = store::users::insert(&app.db, &new_user("away@test.local")).await.unwrap();
         app.db.execute_raw(Statement::from_string(app.db.get_database_backend(),
@@ -199,8 +207,15 @@ on_both! {
         let results = [&ra, &rb, &rc];
         let assigned: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
         assert_eq!(assigned.len(), 2, "{results:?}");
-        assert!(assigned.iter().all(|row| row.assignee_id == Some(agent.0)
+        assert!(assigned.iter().all(|(row, _)| row.assignee_id == Some(agent.0)
             && row.state == ConversationState::Assigned.as_str()));
+        // Each assignment's view (read once for the whole group) is its own
+        // conversation's, as a fresh read gives it.
+        for (row, view) in &assigned {
+            let fresh = store::conversations::view(&app.db, (*row).clone()).await.unwrap();
+            assert_eq!(serde_json::to_value(view).unwrap(), serde_json::to_value(&fresh).unwrap());
+            assert_eq!((view.id, view.assignee_id), (row.id, Some(agent.0)));
+        }
         assert!(results.iter().any(|r| matches!(r, Err(ChangeError::AtCapacity))), "{results:?}");
         assert!(matches!(rd, Err(ChangeError::AgentUnavailable)), "{rd:?}");
         assert_eq!(rm.unwrap().iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2]);
@@ -215,5 +230,49 @@ on_both! {
         }
         let row_d = store::conversations::find(&app.db, d).await.unwrap().unwrap();
         assert_eq!((row_d.state.as_str(), row_d.assignee_id), (ConversationState::Queued.as_str(), None));
+    }
+}
+
+on_both! {
+    async fn the_sqlite_writer_and_the_pool_write_the_same_rows(app) {
+        // One conversation written through the app's committer (the SQLite
+        // writer thread on SQLite), one through the pool's own statements:
+        // what the pool reads back must be the same, field by field.
+        use switchboard::domain::protocol::{PartyKind, Sender};
+        use switchboard::store::conversations::Fence;
+        let committer = app_committer(&app);
+        let (a, b) = (bare_conversation(&app).await, bare_conversation(&app).await);
+        let batch = |from| {
+            let mut m = messages(from, 2);
+            m[1].sender = Sender { kind: PartyKind::Agent, id: Some(7), name: Some("Ann <b>".into()) };
+            m[1].client_msg_id = None;
+            m
+        };
+        let via_app = committer.commit(a, Fence::default(), batch(1)).await.unwrap();
+        let via_pool = store::messages::commit_batch(&app.db, b, Fence::default(), &batch(1)).await.unwrap();
+        let read_a = store::messages::after(&app.db, a, 0, 10).await.unwrap();
+        let read_b = store::messages::after(&app.db, b, 0, 10).await.unwrap();
+        // What the committer answered is what is stored.
+        assert_eq!(via_app, read_a);
+        assert_eq!(via_pool, read_b);
+        let strip = |rows: Vec<entity::messages::Model>| rows.into_iter()
+            .map(|m| (m.seq, m.client_msg_id, m.sender_kind, m.sender_id, m.sender_name, m.text, m.attachments))
+            .collect::<Vec<_>>();
+        assert_eq!(strip(read_a), strip(read_b));
+        let (ca, cb) = (
+            store::conversations::find(&app.db, a).await.unwrap().unwrap(),
+            store::conversations::find(&app.db, b).await.unwrap().unwrap(),
+        );
+        assert_eq!((ca.last_seq, ca.agent_unread, ca.customer_unread), (2, 1, 1));
+        assert_eq!((ca.last_seq, ca.agent_unread, ca.customer_unread), (cb.last_seq, cb.agent_unread, cb.customer_unread));
+        assert!(ca.first_response_at.is_some() && cb.first_response_at.is_some());
+        assert_eq!(ca.updated_at, via_app[0].created_at);
+        // A later reply leaves the first response time as it was.
+        let first = ca.first_response_at;
+        committer.commit(a, Fence::default(), batch(3)).await.unwrap();
+        let ca = store::conversations::find(&app.db, a).await.unwrap().unwrap();
+        assert_eq!((ca.last_seq, ca.first_response_at), (4, first));
+        // Ordered reads by time see the writer's timestamps in order.
+        assert!(ca.updated_at > cb.updated_at);
     }
 }
