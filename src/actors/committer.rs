@@ -27,6 +27,8 @@
 //! Any other failure retries each batch of the group in a transaction of
 //! its own, so one bad batch cannot fail the rest.
 
+use std::sync::Arc;
+
 use entity::{conversations, messages};
 use tokio::sync::{mpsc, oneshot};
 
@@ -49,7 +51,8 @@ enum Request {
     Messages {
         conversation: ConversationId,
         fence: Fence,
-        batch: Vec<NewMessage>,
+        /// Shared with the SQLite writer thread, which reads it there.
+        batch: Arc<Vec<NewMessage>>,
         reply: oneshot::Sender<Result<Vec<messages::Model>, StoreError>>,
     },
     /// An automatic assignment of a waiting conversation to an online agent.
@@ -202,17 +205,14 @@ impl Committer {
         fence: Fence,
         batch: Vec<NewMessage>,
     ) -> Result<Vec<messages::Model>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Request::Messages {
-                conversation,
-                fence,
-                batch,
-                reply,
-            })
-            .await
-            .map_err(|_| writer_gone())?;
-        rx.await.map_err(|_| writer_gone())?
+        let batch = Arc::new(batch);
+        self.ask(|reply| Request::Messages {
+            conversation,
+            fence,
+            batch,
+            reply,
+        })
+        .await
     }
 
     /// Assigns the waiting `conversation` to `agent` (conditional on its
@@ -225,16 +225,23 @@ impl Committer {
         fence: Fence,
         agent: UserId,
     ) -> Result<Assigned, ChangeError> {
+        self.ask(|reply| Request::Assign {
+            conversation,
+            fence,
+            agent,
+            reply,
+        })
+        .await
+    }
+
+    /// Hands the writer the request `make` builds around a reply channel,
+    /// and waits for the answer.
+    async fn ask<T, E: From<StoreError>>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, E>>) -> Request,
+    ) -> Result<T, E> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Request::Assign {
-                conversation,
-                fence,
-                agent,
-                reply,
-            })
-            .await
-            .map_err(|_| writer_gone())?;
+        self.tx.send(make(reply)).await.map_err(|_| writer_gone())?;
         rx.await.map_err(|_| writer_gone())?
     }
 }
@@ -281,7 +288,7 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
             } => Some(Batch {
                 conversation: *conversation,
                 fence: *fence,
-                messages: batch.clone(),
+                messages: Arc::clone(batch),
             }),
             Request::Assign { .. } => None,
         })
@@ -301,11 +308,17 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
         res => {
             let why = res.err().map(|e| e.to_string()).unwrap_or_default();
             tracing::warn!(requests = group.len(), error = %why, "sqlite group commit failed; committing one by one");
-            for req in group {
-                let res = req.run_alone(db).await;
-                req.answer(res);
-            }
+            one_by_one(db, group).await;
         }
+    }
+}
+
+/// After a failed group: each request in a transaction of its own, so one
+/// bad request cannot fail the rest.
+async fn one_by_one(db: &Db, group: Vec<Request>) {
+    for req in group {
+        let res = req.run_alone(db).await;
+        req.answer(res);
     }
 }
 
@@ -319,10 +332,7 @@ async fn commit_group(db: &Db, mut group: Vec<Request>) {
         }
         Err(e) => {
             tracing::warn!(requests = group.len(), error = %e, "group commit failed; committing one by one");
-            for req in group {
-                let res = req.run_alone(db).await;
-                req.answer(res);
-            }
+            one_by_one(db, group).await;
         }
     }
 }

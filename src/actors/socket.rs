@@ -75,6 +75,18 @@ enum Next {
 }
 
 impl Queue {
+    /// An empty queue holding at most `capacity` frames.
+    fn new(capacity: usize) -> Self {
+        Queue {
+            frames: VecDeque::new(),
+            capacity,
+            writer: None,
+            closed: false,
+            aborted: false,
+            writer_gone: false,
+        }
+    }
+
     /// Queues a frame unless the writer is gone or the client is too slow.
     fn push(&mut self, out: Outgoing) -> bool {
         if self.writer_gone || self.frames.len() >= self.capacity {
@@ -135,14 +147,7 @@ impl Outbox {
     /// Spawns the writer task owning `session`; at most `capacity` frames
     /// wait for a client that does not read.
     pub fn spawn(session: actix_ws::Session, capacity: usize) -> Self {
-        let queue = Rc::new(RefCell::new(Queue {
-            frames: VecDeque::new(),
-            capacity,
-            writer: None,
-            closed: false,
-            aborted: false,
-            writer_gone: false,
-        }));
+        let queue = Rc::new(RefCell::new(Queue::new(capacity)));
         actix_rt::spawn(write_loop(session, WriterSide(queue.clone())));
         Outbox { queue }
     }
@@ -447,14 +452,7 @@ mod tests {
     use super::*;
 
     fn queue(capacity: usize) -> Queue {
-        Queue {
-            frames: VecDeque::new(),
-            capacity,
-            writer: None,
-            closed: false,
-            aborted: false,
-            writer_gone: false,
-        }
+        Queue::new(capacity)
     }
 
     fn text(s: &'static str) -> Outgoing {

@@ -18,7 +18,7 @@
 //! JSON as text). Durability is the pool's: WAL with `synchronous=FULL`.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -45,8 +45,9 @@ pub struct Batch {
     pub conversation: ConversationId,
     /// Its writer's fencing token.
     pub fence: Fence,
-    /// Gap-free seqs following the stored `last_seq`.
-    pub messages: Vec<NewMessage>,
+    /// Gap-free seqs following the stored `last_seq` (shared with the
+    /// committer, which keeps it for a retry through the pool).
+    pub messages: Arc<Vec<NewMessage>>,
 }
 
 /// What one batch of a committed group came to.
@@ -189,7 +190,7 @@ fn commit_group(
                 continue;
             }
             let mut rows = Vec::with_capacity(b.messages.len());
-            for m in &b.messages {
+            for m in b.messages.iter() {
                 insert.execute(params![
                     b.conversation.0,
                     m.seq,
