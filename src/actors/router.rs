@@ -113,55 +113,53 @@ impl Router {
 
     /// Tells the queues of every team of `agent` (as stored now, connected
     /// or not) to re-read it and route.
-    fn refresh_agent_in_teams(&mut self, agent: UserId, ctx: &mut Context<Self>) {
+    ///
+    /// A task of its own, like [`Self::requeue_all`]: spawned into this
+    /// actor's context, the reads of a draining backlog (one per assignment)
+    /// were all polled again on each of the Router's wakes.
+    fn refresh_agent_in_teams(&self, agent: UserId) {
         let db = self.db.clone();
         let bus = self.bus.clone();
-        ctx.spawn(
-            async move {
-                match store::users::team_ids(&db, agent).await {
-                    Ok(teams) => {
-                        for t in teams {
-                            // The queue may run on another node.
-                            match bus.team(t).await {
-                                Ok(team) => team.tell(RefreshAgent { agent }),
-                                Err(e) => {
-                                    tracing::warn!(team_id = %t, error = %e, "could not reach team queue")
-                                }
+        actix_rt::spawn(async move {
+            match store::users::team_ids(&db, agent).await {
+                Ok(teams) => {
+                    for t in teams {
+                        // The queue may run on another node.
+                        match bus.team(t).await {
+                            Ok(team) => team.tell(RefreshAgent { agent }),
+                            Err(e) => {
+                                tracing::warn!(team_id = %t, error = %e, "could not reach team queue")
                             }
                         }
                     }
-                    Err(e) => {
-                        tracing::warn!(agent_id = %agent, error = %e, "could not read agent teams")
-                    }
+                }
+                Err(e) => {
+                    tracing::warn!(agent_id = %agent, error = %e, "could not read agent teams")
                 }
             }
-            .into_actor(self),
-        );
+        });
     }
 
     /// Puts every open conversation of `agent` back at the front of its queue.
-    fn requeue_all(&mut self, agent: UserId, ctx: &mut Context<Self>) {
+    fn requeue_all(&self, agent: UserId) {
         let db = self.db.clone();
         let bus = self.bus.clone();
-        ctx.spawn(
-            async move {
-                let ids = match store::conversations::open_assigned_to(&db, agent).await {
-                    Ok(ids) => ids,
-                    Err(e) => {
-                        tracing::error!(agent_id = %agent, error = %e, "could not list conversations to requeue");
-                        return;
-                    }
-                };
-                for id in ids {
-                    let res = match bus.conversation(id).await {
-                        Ok(conv) => conv.ask(RequeueFront { agent }).await.map(|r| r.is_ok()),
-                        Err(e) => Err(e),
-                    };
-                    tracing::info!(agent_id = %agent, conversation_id = %id, ok = ?res, "requeued from an absent agent");
+        actix_rt::spawn(async move {
+            let ids = match store::conversations::open_assigned_to(&db, agent).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::error!(agent_id = %agent, error = %e, "could not list conversations to requeue");
+                    return;
                 }
+            };
+            for id in ids {
+                let res = match bus.conversation(id).await {
+                    Ok(conv) => conv.ask(RequeueFront { agent }).await.map(|r| r.is_ok()),
+                    Err(e) => Err(e),
+                };
+                tracing::info!(agent_id = %agent, conversation_id = %id, ok = ?res, "requeued from an absent agent");
             }
-            .into_actor(self),
-        );
+        });
     }
 
     /// Whether the agent has a socket on another node (never, on one node).
@@ -482,9 +480,9 @@ impl Handler<AgentEvent> for Router {
                         }
                         if gone {
                             let elsewhere = act.connected_elsewhere(agent);
-                            ctx.spawn(elsewhere.into_actor(act).map(move |elsewhere, act, ctx| {
+                            ctx.spawn(elsewhere.into_actor(act).map(move |elsewhere, act, _| {
                                 if !elsewhere {
-                                    act.requeue_all(agent, ctx);
+                                    act.requeue_all(agent);
                                 }
                             }));
                         }
@@ -523,11 +521,11 @@ impl Handler<AgentEvent> for Router {
                                 .map(Some)
                             }
                             .into_actor(act)
-                            .map(move |res, act, ctx| {
+                            .map(move |res, act, _| {
                                 if let Err(e) = res {
                                     tracing::warn!(agent_id = %agent, error = %e, "could not mark agent offline");
                                 }
-                                act.refresh_agent_in_teams(agent, ctx);
+                                act.refresh_agent_in_teams(agent);
                                 if let Some(a) = act.agents.get_mut(&agent) {
                                     a.offline_timer = None;
                                 }
@@ -543,10 +541,10 @@ impl Handler<AgentEvent> for Router {
                         .retain(|_, r| r.try_send(frame.clone()).is_ok());
                 }
             }
-            AgentEvent::Changed { agent } => self.refresh_agent_in_teams(agent, ctx),
+            AgentEvent::Changed { agent } => self.refresh_agent_in_teams(agent),
             AgentEvent::WentOffline { agent } => {
-                self.refresh_agent_in_teams(agent, ctx);
-                self.requeue_all(agent, ctx);
+                self.refresh_agent_in_teams(agent);
+                self.requeue_all(agent);
             }
             AgentEvent::Kick {
                 agent,

@@ -13,10 +13,10 @@ use chrono::Utc;
 
 use super::conversation::{AutoAssign, Overflow};
 use super::waiting::{LoadTicket, Waiting};
-use super::{Deliver, SessionId};
+use super::{ActorError, Deliver, SessionId};
 use crate::bus::envelope::ActorKey;
 use crate::bus::{Bus, SessionRef};
-use crate::domain::protocol::{AgentLoad, ServerFrame, Waiting as WireWaiting};
+use crate::domain::protocol::{AgentLoad, ConversationView, ServerFrame, Waiting as WireWaiting};
 use crate::domain::routing::{self, AgentState, QueuedConversation};
 use crate::domain::{AgentStatus, ConversationId, TeamId, UserId};
 use crate::store::{self, Db};
@@ -404,32 +404,40 @@ impl TeamQueue {
         for a in plan {
             self.in_flight.insert(a.conversation, Some(a.agent));
             let bus = self.bus.clone();
-            ctx.spawn(
+            self.ask_conversation(
+                ctx,
+                a.conversation,
+                Asked::Assign { agent: a.agent },
                 async move {
                     let conv = bus.conversation(a.conversation).await?;
                     conv.ask(AutoAssign { agent: a.agent }).await?
-                }
-                .into_actor(self)
-                .map(move |res, act, ctx| {
-                    act.in_flight.remove(&a.conversation);
-                    match res {
-                        Ok(_) => {
-                            act.waiting.remove(a.conversation);
-                            act.sla.remove(&a.conversation);
-                            act.publish(ctx, None);
-                        }
-                        Err(e) => {
-                            // Our view was stale (agent went away, capacity
-                            // used elsewhere, conversation taken): re-read.
-                            tracing::debug!(team_id = %act.team, conversation_id = %a.conversation,
-                                agent_id = %a.agent, error = %e, "assignment refused; reloading");
-                            act.refresh_agent(ctx, a.agent);
-                            act.reload(ctx);
-                        }
-                    }
-                }),
+                },
             );
         }
+    }
+
+    /// Asks a conversation for an assignment or an overflow in a task of its
+    /// own, which reports back with [`Answered`]. Not spawned into this
+    /// actor's context: actix polls every future of a context on each of its
+    /// wakes, so thousands of asks in flight (a backlog draining) were each
+    /// polled again whenever any of them finished or any message arrived —
+    /// quadratic, a fifth of the server's CPU in a 10,000-conversation drain.
+    fn ask_conversation(
+        &self,
+        ctx: &Context<Self>,
+        conversation: ConversationId,
+        asked: Asked,
+        ask: impl Future<Output = Result<ConversationView, ActorError>> + 'static,
+    ) {
+        let me = ctx.address();
+        actix_rt::spawn(async move {
+            let result = ask.await.map(drop);
+            me.do_send(Answered {
+                conversation,
+                asked,
+                result,
+            });
+        });
     }
 
     /// Moves conversations past the team's overflow time to its fallback team.
@@ -449,25 +457,62 @@ impl TeamQueue {
             self.in_flight.insert(id, None);
             let bus = self.bus.clone();
             let from = self.team;
-            ctx.spawn(
-                async move {
-                    let conv = bus.conversation(id).await?;
-                    conv.ask(Overflow { from, to }).await?
-                }
-                .into_actor(self)
-                .map(move |res, act, ctx| {
-                    act.in_flight.remove(&id);
-                    match res {
-                        Ok(_) => {
-                            tracing::info!(conversation_id = %id, from = %from, to = %to, "overflowed");
-                            act.waiting.remove(id);
-                            act.sla.remove(&id);
-                            act.publish(ctx, None);
-                        }
-                        Err(e) => tracing::debug!(conversation_id = %id, error = %e, "overflow refused"),
-                    }
-                }),
-            );
+            self.ask_conversation(ctx, id, Asked::Overflow { from, to }, async move {
+                let conv = bus.conversation(id).await?;
+                conv.ask(Overflow { from, to }).await?
+            });
+        }
+    }
+}
+
+/// What a queue asked a conversation for.
+#[derive(Debug, Clone, Copy)]
+enum Asked {
+    /// The automatic assignment to this agent.
+    Assign { agent: UserId },
+    /// A move to the fallback team.
+    Overflow { from: TeamId, to: TeamId },
+}
+
+/// A conversation answered an [`Asked`] (see
+/// [`TeamQueue::ask_conversation`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Answered {
+    conversation: ConversationId,
+    asked: Asked,
+    result: Result<(), ActorError>,
+}
+
+impl Handler<Answered> for TeamQueue {
+    type Result = ();
+
+    fn handle(&mut self, msg: Answered, ctx: &mut Self::Context) {
+        let id = msg.conversation;
+        self.in_flight.remove(&id);
+        match (msg.asked, msg.result) {
+            (Asked::Assign { .. }, Ok(())) => {
+                self.waiting.remove(id);
+                self.sla.remove(&id);
+                self.publish(ctx, None);
+            }
+            (Asked::Assign { agent }, Err(e)) => {
+                // Our view was stale (agent went away, capacity used
+                // elsewhere, conversation taken): re-read.
+                tracing::debug!(team_id = %self.team, conversation_id = %id,
+                    agent_id = %agent, error = %e, "assignment refused; reloading");
+                self.refresh_agent(ctx, agent);
+                self.reload(ctx);
+            }
+            (Asked::Overflow { from, to }, Ok(())) => {
+                tracing::info!(conversation_id = %id, from = %from, to = %to, "overflowed");
+                self.waiting.remove(id);
+                self.sla.remove(&id);
+                self.publish(ctx, None);
+            }
+            (Asked::Overflow { .. }, Err(e)) => {
+                tracing::debug!(conversation_id = %id, error = %e, "overflow refused")
+            }
         }
     }
 }

@@ -141,6 +141,38 @@ pub struct Cluster {
     renewed: Mutex<Option<Instant>>,
 }
 
+/// A key [`Cluster::release`] took out of `hosted` before Redis answered.
+/// If the release is dropped half-way (it runs in its actor's context, and
+/// a node shutting down stops that context), the directory entry still
+/// names this node: the key goes back into `hosted` so [`Cluster::leave`]
+/// releases it, instead of the entry lingering until its lease lapses.
+struct Unreleased<'a> {
+    hosted: &'a Mutex<HashSet<ActorKey>>,
+    key: Option<ActorKey>,
+}
+
+impl<'a> Unreleased<'a> {
+    fn new(hosted: &'a Mutex<HashSet<ActorKey>>, key: ActorKey) -> Self {
+        Unreleased {
+            hosted,
+            key: Some(key),
+        }
+    }
+
+    /// Redis answered (or the attempt ended): nothing to put back.
+    fn done(mut self) {
+        self.key = None;
+    }
+}
+
+impl Drop for Unreleased<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            lock(self.hosted).insert(key);
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A poisoned lock only means another thread panicked mid-update of a
     // plain map; the map itself is still usable.
@@ -329,6 +361,7 @@ impl Cluster {
     /// This node no longer hosts `key` (passivated, stopped).
     pub async fn release(&self, key: ActorKey) {
         lock(&self.hosted).remove(&key);
+        let unfinished = Unreleased::new(&self.hosted, key);
         let res: Result<i64, ClusterError> = bounded(async {
             let mut conn = self.pool.get().await?;
             Ok(redis::Script::new(RELEASE)
@@ -338,6 +371,7 @@ impl Cluster {
                 .await?)
         })
         .await;
+        unfinished.done();
         if let Err(e) = res {
             tracing::warn!(actor = %key, error = %e, "could not release directory entry");
         }
@@ -673,5 +707,22 @@ impl Cluster {
     pub(super) fn reply(&self, node: &str, id: u64, result: Result<Value, RemoteError>) {
         let env = Envelope::new(&self.node, Body::Reply { id, result });
         let _ = self.enqueue(self.node_channel(node), &env, Unheard::Ignore);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ConversationId;
+
+    #[test]
+    fn a_release_dropped_before_redis_answered_leaves_the_key_for_leave() {
+        let hosted = Mutex::new(HashSet::new());
+        let key = ActorKey::Conversation(ConversationId(7));
+        drop(Unreleased::new(&hosted, key));
+        assert!(lock(&hosted).contains(&key), "cancelled: put back");
+        lock(&hosted).remove(&key);
+        Unreleased::new(&hosted, key).done();
+        assert!(!lock(&hosted).contains(&key), "finished: stays out");
     }
 }
