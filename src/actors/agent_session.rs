@@ -8,7 +8,8 @@ use actix::prelude::*;
 use actix_ws::{Message, ProtocolError};
 
 use super::conversation::{
-    Accept, Assign, Close, MarkRead, SendMessage, SetTyping, Subscribe, Transfer, Unsubscribe,
+    Accept, Assign, Close, Joining, MarkRead, SendMessage, SetTyping, Subscribe, Transfer,
+    Unsubscribe,
 };
 use super::router::AgentEvent;
 use super::socket::{Intake, SocketCore};
@@ -254,13 +255,21 @@ impl AgentSession {
             ClientEvent::Accept { conversation_id } => {
                 let id = conversation_id;
                 self.with_conv(ctx, id, reference.clone(), move |act, ctx, conv| {
-                    let ask = conv.ask(Accept { party });
+                    let ask = conv.ask(Accept {
+                        party,
+                        joining: Some(Joining {
+                            session: act.core.id,
+                            to: act.this.clone(),
+                        }),
+                    });
                     ctx.spawn(ask.into_actor(act).map(move |res, act, ctx| {
                         let res = res.map_err(ActorError::from).and_then(|r| r);
+                        // Subscribed by the accept itself; only the node
+                        // hosting it is to be watched from here.
                         if res.is_ok()
                             && let Some(conv) = act.convs.get(&id).cloned()
                         {
-                            act.subscribe(ctx, &conv);
+                            act.bus.follow(&conv, &act.this);
                         }
                         let r = reference.clone();
                         act.reply_result(

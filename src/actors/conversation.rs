@@ -290,6 +290,25 @@ impl Conversation {
         ActorKey::Conversation(self.id)
     }
 
+    /// Subscribes a socket to what is committed from now on (a plain join:
+    /// no history). A resume in progress on the same socket is kept.
+    fn join(&mut self, session: SessionId, party: Party, to: SessionRef) {
+        let catching_up = self
+            .subscribers
+            .remove(&session)
+            .and_then(|s| s.catching_up);
+        self.subscribers.insert(
+            session,
+            Subscriber {
+                kind: party.kind(),
+                id: party.id(),
+                catching_up,
+                party,
+                to,
+            },
+        );
+    }
+
     /// Starts committing the pending messages unless a batch is in flight.
     fn flush(&mut self, ctx: &mut Context<Self>) {
         if !self.in_flight.is_empty() || self.pending.is_empty() {
@@ -696,11 +715,28 @@ impl Conversation {
         F: FnOnce(Db, ConversationId, Fence) -> Fut + 'static,
         Fut: Future<Output = Result<conversations::Model, ChangeError>> + 'static,
     {
-        self.change_viewed(move |db, id, fence| async move {
-            let row = op(db.clone(), id, fence).await?;
-            let view = store::conversations::view(&db, row.clone()).await?;
-            Ok((row, view))
-        })
+        self.change_then(op, |_| {})
+    }
+
+    /// [`Self::change`], then `then` once it succeeded, still before the
+    /// mailbox moves on.
+    fn change_then<F, Fut>(
+        &mut self,
+        op: F,
+        then: impl FnOnce(&mut Self) + 'static,
+    ) -> AtomicResponse<Self, Result<ConversationView, ActorError>>
+    where
+        F: FnOnce(Db, ConversationId, Fence) -> Fut + 'static,
+        Fut: Future<Output = Result<conversations::Model, ChangeError>> + 'static,
+    {
+        self.change_viewed_then(
+            move |db, id, fence| async move {
+                let row = op(db.clone(), id, fence).await?;
+                let view = store::conversations::view(&db, row.clone()).await?;
+                Ok((row, view))
+            },
+            then,
+        )
     }
 
     /// [`Self::change`] for a write that returns the changed row's view
@@ -708,6 +744,19 @@ impl Conversation {
     fn change_viewed<F, Fut>(
         &mut self,
         op: F,
+    ) -> AtomicResponse<Self, Result<ConversationView, ActorError>>
+    where
+        F: FnOnce(Db, ConversationId, Fence) -> Fut + 'static,
+        Fut: Future<Output = Result<(conversations::Model, ConversationView), ChangeError>>
+            + 'static,
+    {
+        self.change_viewed_then(op, |_| {})
+    }
+
+    fn change_viewed_then<F, Fut>(
+        &mut self,
+        op: F,
+        then: impl FnOnce(&mut Self) + 'static,
     ) -> AtomicResponse<Self, Result<ConversationView, ActorError>>
     where
         F: FnOnce(Db, ConversationId, Fence) -> Fut + 'static,
@@ -735,6 +784,7 @@ impl Conversation {
             .map(move |res, act, ctx| {
                 let (row, view) = res?;
                 act.changed(ctx, before, view.clone(), row);
+                then(act);
                 Ok(view)
             }),
         ))
@@ -928,21 +978,7 @@ impl Handler<Subscribe> for Conversation {
         self.authorize(&msg.party)?;
         self.last_activity = Instant::now();
         let Some(after) = msg.after_seq else {
-            // A plain join keeps a resume in progress on the same socket.
-            let catching_up = self
-                .subscribers
-                .remove(&msg.session)
-                .and_then(|s| s.catching_up);
-            self.subscribers.insert(
-                msg.session,
-                Subscriber {
-                    kind: msg.party.kind(),
-                    id: msg.party.id(),
-                    catching_up,
-                    party: msg.party,
-                    to: msg.to,
-                },
-            );
+            self.join(msg.session, msg.party, msg.to);
             return Ok(());
         };
         // Everything up to `upto` comes from the store; anything committed
@@ -1240,6 +1276,21 @@ impl Handler<MarkRead> for Conversation {
 pub struct Accept {
     /// The agent (staff).
     pub party: Party,
+    /// The socket accepting, if any: it joins in the same turn as the
+    /// assignment, so nothing committed after it is missed. Joining
+    /// afterwards with its own `Subscribe` left a gap: in a cluster that
+    /// call travels over the bus, and a message the customer sent at once
+    /// could be committed before it arrived and never reach the agent live.
+    pub joining: Option<Joining>,
+}
+
+/// A socket that joins a conversation as part of a change.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Joining {
+    /// The socket.
+    pub session: SessionId,
+    /// Where its frames go.
+    pub to: SessionRef,
 }
 
 impl Handler<Accept> for Conversation {
@@ -1278,20 +1329,29 @@ impl Handler<Accept> for Conversation {
                 "the conversation is not waiting in a queue",
             )))));
         }
-        self.change(move |db, id, fence| async move {
-            let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
-            let row = store::conversations::assign(
-                &txn,
-                id,
-                fence,
-                agent,
-                &[ConversationState::Queued],
-                false,
-            )
-            .await?;
-            txn.commit().await.map_err(store::StoreError::from)?;
-            Ok(row)
-        })
+        let party = msg.party;
+        let joining = msg.joining;
+        self.change_then(
+            move |db, id, fence| async move {
+                let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
+                let row = store::conversations::assign(
+                    &txn,
+                    id,
+                    fence,
+                    agent,
+                    &[ConversationState::Queued],
+                    false,
+                )
+                .await?;
+                txn.commit().await.map_err(store::StoreError::from)?;
+                Ok(row)
+            },
+            move |act| {
+                if let Some(j) = joining {
+                    act.join(j.session, party, j.to);
+                }
+            },
+        )
     }
 }
 

@@ -430,6 +430,7 @@ pub async fn accept(
 ) -> Result<HttpResponse, ApiError> {
     change(&state, &staff, path.into_inner(), true, |party| Accept {
         party,
+        joining: None,
     })
     .await
 }

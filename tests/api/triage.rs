@@ -34,17 +34,22 @@ fn flow(billing: i64, support: i64) -> Value {
 /// writes its welcome while the customer connects).
 async fn history(ws: &mut Ws, n: usize) -> Vec<Value> {
     ws.send(json!({"type": "resume", "after_seq": 0})).await;
-    let mut out = Vec::new();
+    // By seq: a message committed after the socket joined but before the
+    // resume read the store arrives live and again in the replay (resume
+    // sends every message after `after_seq`); clients keep one per seq.
+    let mut out = std::collections::BTreeMap::new();
     let mut done = false;
     while out.len() < n || !done {
         let f = ws.recv().await;
         match f["type"].as_str() {
-            Some("message.new") => out.push(f["message"].clone()),
+            Some("message.new") => {
+                out.insert(f["message"]["seq"].as_i64().unwrap(), f["message"].clone());
+            }
             Some("resume.done") => done = true,
             _ => {}
         }
     }
-    out
+    out.into_values().collect()
 }
 
 /// The next `message.new` from the bot.
