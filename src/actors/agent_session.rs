@@ -135,12 +135,25 @@ impl AgentSession {
     }
 
     fn subscribe(&mut self, ctx: &mut Context<Self>, conv: &ConversationRef) {
+        self.join(ctx, conv, None);
+    }
+
+    /// Follows a conversation just given to this agent: messages committed
+    /// after `after_seq` arrive even if this socket's join (which may cross
+    /// the bus) lands after them. Without `resume.done`; a socket that
+    /// already follows it has seen them.
+    fn catch_up(&mut self, ctx: &mut Context<Self>, conv: &ConversationRef, after_seq: i64) {
+        self.join(ctx, conv, Some(after_seq));
+    }
+
+    fn join(&mut self, ctx: &mut Context<Self>, conv: &ConversationRef, catch_up: Option<i64>) {
         let ask = conv.ask(Subscribe {
             session: self.core.id,
             party: self.party.clone(),
             to: self.this.clone(),
-            after_seq: None,
+            after_seq: catch_up,
             reference: None,
+            quiet: catch_up.is_some(),
         });
         self.bus.follow(conv, &self.this);
         ctx.spawn(
@@ -247,6 +260,7 @@ impl AgentSession {
                         to: act.this.clone(),
                         after_seq: Some(after_seq),
                         reference: reference.clone(),
+                        quiet: false,
                     });
                     act.bus.follow(&conv, &act.this);
                     act.spawn_unit(ctx, id, reference, ask, false);
@@ -532,8 +546,13 @@ impl Handler<Control> for AgentSession {
                     .close(actix_ws::CloseCode::Restart, &reason);
                 ctx.stop();
             }
-            Control::Follow(id) => {
-                self.with_conv(ctx, id, None, |act, ctx, conv| act.subscribe(ctx, &conv));
+            Control::Follow {
+                conversation,
+                after_seq,
+            } => {
+                self.with_conv(ctx, conversation, None, move |act, ctx, conv| {
+                    act.catch_up(ctx, &conv, after_seq)
+                });
             }
         }
     }

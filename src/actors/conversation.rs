@@ -629,6 +629,7 @@ impl Conversation {
             self.bus.agent_event(AgentEvent::Follow {
                 agent: UserId(agent),
                 conversation: self.id,
+                after_seq: self.committed_seq,
             });
         }
         // Least privilege after a move: whoever may no longer see the
@@ -969,6 +970,10 @@ pub struct Subscribe {
     pub after_seq: Option<i64>,
     /// The `ref` of the resume frame.
     pub reference: Option<String>,
+    /// A catch-up, not a client's resume: no `resume.done`, and a socket
+    /// that follows already stays as it is (it has seen what came).
+    #[serde(default)]
+    pub quiet: bool,
 }
 
 impl Handler<Subscribe> for Conversation {
@@ -981,6 +986,10 @@ impl Handler<Subscribe> for Conversation {
             self.join(msg.session, msg.party, msg.to);
             return Ok(());
         };
+        if msg.quiet && self.subscribers.contains_key(&msg.session) {
+            return Ok(());
+        }
+        let quiet = msg.quiet;
         // Everything up to `upto` comes from the store; anything committed
         // later arrives live and is held until the history is out.
         let upto = self.committed_seq;
@@ -1025,11 +1034,13 @@ impl Handler<Subscribe> for Conversation {
                             })
                         })
                         .chain(buffered)
-                        .chain(std::iter::once(Deliver::frame(&ServerFrame::ResumeDone {
-                            reference,
-                            conversation_id: id.0,
-                            last_seq: act.committed_seq,
-                        })))
+                        .chain((!quiet).then(|| {
+                            Deliver::frame(&ServerFrame::ResumeDone {
+                                reference,
+                                conversation_id: id.0,
+                                last_seq: act.committed_seq,
+                            })
+                        }))
                         .collect(),
                     Err(e) => {
                         vec![Deliver::frame(&ActorError::from(e).frame(reference))]

@@ -155,6 +155,7 @@ impl CustomerSession {
                     to: self.this.clone(),
                     after_seq: Some(after_seq),
                     reference: reference.clone(),
+                    quiet: false,
                 });
                 ctx.spawn(ask.into_actor(self).map(move |res, act, ctx| {
                     if let Err(e) = res.map_err(ActorError::from).and_then(|r| r) {
@@ -214,6 +215,7 @@ impl Actor for CustomerSession {
             to: self.this.clone(),
             after_seq: None,
             reference: None,
+            quiet: false,
         };
         // Frames wait until the conversation is reachable, and `hello`
         // comes once the socket is subscribed: a client that acts on
@@ -269,7 +271,7 @@ impl Handler<Control> for CustomerSession {
                 ctx.stop();
             }
             // Customers follow their one conversation from the start.
-            Control::Follow(_) => {}
+            Control::Follow { .. } => {}
         }
     }
 }

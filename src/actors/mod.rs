@@ -46,8 +46,15 @@ pub enum Control {
     /// that node stopped): closed with 1012 so the client reconnects and
     /// resumes.
     Reconnect(String),
-    /// Start following a conversation (it was just given to this user).
-    Follow(ConversationId),
+    /// Start following a conversation (it was just given to this user),
+    /// catching up on what was committed after `after_seq` (its last seq
+    /// when it was given) in case the socket joins only after more came.
+    Follow {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Its last committed seq when it was given.
+        after_seq: i64,
+    },
 }
 
 /// Who is asking: a customer bound to its conversation, or a staff member.

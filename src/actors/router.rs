@@ -385,6 +385,8 @@ pub enum AgentEvent {
         agent: UserId,
         /// The conversation.
         conversation: ConversationId,
+        /// Its last committed seq when it was given.
+        after_seq: i64,
     },
     /// A socket of the agent closed.
     Disconnected {
@@ -562,10 +564,14 @@ impl Handler<AgentEvent> for Router {
             AgentEvent::Follow {
                 agent,
                 conversation,
+                after_seq,
             } => {
                 if let Some(entry) = self.agents.get(&agent) {
                     for (control, _) in entry.controls.values() {
-                        let _ = control.try_send(Control::Follow(conversation));
+                        let _ = control.try_send(Control::Follow {
+                            conversation,
+                            after_seq,
+                        });
                     }
                 }
             }

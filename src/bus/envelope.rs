@@ -109,6 +109,10 @@ pub enum AgentBroadcast {
     Follow {
         /// The conversation given to the agent.
         conversation: ConversationId,
+        /// Its last committed seq when it was given (0 from a node that
+        /// predates it: the socket then catches up on all of it).
+        #[serde(default)]
+        after_seq: i64,
     },
 }
 

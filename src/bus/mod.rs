@@ -559,10 +559,12 @@ impl Bus {
                 AgentEvent::Follow {
                     agent,
                     conversation,
+                    after_seq,
                 } => c.broadcast_agent(
                     *agent,
                     AgentBroadcast::Follow {
                         conversation: *conversation,
+                        after_seq: *after_seq,
                     },
                 ),
                 _ => {}
@@ -583,9 +585,13 @@ impl Bus {
                 family,
                 reason,
             },
-            AgentBroadcast::Follow { conversation } => AgentEvent::Follow {
+            AgentBroadcast::Follow {
+                conversation,
+                after_seq,
+            } => AgentEvent::Follow {
                 agent,
                 conversation,
+                after_seq,
             },
         };
         self.inner.router.do_send(event);

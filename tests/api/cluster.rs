@@ -222,7 +222,8 @@ impl Cluster {
     }
 }
 
-/// A TCP proxy in front of Redis that a test can cut and restore.
+/// A TCP proxy in front of Redis that a test can cut and restore, and
+/// that can hold every byte back for a while (a slow link).
 struct Proxy {
     url: String,
     open: Arc<AtomicBool>,
@@ -231,6 +232,11 @@ struct Proxy {
 
 impl Proxy {
     async fn start(upstream: &str) -> Proxy {
+        Self::start_delayed(upstream, Duration::ZERO).await
+    }
+
+    /// A proxy that forwards each byte `delay` after it arrived, both ways.
+    async fn start_delayed(upstream: &str, delay: Duration) -> Proxy {
         let target = upstream
             .trim_start_matches("redis://")
             .trim_end_matches('/')
@@ -257,9 +263,20 @@ impl Proxy {
                     let Ok(mut outbound) = TcpStream::connect(&target).await else {
                         return;
                     };
-                    tokio::select! {
-                        _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cuts.changed() => {}
+                    if delay.is_zero() {
+                        tokio::select! {
+                            _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            _ = cuts.changed() => {}
+                        }
+                    } else {
+                        let (in_r, in_w) = inbound.into_split();
+                        let (out_r, out_w) = outbound.into_split();
+                        tokio::select! {
+                            _ = async {
+                                tokio::join!(pump_late(in_r, out_w, delay), pump_late(out_r, in_w, delay))
+                            } => {}
+                            _ = cuts.changed() => {}
+                        }
                     }
                 });
             }
@@ -277,6 +294,36 @@ impl Proxy {
     fn restore(&self) {
         self.open.store(true, Ordering::SeqCst);
     }
+}
+
+/// Copies `from` to `to`, each chunk `delay` after it was read, in order.
+async fn pump_late(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let read = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = from.read(&mut buf).await {
+            if tx
+                .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
+                .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let write = async move {
+        while let Some((at, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(at).await;
+            if to.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::join!(read, write);
 }
 
 /// Polls `f` for up to `secs` seconds.
@@ -445,6 +492,69 @@ async fn a_customer_and_an_agent_on_different_nodes_chat_with_every_guarantee() 
     // Resume on the agent's node returns exactly what is stored.
     let mut later = Ws::agent(b, &agent.token).await;
     assert_eq!(resume(&mut later, Some(id), 18).await.len(), 3);
+}
+
+#[actix_web::test]
+async fn an_agent_given_a_conversation_on_another_node_misses_nothing_written_at_once() {
+    let Some(upstream) = redis_url() else {
+        return;
+    };
+    // The agent's node n0 reaches Redis over a slow link (40 ms each way),
+    // so its socket's join lands well after the customer's first messages
+    // are committed on n1.
+    let proxy = Proxy::start_delayed(&upstream, Duration::from_millis(40)).await;
+    let Some(c) = Cluster::start(2, Some(&proxy.url)).await else {
+        return;
+    };
+    let (agents_node, customers_node) = (c.app(0), c.app(1));
+    let admin = customers_node.admin_token().await;
+    let t = team(customers_node, &admin, json!({"name": "Support"})).await;
+    let agent = customers_node
+        .create_user(&admin, "agent", json!({"team_ids": [t]}))
+        .await;
+    // The customer is on n1 with the conversation, queued; the agent comes
+    // online on n0 and the queue gives it the conversation, whose socket
+    // joins over the bus. The customer writes the moment it hears that.
+    let (id, token) = widget_session(customers_node, json!({"name": "Ana"})).await;
+    let mut customer = Ws::customer(customers_node, &token).await;
+    let mut staff = Ws::agent(agents_node, &agent.token).await;
+    staff
+        .send(json!({"type": "presence.set", "status": "online", "ref": "p"}))
+        .await;
+    loop {
+        let u = customer.recv_type("conversation.updated").await;
+        if u["conversation"]["state"] == "assigned" {
+            break;
+        }
+    }
+    for i in 1..=10 {
+        customer
+            .send(json!({"type": "message.send", "client_msg_id": format!("c{i}"), "text": format!("hi {i}")}))
+            .await;
+    }
+    let mut delivered = Vec::new();
+    let mut assigned = false;
+    while delivered.len() < 10 {
+        let f = staff.recv().await;
+        match f["type"].as_str() {
+            Some("message.new") => {
+                assert_eq!(f["message"]["conversation_id"], id);
+                delivered.push(f["message"]["seq"].as_i64().unwrap());
+            }
+            Some("conversation.assigned") => assigned = true,
+            Some("resume.done") => panic!("a catch-up is not a resume: {f}"),
+            _ => {}
+        }
+    }
+    assert!(assigned);
+    assert_eq!(
+        delivered,
+        (1..=10).collect::<Vec<_>>(),
+        "each once, in order"
+    );
+    staff
+        .expect_no("message.new", Duration::from_millis(300))
+        .await;
 }
 
 #[actix_web::test]
