@@ -716,28 +716,11 @@ impl Conversation {
         F: FnOnce(Db, ConversationId, Fence) -> Fut + 'static,
         Fut: Future<Output = Result<conversations::Model, ChangeError>> + 'static,
     {
-        self.change_then(op, |_| {})
-    }
-
-    /// [`Self::change`], then `then` once it succeeded, still before the
-    /// mailbox moves on.
-    fn change_then<F, Fut>(
-        &mut self,
-        op: F,
-        then: impl FnOnce(&mut Self) + 'static,
-    ) -> AtomicResponse<Self, Result<ConversationView, ActorError>>
-    where
-        F: FnOnce(Db, ConversationId, Fence) -> Fut + 'static,
-        Fut: Future<Output = Result<conversations::Model, ChangeError>> + 'static,
-    {
-        self.change_viewed_then(
-            move |db, id, fence| async move {
-                let row = op(db.clone(), id, fence).await?;
-                let view = store::conversations::view(&db, row.clone()).await?;
-                Ok((row, view))
-            },
-            then,
-        )
+        self.change_viewed(move |db, id, fence| async move {
+            let row = op(db.clone(), id, fence).await?;
+            let view = store::conversations::view(&db, row.clone()).await?;
+            Ok((row, view))
+        })
     }
 
     /// [`Self::change`] for a write that returns the changed row's view
@@ -754,6 +737,8 @@ impl Conversation {
         self.change_viewed_then(op, |_| {})
     }
 
+    /// [`Self::change_viewed`], then `then` once it succeeded, still before
+    /// the mailbox moves on.
     fn change_viewed_then<F, Fut>(
         &mut self,
         op: F,
@@ -835,6 +820,22 @@ fn side_of(kind: PartyKind) -> PartyKind {
         PartyKind::Customer => PartyKind::Customer,
         _ => PartyKind::Agent,
     }
+}
+
+/// Assigns the conversation to `agent` from one of the states `from`, in a
+/// transaction of its own (a staff member's accept or assignment; the
+/// queue's go through the group-commit writer).
+async fn assign_alone(
+    db: &Db,
+    id: ConversationId,
+    fence: Fence,
+    agent: UserId,
+    from: &[ConversationState],
+) -> Result<conversations::Model, ChangeError> {
+    let txn = store::begin(db).await.map_err(store::StoreError::from)?;
+    let row = store::conversations::assign(&txn, id, fence, agent, from, false).await?;
+    txn.commit().await.map_err(store::StoreError::from)?;
+    Ok(row)
 }
 
 /// Whether a refused write was refused because another node's actor took
@@ -1342,20 +1343,11 @@ impl Handler<Accept> for Conversation {
         }
         let party = msg.party;
         let joining = msg.joining;
-        self.change_then(
+        self.change_viewed_then(
             move |db, id, fence| async move {
-                let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
-                let row = store::conversations::assign(
-                    &txn,
-                    id,
-                    fence,
-                    agent,
-                    &[ConversationState::Queued],
-                    false,
-                )
-                .await?;
-                txn.commit().await.map_err(store::StoreError::from)?;
-                Ok(row)
+                let row = assign_alone(&db, id, fence, agent, &[ConversationState::Queued]).await?;
+                let view = store::conversations::view(&db, row.clone()).await?;
+                Ok((row, view))
             },
             move |act| {
                 if let Some(j) = joining {
@@ -1385,18 +1377,14 @@ impl Handler<Assign> for Conversation {
         }
         let agent = msg.agent;
         self.change(move |db, id, fence| async move {
-            let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
-            let row = store::conversations::assign(
-                &txn,
+            assign_alone(
+                &db,
                 id,
                 fence,
                 agent,
                 &[ConversationState::Queued, ConversationState::Assigned],
-                false,
             )
-            .await?;
-            txn.commit().await.map_err(store::StoreError::from)?;
-            Ok(row)
+            .await
         })
     }
 }
