@@ -134,19 +134,16 @@ impl AgentSession {
         );
     }
 
-    fn subscribe(&mut self, ctx: &mut Context<Self>, conv: &ConversationRef) {
-        self.join(ctx, conv, None);
-    }
-
-    /// Follows a conversation just given to this agent: messages committed
-    /// after `after_seq` arrive even if this socket's join (which may cross
-    /// the bus) lands after them. Without `resume.done`; a socket that
-    /// already follows it has seen them.
-    fn catch_up(&mut self, ctx: &mut Context<Self>, conv: &ConversationRef, after_seq: i64) {
-        self.join(ctx, conv, Some(after_seq));
-    }
-
-    fn join(&mut self, ctx: &mut Context<Self>, conv: &ConversationRef, catch_up: Option<i64>) {
+    /// Follows a conversation. With `catch_up` (one just given to this
+    /// agent, and its seq then), messages committed after that seq arrive
+    /// even if this join, which may cross the bus, lands after them; no
+    /// `resume.done`, and a socket already following it is left as it is.
+    fn subscribe(
+        &mut self,
+        ctx: &mut Context<Self>,
+        conv: &ConversationRef,
+        catch_up: Option<i64>,
+    ) {
         let ask = conv.ask(Subscribe {
             session: self.core.id,
             party: self.party.clone(),
@@ -495,7 +492,7 @@ impl Actor for AgentSession {
             .map(|res, act, ctx| match res {
                 Ok(refs) => {
                     for (id, conv) in refs {
-                        act.subscribe(ctx, &conv);
+                        act.subscribe(ctx, &conv, None);
                         act.convs.insert(id, conv);
                     }
                 }
@@ -551,7 +548,7 @@ impl Handler<Control> for AgentSession {
                 after_seq,
             } => {
                 self.with_conv(ctx, conversation, None, move |act, ctx, conv| {
-                    act.catch_up(ctx, &conv, after_seq)
+                    act.subscribe(ctx, &conv, Some(after_seq))
                 });
             }
         }

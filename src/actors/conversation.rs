@@ -1289,10 +1289,12 @@ pub struct Accept {
     /// The agent (staff).
     pub party: Party,
     /// The socket accepting, if any: it joins in the same turn as the
-    /// assignment, so nothing committed after it is missed. Joining
-    /// afterwards with its own `Subscribe` left a gap: in a cluster that
-    /// call travels over the bus, and a message the customer sent at once
-    /// could be committed before it arrived and never reach the agent live.
+    /// assignment, so its `ok` means it is in — typing and receipts right
+    /// after reach it too (the `Follow` catch-up every new assignee gets
+    /// replays messages only, and may land later). Joining afterwards with
+    /// its own `Subscribe` left a gap: in a cluster that call travels over
+    /// the bus, and a message the customer sent at once could be committed
+    /// before it arrived and never reach the agent live.
     pub joining: Option<Joining>,
 }
 

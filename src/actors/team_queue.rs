@@ -440,6 +440,14 @@ impl TeamQueue {
         });
     }
 
+    /// A conversation left this queue (assigned or moved on): forgotten
+    /// here, and watchers see it go.
+    fn left(&mut self, ctx: &mut Context<Self>, id: ConversationId) {
+        self.waiting.remove(id);
+        self.sla.remove(&id);
+        self.publish(ctx, None);
+    }
+
     /// Moves conversations past the team's overflow time to its fallback team.
     fn overflow(&mut self, ctx: &mut Context<Self>) {
         let (Some(to), Some(after)) = (self.settings.fallback, self.settings.overflow_after) else {
@@ -491,11 +499,7 @@ impl Handler<Answered> for TeamQueue {
         let id = msg.conversation;
         self.in_flight.remove(&id);
         match (msg.asked, msg.result) {
-            (Asked::Assign { .. }, Ok(())) => {
-                self.waiting.remove(id);
-                self.sla.remove(&id);
-                self.publish(ctx, None);
-            }
+            (Asked::Assign { .. }, Ok(())) => self.left(ctx, id),
             (Asked::Assign { agent }, Err(e)) => {
                 // Our view was stale (agent went away, capacity used
                 // elsewhere, conversation taken): re-read.
@@ -506,9 +510,7 @@ impl Handler<Answered> for TeamQueue {
             }
             (Asked::Overflow { from, to }, Ok(())) => {
                 tracing::info!(conversation_id = %id, from = %from, to = %to, "overflowed");
-                self.waiting.remove(id);
-                self.sla.remove(&id);
-                self.publish(ctx, None);
+                self.left(ctx, id);
             }
             (Asked::Overflow { .. }, Err(e)) => {
                 tracing::debug!(conversation_id = %id, error = %e, "overflow refused")
