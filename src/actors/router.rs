@@ -3,7 +3,7 @@
 //! that has stopped, tracks each agent's sockets, and turns an agent's last
 //! disconnect into `offline` after a grace period. It never awaits I/O.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,6 +53,10 @@ pub struct Router {
     /// in the chat path's profile).
     workers: Vec<ArbiterHandle>,
     next_arbiter: usize,
+    /// Agents whose teams' queues are to re-read them, and whether the read
+    /// of their teams runs (see [`Router::refresh_agent_in_teams`]).
+    agents_to_tell: HashSet<UserId>,
+    telling_teams: bool,
 }
 
 impl Router {
@@ -71,6 +75,8 @@ impl Router {
             arbiters,
             workers: Vec::new(),
             next_arbiter: 0,
+            agents_to_tell: HashSet::new(),
+            telling_teams: false,
         }
     }
 
@@ -114,16 +120,25 @@ impl Router {
     /// Tells the queues of every team of `agent` (as stored now, connected
     /// or not) to re-read it and route.
     ///
-    /// A task of its own, like [`Self::requeue_all`]: spawned into this
-    /// actor's context, the reads of a draining backlog (one per assignment)
-    /// were all polled again on each of the Router's wakes.
-    fn refresh_agent_in_teams(&self, agent: UserId) {
+    /// Coalesced: one read of agents' teams runs at a time, for every agent
+    /// asked for meanwhile (an assignment asks for its agent, so a draining
+    /// backlog asked for one read per assignment). The read is a task of its
+    /// own that reports back with [`TeamsTold`]: spawned into this actor's
+    /// context it would be polled again on each of the Router's wakes.
+    fn refresh_agent_in_teams(&mut self, ctx: &Context<Self>, agent: UserId) {
+        self.agents_to_tell.insert(agent);
+        if self.telling_teams {
+            return;
+        }
+        self.telling_teams = true;
+        let agents: Vec<UserId> = self.agents_to_tell.drain().collect();
         let db = self.db.clone();
         let bus = self.bus.clone();
+        let me = ctx.address();
         actix_rt::spawn(async move {
-            match store::users::team_ids(&db, agent).await {
-                Ok(teams) => {
-                    for t in teams {
+            match store::users::team_ids_of(&db, &agents).await {
+                Ok(memberships) => {
+                    for (agent, t) in memberships {
                         // The queue may run on another node.
                         match bus.team(t).await {
                             Ok(team) => team.tell(RefreshAgent { agent }),
@@ -134,9 +149,10 @@ impl Router {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(agent_id = %agent, error = %e, "could not read agent teams")
+                    tracing::warn!(agents = agents.len(), error = %e, "could not read agents' teams")
                 }
             }
+            me.do_send(TeamsTold);
         });
     }
 
@@ -415,6 +431,23 @@ pub enum AgentEvent {
     },
 }
 
+/// The queues of the agents read by [`Router::refresh_agent_in_teams`]
+/// were told; agents asked for meanwhile get the next read.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct TeamsTold;
+
+impl Handler<TeamsTold> for Router {
+    type Result = ();
+
+    fn handle(&mut self, _: TeamsTold, ctx: &mut Self::Context) {
+        self.telling_teams = false;
+        if let Some(next) = self.agents_to_tell.iter().next().copied() {
+            self.refresh_agent_in_teams(ctx, next);
+        }
+    }
+}
+
 impl Handler<AgentEvent> for Router {
     type Result = ();
 
@@ -523,11 +556,11 @@ impl Handler<AgentEvent> for Router {
                                 .map(Some)
                             }
                             .into_actor(act)
-                            .map(move |res, act, _| {
+                            .map(move |res, act, ctx| {
                                 if let Err(e) = res {
                                     tracing::warn!(agent_id = %agent, error = %e, "could not mark agent offline");
                                 }
-                                act.refresh_agent_in_teams(agent);
+                                act.refresh_agent_in_teams(ctx, agent);
                                 if let Some(a) = act.agents.get_mut(&agent) {
                                     a.offline_timer = None;
                                 }
@@ -543,9 +576,9 @@ impl Handler<AgentEvent> for Router {
                         .retain(|_, r| r.try_send(frame.clone()).is_ok());
                 }
             }
-            AgentEvent::Changed { agent } => self.refresh_agent_in_teams(agent),
+            AgentEvent::Changed { agent } => self.refresh_agent_in_teams(ctx, agent),
             AgentEvent::WentOffline { agent } => {
-                self.refresh_agent_in_teams(agent);
+                self.refresh_agent_in_teams(ctx, agent);
                 self.requeue_all(agent);
             }
             AgentEvent::Kick {

@@ -344,6 +344,23 @@ pub async fn record(db: &impl ConnectionTrait, id: UserId) -> Result<UserRecord,
         .ok_or(StoreError::NotFound)
 }
 
+/// The teams of each of `agents` (a pair per membership), in one read.
+pub async fn team_ids_of(
+    db: &impl ConnectionTrait,
+    agents: &[UserId],
+) -> Result<Vec<(UserId, TeamId)>, StoreError> {
+    if agents.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(team_members::Entity::find()
+        .filter(team_members::Column::UserId.is_in(agents.iter().map(|a| a.0)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (UserId(m.user_id), TeamId(m.team_id)))
+        .collect())
+}
+
 /// Ids of the teams a user belongs to.
 pub async fn team_ids(db: &impl ConnectionTrait, id: UserId) -> Result<Vec<TeamId>, StoreError> {
     Ok(team_members::Entity::find()
