@@ -118,7 +118,6 @@ impl TeamQueue {
     fn wire_waiting(&self) -> Vec<WireWaiting> {
         self.waiting
             .list()
-            .iter()
             .map(|c| WireWaiting {
                 conversation_id: c.id.0,
                 waiting_since: c.waiting_since,
@@ -192,19 +191,20 @@ impl TeamQueue {
         }
     }
 
-    /// The agent's load: what it holds as stored, plus the assignments to
-    /// it still being written that the store did not show yet (a set
-    /// union, so one committed but not yet answered counts once).
-    fn load_with_in_flight(&self, agent: UserId, assigned: &[ConversationId]) -> u32 {
-        load_with(agent, assigned, &self.in_flight)
-    }
-
-    /// The live entry for a stored agent row; its idle time is kept.
-    fn agent_entry(&self, row: AgentRow) -> AgentState {
+    /// The live entry for a stored agent row; its idle time is kept. Its
+    /// load is what it holds as stored plus the assignments to it still
+    /// being written that the store did not show yet (`pending`, from
+    /// [`pending_by_agent`]).
+    fn agent_entry(
+        &self,
+        row: AgentRow,
+        pending: &HashMap<UserId, Vec<ConversationId>>,
+    ) -> AgentState {
         let mut a = row.state;
-        a.load = self.load_with_in_flight(a.id, &row.assigned);
-        if let Some(known) = self.agents.iter().find(|k| k.id == a.id) {
-            a.idle_since = known.idle_since;
+        a.load = load_with(a.id, &row.assigned, pending);
+        // `agents` is kept sorted by id.
+        if let Ok(i) = self.agents.binary_search_by_key(&a.id.0, |k| k.id.0) {
+            a.idle_since = self.agents[i].idle_since;
         }
         a
     }
@@ -229,11 +229,12 @@ impl TeamQueue {
             return false;
         }
         self.settings = loaded.settings;
-        let live: HashSet<ConversationId> = self.waiting.list().iter().map(|c| c.id).collect();
-        self.sla.retain(|id, _| live.contains(id));
+        let waiting = &self.waiting;
+        self.sla.retain(|id, _| waiting.contains(*id));
         // Agents refreshed since this reload began keep what they have
         // (an entry, or being absent from the team).
         let fresher = self.fresher_than(read);
+        let pending = pending_by_agent(&self.in_flight);
         let mut agents: Vec<AgentState> = self
             .agents
             .iter()
@@ -247,7 +248,7 @@ impl TeamQueue {
             }
             self.agent_read.insert(id, read);
             self.names.insert(id, row.name.clone());
-            agents.push(self.agent_entry(row));
+            agents.push(self.agent_entry(row, &pending));
         }
         agents.sort_by_key(|a| a.id.0);
         self.agents = agents;
@@ -262,6 +263,7 @@ impl TeamQueue {
         let mut rows: HashMap<UserId, AgentRow> =
             rows.into_iter().map(|r| (r.state.id, r)).collect();
         let mut updated = Vec::new();
+        let pending = pending_by_agent(&self.in_flight);
         for id in asked {
             if self.agent_read.get(id).is_some_and(|r| *r > read) {
                 continue;
@@ -270,13 +272,10 @@ impl TeamQueue {
             match rows.remove(id) {
                 Some(row) => {
                     self.names.insert(*id, row.name.clone());
-                    let entry = self.agent_entry(row);
-                    match self.agents.iter_mut().find(|a| a.id == *id) {
-                        Some(a) => *a = entry,
-                        None => {
-                            self.agents.push(entry);
-                            self.agents.sort_by_key(|a| a.id.0);
-                        }
+                    let entry = self.agent_entry(row, &pending);
+                    match self.agents.binary_search_by_key(&id.0, |a| a.id.0) {
+                        Ok(i) => self.agents[i] = entry,
+                        Err(i) => self.agents.insert(i, entry),
                     }
                     updated.push(*id);
                 }
@@ -396,7 +395,6 @@ impl TeamQueue {
         let candidates = self
             .waiting
             .list()
-            .iter()
             .filter(|c| !in_flight.contains_key(&c.id));
         let now = Utc::now();
         // The waiting list is kept in serving order.
@@ -457,7 +455,6 @@ impl TeamQueue {
         let due: Vec<ConversationId> = self
             .waiting
             .list()
-            .iter()
             .filter(|c| !self.in_flight.contains_key(&c.id) && c.waiting_since + after <= now)
             .map(|c| c.id)
             .collect();
@@ -520,20 +517,33 @@ impl Handler<Answered> for TeamQueue {
 }
 
 /// `agent`'s load: the conversations it holds as stored, and those being
-/// assigned to it (`in_flight`) that the store did not show yet. A set
+/// assigned to it (`pending`) that the store did not show yet. A set
 /// union: an assignment committed but not yet answered is in both, and
 /// counting it twice made agents look full, which stalled a draining
 /// backlog.
 fn load_with(
     agent: UserId,
     assigned: &[ConversationId],
-    in_flight: &HashMap<ConversationId, Option<UserId>>,
+    pending: &HashMap<UserId, Vec<ConversationId>>,
 ) -> u32 {
-    let pending = in_flight
-        .iter()
-        .filter(|(c, a)| **a == Some(agent) && !assigned.contains(c))
-        .count();
-    u32::try_from(assigned.len() + pending).unwrap_or(u32::MAX)
+    let extra = pending
+        .get(&agent)
+        .map_or(0, |p| p.iter().filter(|c| !assigned.contains(c)).count());
+    u32::try_from(assigned.len() + extra).unwrap_or(u32::MAX)
+}
+
+/// The assignments in flight, by agent (overflows have none): read once per
+/// reload or refresh rather than the whole map once per agent.
+fn pending_by_agent(
+    in_flight: &HashMap<ConversationId, Option<UserId>>,
+) -> HashMap<UserId, Vec<ConversationId>> {
+    let mut out: HashMap<UserId, Vec<ConversationId>> = HashMap::new();
+    for (c, a) in in_flight {
+        if let Some(a) = a {
+            out.entry(*a).or_default().push(*c);
+        }
+    }
+    out
 }
 
 /// Reads the team's settings, waiting conversations (with skills) and
@@ -578,6 +588,7 @@ async fn load_agents(
 ) -> Result<Vec<AgentRow>, store::StoreError> {
     let mut member_ids = store::teams::member_ids(db, team).await?;
     if let Some(only) = only {
+        let only: HashSet<UserId> = only.iter().copied().collect();
         member_ids.retain(|m| only.contains(m));
     }
     if member_ids.is_empty() {
@@ -822,8 +833,9 @@ mod tests {
         .into_iter()
         .collect();
         let stored = [ConversationId(10), ConversationId(5)];
-        assert_eq!(load_with(agent, &stored, &in_flight), 3);
-        assert_eq!(load_with(other, &[], &in_flight), 1);
-        assert_eq!(load_with(UserId(3), &[], &in_flight), 0);
+        let pending = pending_by_agent(&in_flight);
+        assert_eq!(load_with(agent, &stored, &pending), 3);
+        assert_eq!(load_with(other, &[], &pending), 1);
+        assert_eq!(load_with(UserId(3), &[], &pending), 0);
     }
 }

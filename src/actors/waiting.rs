@@ -11,8 +11,13 @@
 //! changes logged since replayed on top. A result older than one already
 //! applied is dropped.
 
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
 use crate::domain::ConversationId;
-use crate::domain::routing::{self, QueuedConversation};
+use crate::domain::routing::QueuedConversation;
 
 /// One change to the waiting list.
 #[derive(Debug, Clone)]
@@ -27,10 +32,27 @@ enum Change {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadTicket(u64);
 
+/// Where a conversation stands in serving order: higher priority first,
+/// then longer waiting, then lower id (`routing::serving_order` as a key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Place(Reverse<i32>, DateTime<Utc>, i64);
+
+impl Place {
+    fn of(c: &QueuedConversation) -> Self {
+        Place(Reverse(c.priority), c.waiting_since, c.id.0)
+    }
+}
+
 /// Waiting conversations in serving order, with the change log.
+///
+/// Kept in an ordered map with an index by id: a draining backlog removes
+/// thousands of conversations from a list of thousands (twice each: the
+/// assignment's answer and the conversation's dequeue), and a sorted `Vec`
+/// made each removal a scan and a shift of the whole list.
 #[derive(Debug, Default)]
 pub struct Waiting {
-    list: Vec<QueuedConversation>,
+    list: BTreeMap<Place, QueuedConversation>,
+    places: HashMap<ConversationId, Place>,
     /// Number of the last change.
     seq: u64,
     /// Changes not yet covered by every reload in flight.
@@ -43,13 +65,23 @@ pub struct Waiting {
 
 impl Waiting {
     /// In serving order (priority, then age, then id).
-    pub fn list(&self) -> &[QueuedConversation] {
-        &self.list
+    pub fn list(&self) -> impl Iterator<Item = &QueuedConversation> {
+        self.list.values()
+    }
+
+    /// How many wait.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether none waits.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
     }
 
     /// Whether `id` waits here.
     pub fn contains(&self, id: ConversationId) -> bool {
-        self.list.iter().any(|c| c.id == id)
+        self.places.contains_key(&id)
     }
 
     fn record(&mut self, change: Change) {
@@ -63,15 +95,27 @@ impl Waiting {
     fn apply(&mut self, change: Change) {
         match change {
             Change::Enqueued(c) => {
-                self.list.retain(|w| w.id != c.id);
-                // The list stays sorted: insert in place rather than
-                // re-sorting a long queue on every arrival.
-                let at = self
-                    .list
-                    .partition_point(|w| routing::serving_order(w, &c).is_lt());
-                self.list.insert(at, c);
+                self.take(c.id);
+                let place = Place::of(&c);
+                self.places.insert(c.id, place);
+                self.list.insert(place, c);
             }
-            Change::Left(id) => self.list.retain(|w| w.id != id),
+            Change::Left(id) => self.take(id),
+        }
+    }
+
+    fn take(&mut self, id: ConversationId) {
+        if let Some(place) = self.places.remove(&id) {
+            self.list.remove(&place);
+        }
+    }
+
+    /// Replaces the whole list with `rows`.
+    fn replace(&mut self, rows: Vec<QueuedConversation>) {
+        self.list.clear();
+        self.places.clear();
+        for c in rows {
+            self.apply(Change::Enqueued(c));
         }
     }
 
@@ -111,8 +155,7 @@ impl Waiting {
         let fresh = self.applied.is_none_or(|a| start > a);
         let replaced = match rows {
             Some(rows) if fresh => {
-                self.list = rows;
-                self.list.sort_by(routing::serving_order);
+                self.replace(rows);
                 let since: Vec<Change> = self
                     .log
                     .iter()
@@ -142,6 +185,7 @@ impl Waiting {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::routing;
     use chrono::{DateTime, Duration, Utc};
     use std::collections::BTreeMap;
 
@@ -159,7 +203,7 @@ mod tests {
     }
 
     fn ids(w: &Waiting) -> Vec<i64> {
-        w.list().iter().map(|c| c.id.0).collect()
+        w.list().map(|c| c.id.0).collect()
     }
 
     #[test]
@@ -272,10 +316,11 @@ mod tests {
                 }
                 // Team queues plan over the list as it stands
                 // (`routing::plan_in_order`): it is always in serving order.
-                proptest::prop_assert!(w
-                    .list()
+                let list: Vec<&QueuedConversation> = w.list().collect();
+                proptest::prop_assert!(list
                     .windows(2)
-                    .all(|p| routing::serving_order(&p[0], &p[1]).is_lt()));
+                    .all(|p| routing::serving_order(p[0], p[1]).is_lt()));
+                proptest::prop_assert_eq!(w.len(), list.len());
                 let mut want = truth.clone();
                 want.sort_unstable();
                 let mut got = ids(&w);
