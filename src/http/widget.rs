@@ -337,7 +337,11 @@ async fn start(
     )
     .await?;
     let id = ConversationId(conversation.id);
-    store::conversations::require_skills(&txn, id, &routed.required).await?;
+    // A new conversation has no skills to replace: only write some.
+    if !routed.required.is_empty() {
+        store::conversations::require_skills(&txn, id, &routed.required).await?;
+    }
+    let with_message = first_message.is_some();
     if let Some(text) = first_message {
         // A brand-new conversation has no actor yet, so writing its first
         // message here cannot race the single writer; the actor loads it.
@@ -358,10 +362,17 @@ async fn start(
         )
         .await?;
     }
-    let conversation = store::conversations::find(&txn, id)
-        .await?
-        .ok_or_else(|| ApiError::Internal("new conversation vanished".into()))?;
-    let view = store::conversations::view(&txn, conversation.clone()).await?;
+    // Only the message changed the row since its insert returned it. The
+    // view needs no reads: nothing has tagged or rated it yet. (Each read
+    // is a round trip on the path from a customer's arrival to an agent.)
+    let conversation = if with_message {
+        store::conversations::find(&txn, id)
+            .await?
+            .ok_or_else(|| ApiError::Internal("new conversation vanished".into()))?
+    } else {
+        conversation
+    };
+    let view = store::conversations::new_view(conversation.clone(), &visitor)?;
     txn.commit().await?;
     // Open conversations keep a live actor (idle and SLA timers run in
     // it, as for those the Router activates at start). With triage, that

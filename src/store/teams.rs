@@ -72,6 +72,23 @@ pub async fn find(
     Ok(teams::Entity::find_by_id(id.0).one(db).await?)
 }
 
+/// The team conversation `id` is routed to, if any, in one read (a
+/// conversation's actor reads it beside the conversation itself at start).
+pub async fn of_conversation(
+    db: &impl ConnectionTrait,
+    id: crate::domain::ConversationId,
+) -> Result<Option<teams::Model>, StoreError> {
+    let team = sea_orm::sea_query::Query::select()
+        .column(conversations::Column::TeamId)
+        .from(conversations::Entity)
+        .and_where(conversations::Column::Id.eq(id.0))
+        .to_owned();
+    Ok(teams::Entity::find()
+        .filter(teams::Column::Id.in_subquery(team))
+        .one(db)
+        .await?)
+}
+
 /// Lists teams by ascending id, one page after `after_id`.
 pub async fn list(
     db: &impl ConnectionTrait,

@@ -276,3 +276,36 @@ on_both! {
         assert!(ca.updated_at > cb.updated_at);
     }
 }
+
+on_both! {
+    async fn a_new_conversations_view_built_without_reads_is_the_one_read_back(app) {
+        use switchboard::domain::conversation::ConversationState;
+        let (visitor, row) = store::conversations::create_with_visitor(
+            &app.db,
+            store::conversations::NewConversation {
+                name: Some("Ada".into()),
+                email: Some("ada@example.test".into()),
+                user_agent: Some("Firefox".into()),
+                page_url: Some("https://shop.example/cart".into()),
+                issue_type: Some("billing".into()),
+                language: Some("en".into()),
+                attributes: serde_json::json!({"plan": "pro"}),
+                team: None,
+                state: ConversationState::Queued,
+                priority: 2,
+                offline: false,
+            },
+        )
+        .await
+        .unwrap();
+        let built = store::conversations::new_view(row.clone(), &visitor).unwrap();
+        let stored = store::conversations::find(&app.db, switchboard::domain::ConversationId(row.id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored, row, "the insert returned the row as stored");
+        let read = store::conversations::view(&app.db, stored).await.unwrap();
+        assert_eq!(serde_json::to_value(&built).unwrap(), serde_json::to_value(&read).unwrap());
+        assert_eq!(built.visitor.name.as_deref(), Some("Ada"));
+    }
+}
