@@ -369,15 +369,6 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
             },
         }
     }
-    // The views of every assignment of the group in one read of each
-    // table they draw on, instead of one each per assignment.
-    if !assigned.is_empty() {
-        let rows: Vec<conversations::Model> = assigned.iter().map(|(_, r)| r.clone()).collect();
-        let views = store::conversations::views(&txn, rows).await?;
-        for ((i, row), view) in assigned.into_iter().zip(views) {
-            results[i] = Some(Outcome::Assign(Box::new(Ok((row, view)))));
-        }
-    }
     let batches: Vec<(ConversationId, &[NewMessage])> =
         claimed.iter().map(|(_, c, b)| (*c, *b)).collect();
     let mut rows = store::messages::insert(&txn, &batches, now)
@@ -388,8 +379,42 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
         results[*i] = Some(Outcome::Messages(Ok(mine)));
     }
     txn.commit().await?;
+    // The views of every assignment of the group: after the commit (not
+    // holding the write lock), in one read of each table they draw on, the
+    // three at once.
+    if !assigned.is_empty() {
+        let rows: Vec<conversations::Model> = assigned.iter().map(|(_, r)| r.clone()).collect();
+        let views = assigned_views(db, rows).await;
+        for ((i, row), view) in assigned.into_iter().zip(views) {
+            results[i] = Some(Outcome::Assign(Box::new(
+                view.map(|v| (row, v)).map_err(ChangeError::Store),
+            )));
+        }
+    }
     results
         .into_iter()
         .map(|r| r.ok_or_else(writer_gone))
         .collect()
+}
+
+/// The views of committed assignments. They are committed whatever this
+/// read does, so a failed read (the pool exhausted, say) must not turn them
+/// into refusals (the group would be retried and refused as taken, and the
+/// conversations' actors would believe them still waiting): it gives views
+/// from the rows alone (no visitor details, tags or rating in that one
+/// frame; the next change sends them again) and says so in the log.
+async fn assigned_views(
+    db: &Db,
+    rows: Vec<conversations::Model>,
+) -> Vec<Result<ConversationView, StoreError>> {
+    match store::conversations::views_at_once(db, rows.clone()).await {
+        Ok(views) => views.into_iter().map(Ok).collect(),
+        Err(e) => {
+            tracing::warn!(assignments = rows.len(), error = %e,
+                "could not read the views of committed assignments; sending them from the rows alone");
+            rows.into_iter()
+                .map(store::conversations::view_from_row)
+                .collect()
+        }
+    }
 }
