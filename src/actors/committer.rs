@@ -383,9 +383,9 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
     // holding the write lock), in one read of each table they draw on, the
     // three at once.
     if !assigned.is_empty() {
-        let rows: Vec<conversations::Model> = assigned.iter().map(|(_, r)| r.clone()).collect();
-        let views = assigned_views(db, rows).await;
-        for ((i, row), view) in assigned.into_iter().zip(views) {
+        let (slots, rows): (Vec<usize>, Vec<conversations::Model>) = assigned.into_iter().unzip();
+        let views = assigned_views(db, &rows).await;
+        for ((i, row), view) in slots.into_iter().zip(rows).zip(views) {
             results[i] = Some(Outcome::Assign(Box::new(
                 view.map(|v| (row, v)).map_err(ChangeError::Store),
             )));
@@ -405,14 +405,15 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
 /// frame; the next change sends them again) and says so in the log.
 async fn assigned_views(
     db: &Db,
-    rows: Vec<conversations::Model>,
+    rows: &[conversations::Model],
 ) -> Vec<Result<ConversationView, StoreError>> {
-    match store::conversations::views_at_once(db, rows.clone()).await {
+    match store::conversations::views_at_once(db, rows).await {
         Ok(views) => views.into_iter().map(Ok).collect(),
         Err(e) => {
             tracing::warn!(assignments = rows.len(), error = %e,
                 "could not read the views of committed assignments; sending them from the rows alone");
-            rows.into_iter()
+            rows.iter()
+                .cloned()
                 .map(store::conversations::view_from_row)
                 .collect()
         }

@@ -127,7 +127,13 @@ impl Router {
     /// context it would be polled again on each of the Router's wakes.
     fn refresh_agent_in_teams(&mut self, ctx: &Context<Self>, agent: UserId) {
         self.agents_to_tell.insert(agent);
-        if self.telling_teams {
+        self.tell_teams(ctx);
+    }
+
+    /// Starts the read of [`Self::refresh_agent_in_teams`] for the agents
+    /// asked for, unless one runs or none is asked for.
+    fn tell_teams(&mut self, ctx: &Context<Self>) {
+        if self.telling_teams || self.agents_to_tell.is_empty() {
             return;
         }
         self.telling_teams = true;
@@ -442,9 +448,7 @@ impl Handler<TeamsTold> for Router {
 
     fn handle(&mut self, _: TeamsTold, ctx: &mut Self::Context) {
         self.telling_teams = false;
-        if let Some(next) = self.agents_to_tell.iter().next().copied() {
-            self.refresh_agent_in_teams(ctx, next);
-        }
+        self.tell_teams(ctx);
     }
 }
 

@@ -11,13 +11,10 @@
 //! changes logged since replayed on top. A result older than one already
 //! applied is dropped.
 
-use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Utc};
-
 use crate::domain::ConversationId;
-use crate::domain::routing::QueuedConversation;
+use crate::domain::routing::{self, QueuedConversation};
 
 /// One change to the waiting list.
 #[derive(Debug, Clone)]
@@ -32,16 +29,8 @@ enum Change {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadTicket(u64);
 
-/// Where a conversation stands in serving order: higher priority first,
-/// then longer waiting, then lower id (`routing::serving_order` as a key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Place(Reverse<i32>, DateTime<Utc>, i64);
-
-impl Place {
-    fn of(c: &QueuedConversation) -> Self {
-        Place(Reverse(c.priority), c.waiting_since, c.id.0)
-    }
-}
+/// Where a conversation stands in serving order (`routing::serving_key`).
+type Place = (std::cmp::Reverse<i32>, chrono::DateTime<chrono::Utc>, i64);
 
 /// Waiting conversations in serving order, with the change log.
 ///
@@ -69,16 +58,6 @@ impl Waiting {
         self.list.values()
     }
 
-    /// How many wait.
-    pub fn len(&self) -> usize {
-        self.list.len()
-    }
-
-    /// Whether none waits.
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
     /// Whether `id` waits here.
     pub fn contains(&self, id: ConversationId) -> bool {
         self.places.contains_key(&id)
@@ -96,7 +75,7 @@ impl Waiting {
         match change {
             Change::Enqueued(c) => {
                 self.take(c.id);
-                let place = Place::of(&c);
+                let place = routing::serving_key(&c);
                 self.places.insert(c.id, place);
                 self.list.insert(place, c);
             }
@@ -185,7 +164,6 @@ impl Waiting {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::routing;
     use chrono::{DateTime, Duration, Utc};
     use std::collections::BTreeMap;
 
@@ -320,7 +298,7 @@ mod tests {
                 proptest::prop_assert!(list
                     .windows(2)
                     .all(|p| routing::serving_order(p[0], p[1]).is_lt()));
-                proptest::prop_assert_eq!(w.len(), list.len());
+                proptest::prop_assert_eq!(w.places.len(), list.len(), "the id index matches the list");
                 let mut want = truth.clone();
                 want.sort_unstable();
                 let mut got = ids(&w);

@@ -51,10 +51,13 @@ pub struct QueuedConversation {
 
 /// Serving order: priority (high first), then age (oldest first), then id.
 pub fn serving_order(a: &QueuedConversation, b: &QueuedConversation) -> Ordering {
-    b.priority
-        .cmp(&a.priority)
-        .then(a.waiting_since.cmp(&b.waiting_since))
-        .then(a.id.0.cmp(&b.id.0))
+    serving_key(a).cmp(&serving_key(b))
+}
+
+/// Where a conversation stands in serving order, as a sortable key:
+/// higher priority first, then longer waiting, then lower id.
+pub fn serving_key(c: &QueuedConversation) -> (std::cmp::Reverse<i32>, DateTime<Utc>, i64) {
+    (std::cmp::Reverse(c.priority), c.waiting_since, c.id.0)
 }
 
 /// Whether `agent` may take `conv` now.

@@ -137,15 +137,15 @@ pub async fn views(
 /// the commit.
 pub async fn views_at_once(
     db: &super::Db,
-    rows: Vec<conversations::Model>,
+    rows: &[conversations::Model],
 ) -> Result<Vec<ConversationView>, StoreError> {
     let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
     let (visitors, ratings, tags) = futures_util::try_join!(
-        visitors_of(db, &rows),
+        visitors_of(db, rows),
         super::csat::for_conversations(db, &ids),
         tags_of(db, &ids),
     )?;
-    assemble_views(rows, visitors, ratings, tags)
+    assemble_views(rows.iter().cloned(), visitors, ratings, tags)
 }
 
 /// The visitors of `rows`, by id.
@@ -186,7 +186,7 @@ async fn tags_of(
 }
 
 fn assemble_views(
-    rows: Vec<conversations::Model>,
+    rows: impl IntoIterator<Item = conversations::Model>,
     visitors: HashMap<i64, visitors::Model>,
     mut ratings: HashMap<i64, entity::csat_ratings::Model>,
     mut tags: HashMap<i64, Vec<String>>,
@@ -640,22 +640,27 @@ fn agent_has_room(agent: UserId, require_online: bool) -> sea_orm::sea_query::Se
                 .eq(ConversationState::Assigned.as_str()),
         )
         .to_owned();
-    let mut fit = Query::select();
-    fit.expr(Expr::val(1))
+    Query::select()
+        .expr(Expr::val(1))
         .from(users::Entity)
-        .and_where(Expr::col((users::Entity, users::Column::Id)).eq(agent.0))
-        .and_where(Expr::col((users::Entity, users::Column::Active)).eq(true))
+        .cond_where(agent_available(agent, require_online))
         .and_where(
             Expr::col((users::Entity, users::Column::Capacity))
                 .gt(Expr::SubQuery(None, Box::new(load.into()))),
-        );
+        )
+        .to_owned()
+}
+
+/// The agent's row, if it is active (and, with `require_online`, online).
+fn agent_available(agent: UserId, require_online: bool) -> Condition {
+    let cond = Condition::all()
+        .add(users::Column::Id.eq(agent.0))
+        .add(users::Column::Active.eq(true));
     if require_online {
-        fit.and_where(
-            Expr::col((users::Entity, users::Column::Status))
-                .eq(crate::domain::AgentStatus::Online.as_str()),
-        );
+        cond.add(users::Column::Status.eq(crate::domain::AgentStatus::Online.as_str()))
+    } else {
+        cond
     }
-    fit
 }
 
 /// Why [`assign`] wrote nothing, read in the same transaction: the agent is
@@ -665,12 +670,11 @@ async fn why_not_assigned(
     agent: UserId,
     require_online: bool,
 ) -> ChangeError {
-    let mut find_agent = users::Entity::find_by_id(agent.0).filter(users::Column::Active.eq(true));
-    if require_online {
-        find_agent = find_agent
-            .filter(users::Column::Status.eq(crate::domain::AgentStatus::Online.as_str()));
-    }
-    let capacity = match find_agent.one(db).await {
+    let found = users::Entity::find()
+        .filter(agent_available(agent, require_online))
+        .one(db)
+        .await;
+    let capacity = match found {
         Ok(Some(u)) => i64::from(u.capacity),
         Ok(None) => return ChangeError::AgentUnavailable,
         Err(e) => return StoreError::from(e).into(),

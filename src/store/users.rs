@@ -363,11 +363,9 @@ pub async fn team_ids_of(
 
 /// Ids of the teams a user belongs to.
 pub async fn team_ids(db: &impl ConnectionTrait, id: UserId) -> Result<Vec<TeamId>, StoreError> {
-    Ok(team_members::Entity::find()
-        .filter(team_members::Column::UserId.eq(id.0))
-        .all(db)
+    Ok(team_ids_of(db, &[id])
         .await?
         .into_iter()
-        .map(|m| TeamId(m.team_id))
+        .map(|(_, t)| t)
         .collect())
 }

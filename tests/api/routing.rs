@@ -175,6 +175,32 @@ on_both! {
         assert!(got["conversation"]["assignee_id"] == a.id);
     }
 
+    async fn capacity_freed_in_one_team_is_used_by_the_agents_other_team(app) {
+        // Invariant 5 across teams: the close in Sales tells only Sales'
+        // queue directly; Billing learns the agent has room through the
+        // Router's read of the agent's teams.
+        let admin = app.admin_token().await;
+        let sales = team(&app, &admin, json!({"name": "Sales"})).await;
+        let billing = team(&app, &admin, json!({"name": "Billing"})).await;
+        for (name, t) in [("sales", sales), ("billing", billing)] {
+            let res = app.post("/api/v1/routing-rules", &admin, json!({
+                "name": name, "conditions": {"issue_type": name}, "team_id": t
+            })).await;
+            assert_eq!(res.status(), 201);
+        }
+        let a = app.create_user(&admin, "agent", json!({"team_ids": [sales, billing], "capacity": 1})).await;
+        online(&app, &a).await;
+        let (s, _) = widget_session(&app, json!({"issue_type": "sales"})).await;
+        eventually(&app, &admin, s, "assigned", |c| c["assignee_id"] == a.id).await;
+        let (b, _) = widget_session(&app, json!({"issue_type": "billing"})).await;
+        assert_eq!(conversation(&app, &admin, b).await["team_id"], billing);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(conversation(&app, &admin, b).await["state"], "queued", "the agent is full");
+        let res = app.post(&format!("/api/v1/conversations/{s}/close"), &a.token, json!({})).await;
+        assert_eq!(res.status(), 200);
+        eventually(&app, &admin, b, "assigned", |c| c["assignee_id"] == a.id).await;
+    }
+
     async fn skills_and_levels_decide_who_may_take_a_conversation(app) {
         let admin = app.admin_token().await;
         let t = team(&app, &admin, json!({"name": "Support"})).await;

@@ -309,3 +309,38 @@ on_both! {
         assert_eq!(built.visitor.name.as_deref(), Some("Ada"));
     }
 }
+
+on_both! {
+    async fn an_assignment_to_an_agent_another_transaction_is_filling_waits_and_is_refused(app) {
+        // Invariant 4 across transactions (two nodes' group commits): the
+        // second assignment to an agent with room for one must wait for the
+        // first transaction and then count its conversation. On PostgreSQL
+        // that is the agent's row lock; without it the second update's
+        // count would not see the first, uncommitted, assignment.
+        use switchboard::domain::conversation::ConversationState;
+        use switchboard::store::conversations::{ChangeError, Fence};
+        let agent = store::users::insert(&app.db, &new_user("one@test.local")).await.unwrap();
+        app.db.execute_raw(Statement::from_string(app.db.get_database_backend(),
+            format!("UPDATE users SET status = 'online', capacity = 1 WHERE id = {}", agent.id)))
+            .await.unwrap();
+        let agent = UserId(agent.id);
+        let (a, b) = (bare_conversation(&app).await, bare_conversation(&app).await);
+        let first = store::begin(&app.db).await.unwrap();
+        store::conversations::assign(&first, a, Fence::default(), agent, &[ConversationState::Queued], true)
+            .await
+            .unwrap();
+        let db = app.db.clone();
+        let second = tokio::spawn(async move {
+            let txn = store::begin(&db).await.map_err(StoreError::from)?;
+            let res = store::conversations::assign(&txn, b, Fence::default(), agent, &[ConversationState::Queued], true).await;
+            txn.commit().await.map_err(StoreError::from)?;
+            Ok::<_, StoreError>(res)
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!second.is_finished(), "the second assignment waits for the first transaction");
+        first.commit().await.unwrap();
+        let res = second.await.unwrap().unwrap();
+        assert!(matches!(res, Err(ChangeError::AtCapacity)), "{res:?}");
+        assert_eq!(store::conversations::load_of(&app.db, agent).await.unwrap(), 1);
+    }
+}
