@@ -16,11 +16,11 @@
 //! refused (agent away or full, conversation no longer waiting) writes
 //! nothing and is answered alone.
 //!
-//! On SQLite the message batches of a group go to
-//! [`crate::store::sqlite_writer`] — one hand-over to a thread with its own
-//! connection instead of a hand-over per statement through the pool — and
-//! only assignments take the pool's transaction. On PostgreSQL everything
-//! goes through the pool, in one transaction.
+//! On SQLite a group goes to [`crate::store::sqlite_writer`] — one
+//! hand-over to a thread with its own connection instead of a hand-over per
+//! statement through the pool; only the views of its assignments are read
+//! through the pool, after the commit. On PostgreSQL everything goes
+//! through the pool, in one transaction.
 //!
 //! A batch whose conversation refuses it (its `last_seq` moved or its fence
 //! changed: another writer) is answered `Stale` and the others proceed.
@@ -37,8 +37,14 @@ use crate::domain::protocol::ConversationView;
 use crate::domain::{ConversationId, UserId};
 use crate::store::conversations::{ChangeError, Fence};
 use crate::store::messages::NewMessage;
-use crate::store::sqlite_writer::{Batch, BatchOutcome, SqliteWriter};
+use crate::store::sqlite_writer::{Assignment, Batch, BatchOutcome, Group, SqliteWriter};
 use crate::store::{self, Db, StoreError};
+
+/// The states an automatic assignment takes a conversation from, and
+/// whether its agent must be online: the queue only assigns waiting
+/// conversations to agents who are there.
+const AUTO_FROM: &[ConversationState] = &[ConversationState::Queued];
+const AUTO_REQUIRES_ONLINE: bool = true;
 
 /// Most requests in one transaction.
 const MAX_GROUP: usize = 256;
@@ -132,8 +138,8 @@ impl Request {
                 *conversation,
                 *fence,
                 *agent,
-                &[ConversationState::Queued],
-                true,
+                AUTO_FROM,
+                AUTO_REQUIRES_ONLINE,
             )
             .await
             {
@@ -258,44 +264,54 @@ async fn writer(db: Db, sqlite: Option<SqliteWriter>, mut rx: mpsc::Receiver<Req
     while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
         let group = std::mem::take(&mut group);
         match &sqlite {
-            Some(w) => {
-                let (messages, rest): (Vec<Request>, Vec<Request>) = group
-                    .into_iter()
-                    .partition(|r| matches!(r, Request::Messages { .. }));
-                if !rest.is_empty() {
-                    commit_group(&db, rest).await;
-                }
-                if !messages.is_empty() {
-                    commit_on_sqlite(&db, w, messages).await;
-                }
-            }
+            Some(w) => commit_on_sqlite(&db, w, group).await,
             None => commit_group(&db, group).await,
         }
     }
 }
 
-/// Commits a group of message batches on the SQLite writer thread; if the
-/// group fails, each batch is retried alone through the pool.
+/// Commits a group on the SQLite writer thread: its assignments and message
+/// batches in one transaction, one hand-over. The message batches are
+/// answered first (their acks wait on nothing else), then the assignments,
+/// once their views are read. If the group fails, each request is retried
+/// alone through the pool.
 async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
-    let batches: Vec<Batch> = group
-        .iter()
-        .filter_map(|r| match r {
+    let (assigns, messages): (Vec<Request>, Vec<Request>) = group
+        .into_iter()
+        .partition(|r| matches!(r, Request::Assign { .. }));
+    let mut sent = Group::default();
+    for r in assigns.iter().chain(&messages) {
+        match r {
+            Request::Assign {
+                conversation,
+                fence,
+                agent,
+                ..
+            } => sent.assignments.push(Assignment {
+                conversation: *conversation,
+                update: store::conversations::assign_statement(
+                    *conversation,
+                    *fence,
+                    *agent,
+                    AUTO_FROM,
+                    AUTO_REQUIRES_ONLINE,
+                ),
+            }),
             Request::Messages {
                 conversation,
                 fence,
                 batch,
                 ..
-            } => Some(Batch {
+            } => sent.batches.push(Batch {
                 conversation: *conversation,
                 fence: *fence,
                 messages: Arc::clone(batch),
             }),
-            Request::Assign { .. } => None,
-        })
-        .collect();
-    match writer.commit(batches).await {
-        Ok(outcomes) if outcomes.len() == group.len() => {
-            for (req, out) in group.into_iter().zip(outcomes) {
+        }
+    }
+    match writer.commit(sent).await {
+        Ok(out) if out.assigned.len() == assigns.len() && out.batches.len() == messages.len() => {
+            for (req, out) in messages.into_iter().zip(out.batches) {
                 let res = match out {
                     BatchOutcome::Stored(rows) => Ok(rows),
                     BatchOutcome::Stale => Err(StoreError::Stale(
@@ -304,12 +320,41 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
                 };
                 req.answer(Outcome::Messages(res));
             }
+            answer_assignments(db, assigns.into_iter().zip(out.assigned).collect()).await;
         }
         res => {
             let why = res.err().map(|e| e.to_string()).unwrap_or_default();
+            let group: Vec<Request> = assigns.into_iter().chain(messages).collect();
             tracing::warn!(requests = group.len(), error = %why, "sqlite group commit failed; committing one by one");
             one_by_one(db, group).await;
         }
+    }
+}
+
+/// Answers the assignments of a group the SQLite writer committed: the
+/// views of those made, read together after the commit; for each refused
+/// one, why (read now; nothing was written).
+async fn answer_assignments(db: &Db, results: Vec<(Request, Option<conversations::Model>)>) {
+    let (made, refused): (Vec<_>, Vec<_>) = results.into_iter().partition(|(_, row)| row.is_some());
+    let (reqs, rows): (Vec<Request>, Vec<conversations::Model>) = made
+        .into_iter()
+        .filter_map(|(req, row)| row.map(|row| (req, row)))
+        .unzip();
+    if !rows.is_empty() {
+        let views = assigned_views(db, &rows).await;
+        for ((req, row), view) in reqs.into_iter().zip(rows).zip(views) {
+            let res = view.map(|v| (row, v)).map_err(ChangeError::Store);
+            req.answer(Outcome::Assign(Box::new(res)));
+        }
+    }
+    for (req, _) in refused {
+        let why = match &req {
+            Request::Assign { agent, .. } => {
+                store::conversations::why_not_assigned(db, *agent, AUTO_REQUIRES_ONLINE).await
+            }
+            Request::Messages { .. } => ChangeError::Store(writer_gone()),
+        };
+        req.answer(Outcome::Assign(Box::new(Err(why))));
     }
 }
 

@@ -598,7 +598,43 @@ pub async fn assign(
             .await
             .map_err(StoreError::from)?;
     }
-    let res = transitioned(conversations::Entity::update_many(), fence)
+    let res = assign_update(id, fence, agent, from, require_online)
+        .exec_with_returning(db)
+        .await
+        .map_err(StoreError::from)?;
+    match <[conversations::Model; 1]>::try_from(res) {
+        Ok([row]) => Ok(row),
+        Err(_) => Err(why_not_assigned(db, agent, require_online).await),
+    }
+}
+
+/// [`assign`]'s conditional update with `RETURNING *`, as an SQLite
+/// statement for the SQLite writer thread (`store::sqlite_writer`), which
+/// runs it in its group's transaction: the row returned is the assignment
+/// made, none a refusal ([`why_not_assigned`] tells which). One builder for
+/// both, so the two paths cannot drift apart.
+pub fn assign_statement(
+    id: ConversationId,
+    fence: Fence,
+    agent: UserId,
+    from: &[ConversationState],
+    require_online: bool,
+) -> sea_orm::Statement {
+    use sea_orm::QueryTrait;
+    let mut update = assign_update(id, fence, agent, from, require_online).into_query();
+    update.returning_all();
+    sea_orm::DbBackend::Sqlite.build(&update)
+}
+
+/// The conditional update behind [`assign`] and [`assign_statement`].
+fn assign_update(
+    id: ConversationId,
+    fence: Fence,
+    agent: UserId,
+    from: &[ConversationState],
+    require_online: bool,
+) -> sea_orm::UpdateMany<conversations::Entity> {
+    transitioned(conversations::Entity::update_many(), fence)
         .col_expr(
             conversations::Column::State,
             Expr::value(ConversationState::Assigned.as_str()),
@@ -616,13 +652,6 @@ pub async fn assign(
                 .add(conversations::Column::AssigneeId.ne(agent.0)),
         )
         .filter(Expr::exists(agent_has_room(agent, require_online)))
-        .exec_with_returning(db)
-        .await
-        .map_err(StoreError::from)?;
-    match <[conversations::Model; 1]>::try_from(res) {
-        Ok([row]) => Ok(row),
-        Err(_) => Err(why_not_assigned(db, agent, require_online).await),
-    }
 }
 
 /// `SELECT 1 FROM users WHERE id = agent AND active [AND status = online]
@@ -663,9 +692,10 @@ fn agent_available(agent: UserId, require_online: bool) -> Condition {
     }
 }
 
-/// Why [`assign`] wrote nothing, read in the same transaction: the agent is
-/// not there (or not online), it is full, or else the conversation moved.
-async fn why_not_assigned(
+/// Why [`assign`] wrote nothing, read in the same transaction (or, after a
+/// refusal on the SQLite writer thread, just after it): the agent is not
+/// there (or not online), it is full, or else the conversation moved.
+pub async fn why_not_assigned(
     db: &impl ConnectionTrait,
     agent: UserId,
     require_online: bool,

@@ -1,5 +1,6 @@
-//! The SQLite message writer: group commits of message batches on a thread
-//! of their own, over a connection of their own, in plain synchronous calls.
+//! The SQLite writer: group commits of message batches and automatic
+//! assignments on a thread of their own, over a connection of their own, in
+//! plain synchronous calls.
 //!
 //! Why not through the pool like every other query: sqlx runs each SQLite
 //! connection on a worker thread and hands every statement (and every row it
@@ -8,21 +9,26 @@
 //! one core a node is given each round trip is two context switches — the
 //! largest single cost of a chat message (docs/benchmarks.md §4c). Here the
 //! whole group is one hand-over each way: the committer sends the group, this
-//! thread runs `BEGIN IMMEDIATE`, the conditional `UPDATE` of each
-//! conversation and the `INSERT` of each message as cached prepared
-//! statements, `COMMIT`, and answers.
+//! thread runs `BEGIN IMMEDIATE`, each assignment's conditional `UPDATE`, the
+//! conditional `UPDATE` of each conversation with messages and the `INSERT`
+//! of each message as cached prepared statements, `COMMIT`, and answers.
+//! A draining backlog is thousands of assignments; through the pool each was
+//! a round trip of its own (docs/benchmarks.md §4f).
 //!
-//! The SQL is the same as `store::messages::claim`/`insert` (PostgreSQL and
-//! everything else keep using those); values are stored in the formats the
-//! pool's driver reads back (timestamps as RFC 3339 text with nanoseconds,
-//! JSON as text). Durability is the pool's: WAL with `synchronous=FULL`.
+//! Assignments arrive as statements built by `store::conversations` (the
+//! builder the pool's path uses, rendered for SQLite), so their SQL has one
+//! source. The message SQL is the same as `store::messages::claim`/`insert`
+//! (PostgreSQL and everything else keep using those); values are stored in
+//! the formats the pool's driver reads back (timestamps as RFC 3339 text
+//! with nanoseconds, JSON as text). Durability is the pool's: WAL with
+//! `synchronous=FULL`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use entity::messages;
+use entity::{conversations, messages};
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
@@ -60,20 +66,56 @@ pub enum BatchOutcome {
     Stale,
 }
 
+/// One automatic assignment in a group: the conditional update of
+/// `store::conversations::assign_statement` (`RETURNING *`).
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    /// The conversation assigned.
+    pub conversation: ConversationId,
+    /// The update; it returns the changed row, or nothing when refused.
+    pub update: sea_orm::Statement,
+}
+
+/// What a group holds: assignments and message batches, committed together.
+#[derive(Debug, Default)]
+pub struct Group {
+    /// Automatic assignments, run first.
+    pub assignments: Vec<Assignment>,
+    /// Message batches.
+    pub batches: Vec<Batch>,
+}
+
+/// What a committed group came to, in the order of its [`Group`].
+#[derive(Debug)]
+pub struct GroupOutcome {
+    /// Per assignment: the row as committed, or `None` when refused
+    /// (nothing written).
+    pub assigned: Vec<Option<conversations::Model>>,
+    /// Per batch.
+    pub batches: Vec<BatchOutcome>,
+}
+
 /// Why a group did not commit: nothing of it was written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriterError {
     /// SQLite refused (constraint, I/O, lock timeout, …).
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A statement holds a value of a type this writer does not bind (the
+    /// committer then writes the group through the pool).
+    #[error("cannot bind a {0} value on the sqlite writer")]
+    Unbindable(&'static str),
+    /// A returned column does not parse as the pool's driver would read it.
+    #[error("cannot read column {0} on the sqlite writer")]
+    Unreadable(&'static str),
     /// The writer thread is gone.
     #[error("the sqlite writer thread stopped")]
     Gone,
 }
 
 struct Job {
-    batches: Vec<Batch>,
-    reply: oneshot::Sender<Result<Vec<BatchOutcome>, WriterError>>,
+    group: Group,
+    reply: oneshot::Sender<Result<GroupOutcome, WriterError>>,
 }
 
 /// The way to hand groups to the writer thread. Cheap to clone; the thread
@@ -94,11 +136,12 @@ impl SqliteWriter {
             .spawn(move || {
                 for job in rx {
                     let started = Instant::now();
-                    let res = commit_group(&mut conn, &job.batches);
+                    let res = commit_group(&mut conn, &job.group);
                     let took = started.elapsed();
                     if took > SLOW_COMMIT {
                         tracing::warn!(
-                            batches = job.batches.len(),
+                            assignments = job.group.assignments.len(),
+                            batches = job.group.batches.len(),
                             took_ms = took.as_secs_f64() * 1e3,
                             "slow sqlite group commit"
                         );
@@ -121,12 +164,13 @@ impl SqliteWriter {
         Some(opts.get_filename().to_path_buf())
     }
 
-    /// Commits `batches` in one transaction; each batch is stored or
-    /// `Stale`. `Err` means nothing was written.
-    pub async fn commit(&self, batches: Vec<Batch>) -> Result<Vec<BatchOutcome>, WriterError> {
+    /// Commits `group` in one transaction; each assignment is made or
+    /// refused, each batch stored or `Stale`. `Err` means nothing was
+    /// written.
+    pub async fn commit(&self, group: Group) -> Result<GroupOutcome, WriterError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Job { batches, reply })
+            .send(Job { group, reply })
             .map_err(|_| WriterError::Gone)?;
         rx.await.map_err(|_| WriterError::Gone)?
     }
@@ -152,13 +196,113 @@ const INSERT: &str = "INSERT INTO messages \
      (conversation_id, seq, client_msg_id, sender_kind, sender_id, sender_name, text, attachments, created_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8)";
 
-fn commit_group(
-    conn: &mut Connection,
+fn commit_group(conn: &mut Connection, group: &Group) -> Result<GroupOutcome, WriterError> {
+    let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut assigned = Vec::with_capacity(group.assignments.len());
+    for a in &group.assignments {
+        let values = bind(&a.update)?;
+        let mut update = txn.prepare_cached(&a.update.sql)?;
+        let mut rows = update.query(rusqlite::params_from_iter(values))?;
+        let row = match rows.next()? {
+            Some(r) => Some(conversation_row(r)?),
+            None => None,
+        };
+        assigned.push(row);
+    }
+    let batches = write_batches(&txn, &group.batches)?;
+    txn.commit()?;
+    Ok(GroupOutcome { assigned, batches })
+}
+
+/// The values of a statement built by sea-query, as SQLite stores what the
+/// pool's driver writes (booleans as integers, timestamps as
+/// [`timestamp`] text, JSON as text).
+fn bind(stmt: &sea_orm::Statement) -> Result<Vec<rusqlite::types::Value>, WriterError> {
+    use rusqlite::types::Value as Sql;
+    use sea_orm::Value as V;
+    let Some(values) = &stmt.values else {
+        return Ok(Vec::new());
+    };
+    values
+        .0
+        .iter()
+        .map(|v| {
+            Ok(match v {
+                V::Bool(b) => b.map_or(Sql::Null, |b| Sql::Integer(i64::from(b))),
+                V::TinyInt(n) => n.map_or(Sql::Null, |n| Sql::Integer(n.into())),
+                V::SmallInt(n) => n.map_or(Sql::Null, |n| Sql::Integer(n.into())),
+                V::Int(n) => n.map_or(Sql::Null, |n| Sql::Integer(n.into())),
+                V::BigInt(n) => n.map_or(Sql::Null, Sql::Integer),
+                V::String(t) => t.clone().map_or(Sql::Null, Sql::Text),
+                V::Json(j) => j.as_ref().map_or(Sql::Null, |j| Sql::Text(j.to_string())),
+                V::ChronoDateTimeUtc(t) => t.map_or(Sql::Null, |t| Sql::Text(timestamp(t))),
+                _ => return Err(WriterError::Unbindable("non-integer, non-text")),
+            })
+        })
+        .collect()
+}
+
+/// A `conversations` row as the pool's driver reads it (the parity test in
+/// `tests/api/store.rs` compares the two field by field).
+fn conversation_row(r: &rusqlite::Row<'_>) -> Result<conversations::Model, WriterError> {
+    let time = |col: &'static str| -> Result<DateTime<Utc>, WriterError> {
+        parse_time(&r.get::<_, String>(col)?).ok_or(WriterError::Unreadable(col))
+    };
+    let maybe_time = |col: &'static str| -> Result<Option<DateTime<Utc>>, WriterError> {
+        r.get::<_, Option<String>>(col)?
+            .map(|t| parse_time(&t).ok_or(WriterError::Unreadable(col)))
+            .transpose()
+    };
+    let attributes: String = r.get("attributes")?;
+    Ok(conversations::Model {
+        id: r.get("id")?,
+        visitor_id: r.get("visitor_id")?,
+        team_id: r.get("team_id")?,
+        assignee_id: r.get("assignee_id")?,
+        state: r.get("state")?,
+        priority: r.get("priority")?,
+        issue_type: r.get("issue_type")?,
+        language: r.get("language")?,
+        channel: r.get("channel")?,
+        attributes: serde_json::from_str(&attributes)
+            .map_err(|_| WriterError::Unreadable("attributes"))?,
+        offline: r.get("offline")?,
+        version: r.get("version")?,
+        owner_token: r.get("owner_token")?,
+        last_seq: r.get("last_seq")?,
+        customer_last_read_seq: r.get("customer_last_read_seq")?,
+        agent_last_read_seq: r.get("agent_last_read_seq")?,
+        customer_unread: r.get("customer_unread")?,
+        agent_unread: r.get("agent_unread")?,
+        waiting_since: maybe_time("waiting_since")?,
+        first_response_at: maybe_time("first_response_at")?,
+        closed_at: maybe_time("closed_at")?,
+        closed_reason: r.get("closed_reason")?,
+        created_at: time("created_at")?,
+        updated_at: time("updated_at")?,
+    })
+}
+
+/// A stored timestamp: RFC 3339 as written here and by the pool's driver,
+/// or SQLite's own `YYYY-MM-DD HH:MM:SS[.f]` (UTC).
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+/// The message batches of a group, in its transaction.
+fn write_batches(
+    txn: &rusqlite::Transaction<'_>,
     batches: &[Batch],
 ) -> Result<Vec<BatchOutcome>, WriterError> {
     let now = Utc::now();
     let stamp = timestamp(now);
-    let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut out = Vec::with_capacity(batches.len());
     {
         let mut claim = txn.prepare_cached(CLAIM)?;
@@ -217,7 +361,6 @@ fn commit_group(
             out.push(BatchOutcome::Stored(rows));
         }
     }
-    txn.commit()?;
     Ok(out)
 }
 

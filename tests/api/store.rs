@@ -278,6 +278,62 @@ on_both! {
 }
 
 on_both! {
+    async fn an_automatic_assignment_answers_the_row_and_view_the_pool_reads_back(app) {
+        // On SQLite the app's committer assigns on the writer thread, whose
+        // own connection returns the row and parses it: it must be the row
+        // the pool reads, field by field, with every kind of column set.
+        use switchboard::domain::conversation::ConversationState;
+        use switchboard::store::conversations::Fence;
+        let committer = app_committer(&app);
+        let agent = store::users::insert(&app.db, &new_user("parity@test.local")).await.unwrap();
+        let team = store::teams::insert(&app.db, &store::teams::NewTeam {
+            name: TeamName::parse("Parity").unwrap(), fallback_team: None, overflow_after_s: None, auto_assign: false,
+            sla_first_response_s: None, sla_resolution_s: None,
+        }).await.unwrap();
+        app.db.execute_raw(Statement::from_string(app.db.get_database_backend(),
+            format!("UPDATE users SET status = 'online', capacity = 3 WHERE id = {}", agent.id)))
+            .await.unwrap();
+        let (_, created) = store::conversations::create_with_visitor(
+            &app.db,
+            store::conversations::NewConversation {
+                name: Some("Ada".into()),
+                email: Some("ada@example.test".into()),
+                user_agent: None,
+                page_url: None,
+                issue_type: Some("billing".into()),
+                language: Some("en".into()),
+                attributes: serde_json::json!({"plan": "pro", "seats": 3, "vip": true}),
+                team: Some(TeamId(team.id)),
+                state: ConversationState::Queued,
+                priority: 2,
+                offline: true,
+            },
+        )
+        .await
+        .unwrap();
+        let id = switchboard::domain::ConversationId(created.id);
+        // A timestamp written by the pool's driver in a nullable column.
+        {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+            entity::conversations::Entity::update_many()
+                .col_expr(entity::conversations::Column::FirstResponseAt, Expr::value(Utc::now()))
+                .filter(entity::conversations::Column::Id.eq(created.id))
+                .exec(&app.db)
+                .await
+                .unwrap();
+        }
+        let (row, view) = committer.assign(id, Fence::default(), UserId(agent.id)).await.unwrap();
+        let stored = store::conversations::find(&app.db, id).await.unwrap().unwrap();
+        assert_eq!(row, stored);
+        assert_eq!((row.state.as_str(), row.assignee_id, row.waiting_since), (ConversationState::Assigned.as_str(), Some(agent.id), None));
+        assert_eq!(row.version, created.version + 1);
+        assert!(row.updated_at > created.updated_at);
+        let read = store::conversations::view(&app.db, stored).await.unwrap();
+        assert_eq!(serde_json::to_value(&view).unwrap(), serde_json::to_value(&read).unwrap());
+    }
+}
+
+on_both! {
     async fn a_new_conversations_view_built_without_reads_is_the_one_read_back(app) {
         use switchboard::domain::conversation::ConversationState;
         let (visitor, row) = store::conversations::create_with_visitor(
