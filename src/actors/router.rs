@@ -34,6 +34,9 @@ struct AgentSockets {
 /// hosts (their node died) and takes them, so their timers keep running.
 const SWEEP: Duration = Duration::from_secs(10);
 
+/// How long a failed read of agents' teams waits before it is tried again.
+const TELL_TEAMS_RETRY: Duration = Duration::from_secs(1);
+
 /// Registry and supervisor of this node's actors.
 pub struct Router {
     db: Db,
@@ -142,7 +145,7 @@ impl Router {
         let bus = self.bus.clone();
         let me = ctx.address();
         actix_rt::spawn(async move {
-            match store::users::team_ids_of(&db, &agents).await {
+            let failed = match store::users::team_ids_of(&db, &agents).await {
                 Ok(memberships) => {
                     for (agent, t) in memberships {
                         // The queue may run on another node.
@@ -153,12 +156,18 @@ impl Router {
                             }
                         }
                     }
+                    Vec::new()
                 }
                 Err(e) => {
-                    tracing::warn!(agents = agents.len(), error = %e, "could not read agents' teams")
+                    // The queues rely on this read alone to see the loads
+                    // change: ask again (not at once: a store that is down
+                    // would make it a busy loop).
+                    tracing::warn!(agents = agents.len(), error = %e, "could not read agents' teams; retrying");
+                    tokio::time::sleep(TELL_TEAMS_RETRY).await;
+                    agents
                 }
-            }
-            me.do_send(TeamsTold);
+            };
+            me.do_send(TeamsTold { failed });
         });
     }
 
@@ -441,13 +450,17 @@ pub enum AgentEvent {
 /// were told; agents asked for meanwhile get the next read.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct TeamsTold;
+struct TeamsTold {
+    /// Agents whose teams could not be read: asked for again.
+    failed: Vec<UserId>,
+}
 
 impl Handler<TeamsTold> for Router {
     type Result = ();
 
-    fn handle(&mut self, _: TeamsTold, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: TeamsTold, ctx: &mut Self::Context) {
         self.telling_teams = false;
+        self.agents_to_tell.extend(msg.failed);
         self.tell_teams(ctx);
     }
 }

@@ -53,6 +53,13 @@ pub struct TeamQueue {
     /// answered yet: not offered again, and an agent's pending assignments
     /// count in its load, which a reload from the store cannot see yet.
     in_flight: HashMap<ConversationId, Option<UserId>>,
+    /// Assignments committed and answered, with the number of the last read
+    /// begun before the answer: that read (or an earlier one) cannot show
+    /// them, so they count in their agent's load until a later read of the
+    /// agent is applied. Without this, a read begun just before a commit
+    /// and applied just after made the agent look one conversation emptier,
+    /// and the next plan overfilled it (refused by the store, then a reload).
+    answered: HashMap<ConversationId, (UserId, u64)>,
     /// A reload is running; another was asked for meanwhile.
     reloading: bool,
     reload_again: bool,
@@ -102,6 +109,7 @@ impl TeamQueue {
             agents: Vec::new(),
             names: HashMap::new(),
             in_flight: HashMap::new(),
+            answered: HashMap::new(),
             reloading: false,
             reload_again: false,
             agents_pending: HashSet::new(),
@@ -193,8 +201,8 @@ impl TeamQueue {
 
     /// The live entry for a stored agent row; its idle time is kept. Its
     /// load is what it holds as stored plus the assignments to it still
-    /// being written that the store did not show yet (`pending`, from
-    /// [`pending_by_agent`]).
+    /// being written or just answered that the store did not show yet
+    /// (`pending`, from [`Self::pending`]).
     fn agent_entry(
         &self,
         row: AgentRow,
@@ -211,6 +219,12 @@ impl TeamQueue {
 
     /// Applies a reload begun with `ticket`, unless a newer one was
     /// applied already (then its agents and settings are stale too).
+    /// The assignments not yet in the store's view, by agent: in flight,
+    /// and answered since the reads applied began.
+    fn pending(&self) -> HashMap<UserId, Vec<ConversationId>> {
+        pending_by_agent(&self.in_flight, &self.answered)
+    }
+
     /// Agents whose entries come from a read begun after read `read`.
     fn fresher_than(&self, read: u64) -> HashSet<UserId> {
         self.agent_read
@@ -234,7 +248,7 @@ impl TeamQueue {
         // Agents refreshed since this reload began keep what they have
         // (an entry, or being absent from the team).
         let fresher = self.fresher_than(read);
-        let pending = pending_by_agent(&self.in_flight);
+        let pending = self.pending();
         let mut agents: Vec<AgentState> = self
             .agents
             .iter()
@@ -252,6 +266,9 @@ impl TeamQueue {
         }
         agents.sort_by_key(|a| a.id.0);
         self.agents = agents;
+        // Every agent's entry now comes from this read or a later one, and
+        // both began after these answers: they show those assignments.
+        self.answered.retain(|_, (_, before)| *before >= read);
         true
     }
 
@@ -263,12 +280,14 @@ impl TeamQueue {
         let mut rows: HashMap<UserId, AgentRow> =
             rows.into_iter().map(|r| (r.state.id, r)).collect();
         let mut updated = Vec::new();
-        let pending = pending_by_agent(&self.in_flight);
+        let pending = self.pending();
         for id in asked {
             if self.agent_read.get(id).is_some_and(|r| *r > read) {
                 continue;
             }
             self.agent_read.insert(*id, read);
+            self.answered
+                .retain(|_, (agent, before)| agent != id || *before >= read);
             match rows.remove(id) {
                 Some(row) => {
                     self.names.insert(*id, row.name.clone());
@@ -496,7 +515,10 @@ impl Handler<Answered> for TeamQueue {
         let id = msg.conversation;
         self.in_flight.remove(&id);
         match (msg.asked, msg.result) {
-            (Asked::Assign { .. }, Ok(())) => self.left(ctx, id),
+            (Asked::Assign { agent }, Ok(())) => {
+                self.answered.insert(id, (agent, self.reads));
+                self.left(ctx, id);
+            }
             (Asked::Assign { agent }, Err(e)) => {
                 // Our view was stale (agent went away, capacity used
                 // elsewhere, conversation taken): re-read.
@@ -532,16 +554,21 @@ fn load_with(
     u32::try_from(assigned.len() + extra).unwrap_or(u32::MAX)
 }
 
-/// The assignments in flight, by agent (overflows have none): read once per
-/// reload or refresh rather than the whole map once per agent.
+/// The assignments in flight (overflows have none) and those answered but
+/// maybe not yet read, by agent: built once per reload or refresh rather
+/// than scanning the maps once per agent.
 fn pending_by_agent(
     in_flight: &HashMap<ConversationId, Option<UserId>>,
+    answered: &HashMap<ConversationId, (UserId, u64)>,
 ) -> HashMap<UserId, Vec<ConversationId>> {
     let mut out: HashMap<UserId, Vec<ConversationId>> = HashMap::new();
     for (c, a) in in_flight {
         if let Some(a) = a {
             out.entry(*a).or_default().push(*c);
         }
+    }
+    for (c, (a, _)) in answered {
+        out.entry(*a).or_default().push(*c);
     }
     out
 }
@@ -586,32 +613,32 @@ async fn load_agents(
     team: TeamId,
     only: Option<&[UserId]>,
 ) -> Result<Vec<AgentRow>, store::StoreError> {
-    let mut member_ids = store::teams::member_ids(db, team).await?;
-    if let Some(only) = only {
-        let only: HashSet<UserId> = only.iter().copied().collect();
-        member_ids.retain(|m| only.contains(m));
-    }
-    if member_ids.is_empty() {
+    let members = store::users::active_members(db, team, only).await?;
+    if members.is_empty() {
         return Ok(Vec::new());
     }
-    let mut assigned = store::conversations::assigned_ids_of(db, &member_ids).await?;
-    let members = store::users::active_among(db, &member_ids).await?;
+    let ids: Vec<UserId> = members.iter().map(|u| UserId(u.id)).collect();
+    let raw: Vec<i64> = ids.iter().map(|u| u.0).collect();
+    // Two reads at once: a refresh follows every assignment and close.
+    let (mut assigned, mut skills) = futures_util::try_join!(
+        store::conversations::assigned_ids_of(db, &ids),
+        store::users::skills_of(db, &raw),
+    )?;
     let now = Utc::now();
-    Ok(store::users::with_details(db, members)
-        .await?
+    Ok(members
         .into_iter()
-        .map(|r| {
-            let id = UserId(r.user.id);
+        .map(|user| {
+            let id = UserId(user.id);
             AgentRow {
                 state: AgentState {
                     id,
-                    status: AgentStatus::parse(&r.user.status).unwrap_or(AgentStatus::Offline),
+                    status: AgentStatus::parse(&user.status).unwrap_or(AgentStatus::Offline),
                     load: 0,
-                    capacity: u32::try_from(r.user.capacity).unwrap_or(0),
-                    skills: r.skills,
-                    idle_since: r.user.last_login_at.unwrap_or(now),
+                    capacity: u32::try_from(user.capacity).unwrap_or(0),
+                    skills: skills.remove(&user.id).unwrap_or_default(),
+                    idle_since: user.last_login_at.unwrap_or(now),
                 },
-                name: r.user.name,
+                name: user.name,
                 assigned: assigned.remove(&id).unwrap_or_default(),
             }
         })
@@ -833,9 +860,24 @@ mod tests {
         .into_iter()
         .collect();
         let stored = [ConversationId(10), ConversationId(5)];
-        let pending = pending_by_agent(&in_flight);
+        let pending = pending_by_agent(&in_flight, &HashMap::new());
         assert_eq!(load_with(agent, &stored, &pending), 3);
         assert_eq!(load_with(other, &[], &pending), 1);
         assert_eq!(load_with(UserId(3), &[], &pending), 0);
+    }
+
+    #[test]
+    fn an_answered_assignment_a_read_did_not_show_still_counts_once() {
+        let agent = UserId(1);
+        let answered: HashMap<ConversationId, (UserId, u64)> =
+            [(ConversationId(20), (agent, 4))].into_iter().collect();
+        let pending = pending_by_agent(&HashMap::new(), &answered);
+        // A read begun before the answer: the store did not show it yet.
+        assert_eq!(load_with(agent, &[ConversationId(5)], &pending), 2);
+        // One that shows it counts it once.
+        assert_eq!(
+            load_with(agent, &[ConversationId(5), ConversationId(20)], &pending),
+            2
+        );
     }
 }

@@ -540,17 +540,14 @@ pub async fn owner_token(
         .await?)
 }
 
-/// The row after a conditional transition: `Conflict` unless exactly that
-/// row was written (another writer got there first, or its state forbade it).
-async fn changed_row(
-    db: &impl ConnectionTrait,
-    id: ConversationId,
-    res: sea_orm::UpdateResult,
-) -> Result<conversations::Model, ChangeError> {
-    if res.rows_affected != 1 {
-        return Err(ChangeError::Conflict);
-    }
-    find(db, id).await?.ok_or(ChangeError::Conflict)
+/// The row a conditional transition returned (`UPDATE … RETURNING`: one
+/// statement, where an update and a read back were two round trips):
+/// `Conflict` unless exactly that row was written (another writer got there
+/// first, or its state forbade it).
+fn returned_row(rows: Vec<conversations::Model>) -> Result<conversations::Model, ChangeError> {
+    <[conversations::Model; 1]>::try_from(rows)
+        .map(|[row]| row)
+        .map_err(|_| ChangeError::Conflict)
 }
 
 fn transitioned(
@@ -602,8 +599,8 @@ pub async fn assign(
         .exec_with_returning(db)
         .await
         .map_err(StoreError::from)?;
-    match <[conversations::Model; 1]>::try_from(res) {
-        Ok([row]) => Ok(row),
+    match returned_row(res) {
+        Ok(row) => Ok(row),
         Err(_) => Err(why_not_assigned(db, agent, require_online).await),
     }
 }
@@ -761,10 +758,10 @@ pub async fn requeue(
         )
         .filter(conversations::Column::Id.eq(id.0))
         .filter(conversations::Column::State.is_in(from.iter().map(|s| s.as_str())))
-        .exec(db)
+        .exec_with_returning(db)
         .await
         .map_err(StoreError::from)?;
-    changed_row(db, id, res).await
+    returned_row(res)
 }
 
 /// Closes a conversation that is not closed yet.
@@ -788,10 +785,10 @@ pub async fn close(
         )
         .filter(conversations::Column::Id.eq(id.0))
         .filter(conversations::Column::State.ne(ConversationState::Closed.as_str()))
-        .exec(db)
+        .exec_with_returning(db)
         .await
         .map_err(StoreError::from)?;
-    changed_row(db, id, res).await
+    returned_row(res)
 }
 
 /// Records that `side` has read up to `up_to_seq` and recounts its unread
@@ -934,10 +931,10 @@ pub async fn leave_bot(
         .col_expr(conversations::Column::WaitingSince, Expr::value(Utc::now()))
         .filter(conversations::Column::Id.eq(id.0))
         .filter(conversations::Column::State.eq(ConversationState::Bot.as_str()))
-        .exec(db)
+        .exec_with_returning(db)
         .await
         .map_err(StoreError::from)?;
-    changed_row(db, id, res).await
+    returned_row(res)
 }
 
 /// The skills each of `ids` needs: name → least level.
@@ -975,10 +972,10 @@ pub async fn overflow(
         .filter(conversations::Column::Id.eq(id.0))
         .filter(conversations::Column::TeamId.eq(from.0))
         .filter(conversations::Column::State.eq(ConversationState::Queued.as_str()))
-        .exec(db)
+        .exec_with_returning(db)
         .await
         .map_err(StoreError::from)?;
-    changed_row(db, id, res).await
+    returned_row(res)
 }
 
 /// Gives an agent's conversation back to its team's queue, at the front
@@ -1006,8 +1003,8 @@ pub async fn requeue_front(
         .filter(conversations::Column::Id.eq(id.0))
         .filter(conversations::Column::State.eq(ConversationState::Assigned.as_str()))
         .filter(conversations::Column::AssigneeId.eq(agent.0))
-        .exec(db)
+        .exec_with_returning(db)
         .await
         .map_err(StoreError::from)?;
-    changed_row(db, id, res).await
+    returned_row(res)
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::Utc;
 use entity::{agent_skills, skills, team_members, teams, users};
 use sea_orm::ActiveValue::{Set, Unchanged};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
@@ -311,9 +312,26 @@ pub async fn with_details(
                 .push((TeamId(team.id), team.name));
         }
     }
+    let mut skills_by_user = skills_of(db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|user| UserRecord {
+            teams: teams_by_user.remove(&user.id).unwrap_or_default(),
+            skills: skills_by_user.remove(&user.id).unwrap_or_default(),
+            user,
+        })
+        .collect())
+}
+
+/// The skill levels of each of the users `ids` (users without skills are
+/// absent), in one read.
+pub async fn skills_of(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, BTreeMap<String, u8>>, StoreError> {
     let mut skills_by_user: HashMap<i64, BTreeMap<String, u8>> = HashMap::new();
     let levels = agent_skills::Entity::find()
-        .filter(agent_skills::Column::UserId.is_in(ids))
+        .filter(agent_skills::Column::UserId.is_in(ids.iter().copied()))
         .find_also_related(skills::Entity)
         .all(db)
         .await?;
@@ -325,14 +343,31 @@ pub async fn with_details(
                 .insert(skill.name, u8::try_from(level.level).unwrap_or(0));
         }
     }
-    Ok(rows
-        .into_iter()
-        .map(|user| UserRecord {
-            teams: teams_by_user.remove(&user.id).unwrap_or_default(),
-            skills: skills_by_user.remove(&user.id).unwrap_or_default(),
-            user,
-        })
-        .collect())
+    Ok(skills_by_user)
+}
+
+/// The active members of `team` (only those among `only`, when given), in
+/// id order: what a team's queue routes to. One read; their skills are
+/// [`skills_of`].
+pub async fn active_members(
+    db: &impl ConnectionTrait,
+    team: TeamId,
+    only: Option<&[UserId]>,
+) -> Result<Vec<users::Model>, StoreError> {
+    let mut members = Query::select()
+        .column(team_members::Column::UserId)
+        .from(team_members::Entity)
+        .and_where(team_members::Column::TeamId.eq(team.0))
+        .to_owned();
+    if let Some(only) = only {
+        members.and_where(team_members::Column::UserId.is_in(only.iter().map(|u| u.0)));
+    }
+    Ok(users::Entity::find()
+        .filter(users::Column::Id.in_subquery(members))
+        .filter(users::Column::Active.eq(true))
+        .order_by_asc(users::Column::Id)
+        .all(db)
+        .await?)
 }
 
 /// One user with teams and skills.
