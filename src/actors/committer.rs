@@ -309,7 +309,20 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
             }),
         }
     }
-    match writer.commit(sent).await {
+    // The assigned conversations' visitors, tags and ratings (which an
+    // assignment does not change, and which only their actors, waiting on
+    // this, would change) are read while the writer commits: on one core
+    // the reads fill the time the commit waits for the disk.
+    let ids: Vec<ConversationId> = sent.assignments.iter().map(|a| a.conversation).collect();
+    let parts = async {
+        if ids.is_empty() {
+            None
+        } else {
+            Some(store::conversations::view_parts_at_once(db, &ids).await)
+        }
+    };
+    let (written, parts) = futures_util::join!(writer.commit(sent), parts);
+    match written {
         Ok(out) if out.assigned.len() == assigns.len() && out.batches.len() == messages.len() => {
             for (req, out) in messages.into_iter().zip(out.batches) {
                 let res = match out {
@@ -320,7 +333,7 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
                 };
                 req.answer(Outcome::Messages(res));
             }
-            answer_assignments(db, assigns.into_iter().zip(out.assigned).collect()).await;
+            answer_assignments(db, assigns.into_iter().zip(out.assigned).collect(), parts).await;
         }
         res => {
             let why = res.err().map(|e| e.to_string()).unwrap_or_default();
@@ -332,16 +345,26 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
 }
 
 /// Answers the assignments of a group the SQLite writer committed: the
-/// views of those made, read together after the commit; for each refused
-/// one, why (read now; nothing was written).
-async fn answer_assignments(db: &Db, results: Vec<(Request, Option<conversations::Model>)>) {
+/// views of those made, from the parts read during the commit (or, if that
+/// read failed, read now); for each refused one, why (read now; nothing was
+/// written).
+async fn answer_assignments(
+    db: &Db,
+    results: Vec<(Request, Option<conversations::Model>)>,
+    parts: Option<Result<store::conversations::ViewParts, StoreError>>,
+) {
     let (made, refused): (Vec<_>, Vec<_>) = results.into_iter().partition(|(_, row)| row.is_some());
     let (reqs, rows): (Vec<Request>, Vec<conversations::Model>) = made
         .into_iter()
         .filter_map(|(req, row)| row.map(|row| (req, row)))
         .unzip();
     if !rows.is_empty() {
-        let views = assigned_views(db, &rows).await;
+        let views = match parts
+            .map(|p| p.and_then(|p| store::conversations::views_with(rows.iter().cloned(), p)))
+        {
+            Some(Ok(views)) => views.into_iter().map(Ok).collect(),
+            _ => assigned_views(db, &rows).await,
+        };
         for ((req, row), view) in reqs.into_iter().zip(rows).zip(views) {
             let res = view.map(|v| (row, v)).map_err(ChangeError::Store);
             req.answer(Outcome::Assign(Box::new(res)));

@@ -148,6 +148,63 @@ pub async fn views_at_once(
     assemble_views(rows.iter().cloned(), visitors, ratings, tags)
 }
 
+/// What a conversation's view draws on besides its row: its visitor, tags
+/// and rating. None of them changes when the conversation is assigned.
+pub struct ViewParts {
+    visitors: HashMap<i64, visitors::Model>,
+    ratings: HashMap<i64, entity::csat_ratings::Model>,
+    tags: HashMap<i64, Vec<String>>,
+}
+
+/// The [`ViewParts`] of the conversations `ids`, read by id alone (the
+/// visitors through a subquery), the three reads at once: the group commit
+/// reads them while the SQLite writer commits its assignments, so the way
+/// to the agent's socket does not wait for them after the commit.
+pub async fn view_parts_at_once(
+    db: &super::Db,
+    ids: &[ConversationId],
+) -> Result<ViewParts, StoreError> {
+    let raw: Vec<i64> = ids.iter().map(|c| c.0).collect();
+    let (visitors, ratings, tags) = futures_util::try_join!(
+        visitors_of_conversations(db, &raw),
+        super::csat::for_conversations(db, &raw),
+        tags_of(db, &raw),
+    )?;
+    Ok(ViewParts {
+        visitors,
+        ratings,
+        tags,
+    })
+}
+
+/// The views of `rows` from parts read for them (rows without parts get a
+/// view without visitor details, tags or rating).
+pub fn views_with(
+    rows: impl IntoIterator<Item = conversations::Model>,
+    parts: ViewParts,
+) -> Result<Vec<ConversationView>, StoreError> {
+    assemble_views(rows, parts.visitors, parts.ratings, parts.tags)
+}
+
+/// The visitors of the conversations `ids`, by visitor id.
+async fn visitors_of_conversations(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, visitors::Model>, StoreError> {
+    let theirs = Query::select()
+        .column(conversations::Column::VisitorId)
+        .from(conversations::Entity)
+        .and_where(conversations::Column::Id.is_in(ids.iter().copied()))
+        .to_owned();
+    Ok(visitors::Entity::find()
+        .filter(visitors::Column::Id.in_subquery(theirs))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v))
+        .collect())
+}
+
 /// The visitors of `rows`, by id.
 async fn visitors_of(
     db: &impl ConnectionTrait,
