@@ -139,6 +139,30 @@ pub struct Conversation {
     bot: Option<Bot>,
     /// The fencing token every write is conditional on (in a cluster).
     fence: Fence,
+    /// What its creator knew of it, until `started` uses it.
+    created: Option<Created>,
+}
+
+/// What the creator of a conversation knows of it once it is committed: a
+/// new conversation's actor starts from this instead of reading it back,
+/// since its start is on the way from a customer's arrival to an agent.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The row as inserted.
+    pub row: conversations::Model,
+    /// The skills it requires (name → least level).
+    pub required: BTreeMap<String, u8>,
+}
+
+/// The state a conversation's actor starts from.
+struct Loaded {
+    row: conversations::Model,
+    ids: HashMap<String, i64>,
+    activity: Option<chrono::DateTime<Utc>>,
+    required: BTreeMap<String, u8>,
+    sla: SlaTargets,
+    bot: Option<Bot>,
+    fence: Fence,
 }
 
 /// The triage bot's part of a conversation in state `bot`.
@@ -168,6 +192,7 @@ impl Conversation {
         router: Addr<Router>,
         settings: Arc<RealtimeSettings>,
         committer: Committer,
+        created: Option<Created>,
     ) -> Self {
         Conversation {
             id,
@@ -193,7 +218,85 @@ impl Conversation {
             responded: false,
             bot: None,
             fence: Fence::default(),
+            created,
         }
+    }
+
+    /// Takes up the state read (or handed over by its creator) at start.
+    fn start_from(&mut self, ctx: &mut Context<Self>, l: Loaded) {
+        self.fence = l.fence;
+        self.required = l.required;
+        self.bot = l.bot;
+        self.sla = l.sla;
+        self.responded = l.row.first_response_at.is_some();
+        self.committed_seq = l.row.last_seq;
+        self.next_seq = l.row.last_seq + 1;
+        self.committed_ids = l.ids;
+        self.read_marks
+            .insert(PartyKind::Customer, l.row.customer_last_read_seq);
+        self.read_marks
+            .insert(PartyKind::Agent, l.row.agent_last_read_seq);
+        let since = l.activity.unwrap_or(l.row.created_at);
+        self.row = Some(l.row);
+        let idle = Duration::from_secs(self.settings.idle_close_after_s);
+        let elapsed = (Utc::now() - since).to_std().unwrap_or_default();
+        self.arm_idle(ctx, idle.saturating_sub(elapsed));
+        self.arm_sla(ctx);
+        self.bot_step(ctx);
+    }
+
+    /// Reads `team`'s SLA targets in a task of its own, which reports back
+    /// with [`SlaTargetsRead`]. Not spawned into this actor's context: while
+    /// a state change holds the mailbox (an `AtomicResponse`), actix polls
+    /// nothing else of the context, so a read begun there keeps its pool
+    /// connection until the change is done — and twenty new conversations
+    /// assigned at once held the whole pool while their assignments waited
+    /// for a connection (routing's concurrent-arrivals test).
+    fn read_sla(&self, ctx: &Context<Self>, team: Option<TeamId>) {
+        let db = self.db.clone();
+        let me = ctx.address();
+        let id = self.id;
+        actix_rt::spawn(async move {
+            match sla_of(&db, team).await {
+                Ok(sla) => me.do_send(SlaTargetsRead { team, sla }),
+                Err(e) => {
+                    tracing::warn!(conversation_id = %id, error = %e, "could not read its team's SLA targets")
+                }
+            }
+        });
+    }
+
+    /// Starts from what the creator handed over, if it can: a conversation
+    /// just created on a single node (in a cluster the fencing token must
+    /// be taken first), waiting, without messages. Only its team's SLA
+    /// targets are read, without holding up the mailbox (they arm timers of
+    /// minutes). Returns whether it started.
+    fn start_created(&mut self, ctx: &mut Context<Self>) -> bool {
+        let Some(created) = self.created.take() else {
+            return false;
+        };
+        if self.bus.clustered()
+            || created.row.id != self.id.0
+            || created.row.state != ConversationState::Queued.as_str()
+            || created.row.last_seq != 0
+        {
+            return false;
+        }
+        let team = created.row.team_id.map(TeamId);
+        self.start_from(
+            ctx,
+            Loaded {
+                row: created.row,
+                ids: HashMap::new(),
+                activity: None,
+                required: created.required,
+                sla: SlaTargets::default(),
+                bot: None,
+                fence: Fence::default(),
+            },
+        );
+        self.read_sla(ctx, team);
+        true
     }
 
     fn state(&self) -> Option<ConversationState> {
@@ -678,15 +781,7 @@ impl Conversation {
         );
         let team_now = self.row.as_ref().and_then(|r| r.team_id);
         if team_of_before != team_now {
-            let db = self.db.clone();
-            ctx.spawn(
-                async move { sla_of(&db, team_now.map(TeamId)).await }
-                    .into_actor(self)
-                    .map(|res, act, ctx| {
-                        act.sla = res.unwrap_or_default();
-                        act.arm_sla(ctx);
-                    }),
-            );
+            self.read_sla(ctx, team_now.map(TeamId));
         } else {
             self.arm_sla(ctx);
         }
@@ -867,6 +962,24 @@ impl Actor for Conversation {
 
     #[tracing::instrument(skip_all, fields(conversation_id = %self.id))]
     fn started(&mut self, ctx: &mut Self::Context) {
+        if !self.start_created(ctx) {
+            self.start_loading(ctx);
+        }
+        self.run_timers(ctx);
+    }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.router.do_send(Passivated {
+            id: self.id,
+            addr: ctx.address(),
+        });
+    }
+}
+
+impl Conversation {
+    /// Reads the conversation's state; no message is handled before it is
+    /// taken up.
+    fn start_loading(&mut self, ctx: &mut Context<Self>) {
         let db = self.db.clone();
         let id = self.id;
         let clustered = self.bus.clustered();
@@ -909,30 +1022,19 @@ impl Actor for Conversation {
                 } else {
                     None
                 };
-                Ok::<_, store::StoreError>(Some((row, ids, activity, required, sla, bot, fence)))
+                Ok::<_, store::StoreError>(Some(Loaded {
+                    row,
+                    ids,
+                    activity,
+                    required,
+                    sla,
+                    bot,
+                    fence,
+                }))
             }
             .into_actor(self)
             .map(|res, act, ctx| match res {
-                Ok(Some((row, ids, activity, required, sla, bot, fence))) => {
-                    act.fence = fence;
-                    act.required = required;
-                    act.bot = bot;
-                    act.sla = sla;
-                    act.responded = row.first_response_at.is_some();
-                    act.committed_seq = row.last_seq;
-                    act.next_seq = row.last_seq + 1;
-                    act.committed_ids = ids;
-                    act.read_marks
-                        .insert(PartyKind::Customer, row.customer_last_read_seq);
-                    act.read_marks.insert(PartyKind::Agent, row.agent_last_read_seq);
-                    let since = activity.unwrap_or(row.created_at);
-                    act.row = Some(row);
-                    let idle = Duration::from_secs(act.settings.idle_close_after_s);
-                    let elapsed = (Utc::now() - since).to_std().unwrap_or_default();
-                    act.arm_idle(ctx, idle.saturating_sub(elapsed));
-                    act.arm_sla(ctx);
-                    act.bot_step(ctx);
-                }
+                Ok(Some(loaded)) => act.start_from(ctx, loaded),
                 Ok(None) => {
                     act.missing = true;
                     ctx.run_later(Duration::from_secs(1), |_, ctx| ctx.stop());
@@ -944,6 +1046,10 @@ impl Actor for Conversation {
                 }
             }),
         );
+    }
+
+    /// Stops the actor once it has been closed and unwatched for a while.
+    fn run_timers(&mut self, ctx: &mut Context<Self>) {
         let every = Duration::from_secs(self.settings.passivate_after_s.max(2) / 2);
         ctx.run_interval(every, |act, ctx| {
             let idle = act.subscribers.is_empty()
@@ -955,13 +1061,6 @@ impl Actor for Conversation {
             if idle {
                 ctx.stop();
             }
-        });
-    }
-
-    fn stopped(&mut self, ctx: &mut Self::Context) {
-        self.router.do_send(Passivated {
-            id: self.id,
-            addr: ctx.address(),
         });
     }
 }
@@ -1626,6 +1725,26 @@ impl Handler<AddNote> for Conversation {
                     Ok(note)
                 }),
         )
+    }
+}
+
+/// The SLA targets of the team the conversation was in when they were
+/// read ([`Conversation::read_sla`]); dropped if it has moved on since.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct SlaTargetsRead {
+    team: Option<TeamId>,
+    sla: SlaTargets,
+}
+
+impl Handler<SlaTargetsRead> for Conversation {
+    type Result = ();
+
+    fn handle(&mut self, msg: SlaTargetsRead, ctx: &mut Self::Context) {
+        if self.row.as_ref().and_then(|r| r.team_id) == msg.team.map(|t| t.0) {
+            self.sla = msg.sla;
+            self.arm_sla(ctx);
+        }
     }
 }
 

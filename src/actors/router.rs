@@ -11,7 +11,7 @@ use actix::prelude::*;
 use actix_rt::ArbiterHandle;
 
 use super::committer::Committer;
-use super::conversation::{Conversation, RequeueFront};
+use super::conversation::{Conversation, Created, RequeueFront};
 use super::team_queue::{RefreshAgent, TeamQueue};
 use super::{Control, Deliver, SessionId};
 use crate::bus::{Bus, BusError};
@@ -83,7 +83,12 @@ impl Router {
         }
     }
 
-    fn activate(&mut self, id: ConversationId, ctx: &mut Context<Self>) -> Addr<Conversation> {
+    fn activate(
+        &mut self,
+        id: ConversationId,
+        created: Option<Created>,
+        ctx: &mut Context<Self>,
+    ) -> Addr<Conversation> {
         let router = ctx.address();
         let bus = self.bus.clone();
         let db = self.db.clone();
@@ -91,7 +96,7 @@ impl Router {
         let settings = self.settings.clone();
         let arbiter = self.next_thread();
         let addr = Conversation::start_in_arbiter(&arbiter, move |_| {
-            Conversation::new(id, db, bus, router, settings, committer)
+            Conversation::new(id, db, bus, router, settings, committer, created)
         });
         self.conversations.insert(id, addr.clone());
         addr
@@ -314,6 +319,9 @@ pub struct ResolveConversation {
     pub id: ConversationId,
     /// Start it if it is not running here.
     pub activate: bool,
+    /// What its creator knows of it, if it was just created: a start needs
+    /// no reads then.
+    pub created: Option<Created>,
 }
 
 impl Handler<ResolveConversation> for Router {
@@ -326,7 +334,7 @@ impl Handler<ResolveConversation> for Router {
         match self.conversations.get(&msg.id) {
             Some(addr) if addr.connected() => Ok(Some(addr.clone())),
             // A stopped (or crashed) actor is replaced from the store.
-            _ if msg.activate => Ok(Some(self.activate(msg.id, ctx))),
+            _ if msg.activate => Ok(Some(self.activate(msg.id, msg.created, ctx))),
             _ => Ok(None),
         }
     }

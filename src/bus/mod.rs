@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use self::calls::Call;
 use self::cluster::Cluster;
 use self::envelope::{ActorKey, AgentBroadcast, RemoteError};
-use crate::actors::conversation::{Conversation, Relinquish, SessionsGone};
+use crate::actors::conversation::{Conversation, Created, Relinquish, SessionsGone};
 use crate::actors::router::{AgentEvent, ResolveConversation, ResolveTeam, Router};
 use crate::actors::team_queue::{TeamQueue, WatchersGone};
 use crate::actors::{ActorError, Control, Deliver, SessionId};
@@ -292,6 +292,23 @@ impl Bus {
         self.resolve(ActorKey::Conversation(id), |activate| ResolveConversation {
             id,
             activate,
+            created: None,
+        })
+        .await
+    }
+
+    /// [`Bus::conversation`] for a conversation its caller has just
+    /// created and committed: if its actor starts now, it starts from
+    /// `created` instead of reading the conversation back.
+    pub async fn conversation_created(
+        &self,
+        created: Created,
+    ) -> Result<ConversationRef, BusError> {
+        let id = ConversationId(created.row.id);
+        self.resolve(ActorKey::Conversation(id), |activate| ResolveConversation {
+            id,
+            activate,
+            created: Some(created.clone()),
         })
         .await
     }
@@ -496,6 +513,7 @@ impl Bus {
                     .send(ResolveConversation {
                         id,
                         activate: false,
+                        created: None,
                     })
                     .await
             {

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::errors::{Checks, Problem};
 use super::widget_settings::WidgetSettingsView;
 use super::{ApiError, AppState};
+use crate::actors::conversation::Created;
 use crate::actors::team_queue::Enqueue;
 use crate::domain::conversation::ConversationState;
 use crate::domain::protocol::{ConversationView, MAX_TEXT_CHARS, PartyKind, Sender};
@@ -378,7 +379,19 @@ async fn start(
     // it, as for those the Router activates at start). With triage, that
     // also starts the bot: its welcome is written before the customer
     // even connects, and it hands over to the queue when it is done.
-    state.bus.conversation(id).await?;
+    if triage {
+        state.bus.conversation(id).await?;
+    } else {
+        // Its actor starts from what was just written, not a read back:
+        // that start is on the way from the customer to an agent.
+        state
+            .bus
+            .conversation_created(Created {
+                row: conversation.clone(),
+                required: routed.required.clone(),
+            })
+            .await?;
+    }
     if !triage && let Some(team) = routed.team {
         let queue = state.bus.team(team).await?;
         queue.tell(Enqueue {
