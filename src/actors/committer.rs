@@ -18,8 +18,8 @@
 //!
 //! On SQLite a group goes to [`crate::store::sqlite_writer`] — one
 //! hand-over to a thread with its own connection instead of a hand-over per
-//! statement through the pool; only the views of its assignments are read
-//! through the pool, after the commit. On PostgreSQL everything goes
+//! statement through the pool; only the visitors, tags and ratings of its
+//! assignments' views are read through the pool, while it commits. On PostgreSQL everything goes
 //! through the pool, in one transaction.
 //!
 //! A batch whose conversation refuses it (its `last_seq` moved or its fence

@@ -139,13 +139,8 @@ pub async fn views_at_once(
     db: &super::Db,
     rows: &[conversations::Model],
 ) -> Result<Vec<ConversationView>, StoreError> {
-    let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
-    let (visitors, ratings, tags) = futures_util::try_join!(
-        visitors_of(db, rows),
-        super::csat::for_conversations(db, &ids),
-        tags_of(db, &ids),
-    )?;
-    assemble_views(rows.iter().cloned(), visitors, ratings, tags)
+    let ids: Vec<ConversationId> = rows.iter().map(|c| ConversationId(c.id)).collect();
+    views_with(rows.iter().cloned(), view_parts_at_once(db, &ids).await?)
 }
 
 /// What a conversation's view draws on besides its row: its visitor, tags
