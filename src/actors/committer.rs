@@ -276,11 +276,16 @@ async fn writer(db: Db, sqlite: Option<SqliteWriter>, mut rx: mpsc::Receiver<Req
 /// once their views are read. If the group fails, each request is retried
 /// alone through the pool.
 async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
-    let (assigns, messages): (Vec<Request>, Vec<Request>) = group
-        .into_iter()
-        .partition(|r| matches!(r, Request::Assign { .. }));
+    let mut assigns: Vec<(Request, UserId)> = Vec::new();
+    let mut messages: Vec<Request> = Vec::new();
+    for r in group {
+        match r {
+            Request::Assign { agent, .. } => assigns.push((r, agent)),
+            Request::Messages { .. } => messages.push(r),
+        }
+    }
     let mut sent = Group::default();
-    for r in assigns.iter().chain(&messages) {
+    for r in assigns.iter().map(|(r, _)| r).chain(&messages) {
         match r {
             Request::Assign {
                 conversation,
@@ -333,11 +338,20 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
                 };
                 req.answer(Outcome::Messages(res));
             }
-            answer_assignments(db, assigns.into_iter().zip(out.assigned).collect(), parts).await;
+            let results = assigns
+                .into_iter()
+                .zip(out.assigned)
+                .map(|((req, agent), row)| (req, agent, row))
+                .collect();
+            answer_assignments(db, results, parts).await;
         }
         res => {
             let why = res.err().map(|e| e.to_string()).unwrap_or_default();
-            let group: Vec<Request> = assigns.into_iter().chain(messages).collect();
+            let group: Vec<Request> = assigns
+                .into_iter()
+                .map(|(r, _)| r)
+                .chain(messages)
+                .collect();
             tracing::warn!(requests = group.len(), error = %why, "sqlite group commit failed; committing one by one");
             one_by_one(db, group).await;
         }
@@ -350,14 +364,21 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
 /// written).
 async fn answer_assignments(
     db: &Db,
-    results: Vec<(Request, Option<conversations::Model>)>,
+    results: Vec<(Request, UserId, Option<conversations::Model>)>,
     parts: Option<Result<store::conversations::ViewParts, StoreError>>,
 ) {
-    let (made, refused): (Vec<_>, Vec<_>) = results.into_iter().partition(|(_, row)| row.is_some());
-    let (reqs, rows): (Vec<Request>, Vec<conversations::Model>) = made
-        .into_iter()
-        .filter_map(|(req, row)| row.map(|row| (req, row)))
-        .unzip();
+    let mut reqs: Vec<Request> = Vec::new();
+    let mut rows: Vec<conversations::Model> = Vec::new();
+    let mut refused: Vec<(Request, UserId)> = Vec::new();
+    for (req, agent, row) in results {
+        match row {
+            Some(row) => {
+                reqs.push(req);
+                rows.push(row);
+            }
+            None => refused.push((req, agent)),
+        }
+    }
     if !rows.is_empty() {
         let views = match parts
             .map(|p| p.and_then(|p| store::conversations::views_with(rows.iter().cloned(), p)))
@@ -370,13 +391,8 @@ async fn answer_assignments(
             req.answer(Outcome::Assign(Box::new(res)));
         }
     }
-    for (req, _) in refused {
-        let why = match &req {
-            Request::Assign { agent, .. } => {
-                store::conversations::why_not_assigned(db, *agent, AUTO_REQUIRES_ONLINE).await
-            }
-            Request::Messages { .. } => ChangeError::Store(writer_gone()),
-        };
+    for (req, agent) in refused {
+        let why = store::conversations::why_not_assigned(db, agent, AUTO_REQUIRES_ONLINE).await;
         req.answer(Outcome::Assign(Box::new(Err(why))));
     }
 }

@@ -439,9 +439,13 @@ pub async fn init(
                 next_open = hours.next_open(now);
             }
         }
-        let members = store::teams::member_ids(&state.db, team).await?;
-        let loads = store::conversations::loads_of(&state.db, &members).await?;
-        for u in store::users::active_among(&state.db, &members).await? {
+        let members = store::users::active_members(&state.db, team, None).await?;
+        let ids: Vec<_> = members
+            .iter()
+            .map(|u| crate::domain::UserId(u.id))
+            .collect();
+        let loads = store::conversations::loads_of(&state.db, &ids).await?;
+        for u in members {
             if u.status == AgentStatus::Online.as_str() {
                 online += 1;
                 free |= loads

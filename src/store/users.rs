@@ -116,22 +116,6 @@ pub async fn find(
     Ok(users::Entity::find_by_id(id.0).one(db).await?)
 }
 
-/// The active users among `ids`, by id, in one query.
-pub async fn active_among(
-    db: &impl ConnectionTrait,
-    ids: &[UserId],
-) -> Result<Vec<users::Model>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(users::Entity::find()
-        .filter(users::Column::Id.is_in(ids.iter().map(|u| u.0)))
-        .filter(users::Column::Active.eq(true))
-        .order_by_asc(users::Column::Id)
-        .all(db)
-        .await?)
-}
-
 /// Finds a user by normalised e-mail.
 pub async fn find_by_email(
     db: &impl ConnectionTrait,

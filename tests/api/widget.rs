@@ -37,6 +37,14 @@ on_both! {
         assert_eq!(live["availability"]["available"], true);
         assert_eq!(live["availability"]["open"], true);
         assert_eq!(live["expected_wait_s"], 0);
+        assert_eq!(live["availability"]["agents_online"], 1);
+        // A member counts while online; deactivated, no longer.
+        let gone = app.create_user(&admin, "agent", json!({"team_ids": [t]})).await;
+        app.patch("/api/v1/me", &gone.token, json!({"status": "online"})).await;
+        assert_eq!(init(&app, json!({"issue_type": "support"})).await["availability"]["agents_online"], 2);
+        let res = app.post(&format!("/api/v1/users/{}/deactivate", gone.id), &admin, json!({})).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(init(&app, json!({"issue_type": "support"})).await["availability"]["agents_online"], 1);
         // Closed today (UTC): open every other day.
         let today = DAYS[Utc::now().weekday().num_days_from_monday() as usize];
         let schedule: serde_json::Map<String, Value> = DAYS.iter().filter(|d| **d != today)
