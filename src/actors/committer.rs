@@ -276,42 +276,47 @@ async fn writer(db: Db, sqlite: Option<SqliteWriter>, mut rx: mpsc::Receiver<Req
 /// once their views are read. If the group fails, each request is retried
 /// alone through the pool.
 async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
+    // One pass sorts the requests and builds what the writer is sent, in
+    // the same order: `assigns[i]` is `sent.assignments[i]`, `messages[i]`
+    // is `sent.batches[i]`. Each assignment keeps its agent beside it, for
+    // the reason of a refusal.
     let mut assigns: Vec<(Request, UserId)> = Vec::new();
     let mut messages: Vec<Request> = Vec::new();
-    for r in group {
-        match r {
-            Request::Assign { agent, .. } => assigns.push((r, agent)),
-            Request::Messages { .. } => messages.push(r),
-        }
-    }
     let mut sent = Group::default();
-    for r in assigns.iter().map(|(r, _)| r).chain(&messages) {
-        match r {
+    for r in group {
+        match &r {
             Request::Assign {
                 conversation,
                 fence,
                 agent,
                 ..
-            } => sent.assignments.push(Assignment {
-                conversation: *conversation,
-                update: store::conversations::assign_statement(
-                    *conversation,
-                    *fence,
-                    *agent,
-                    AUTO_FROM,
-                    AUTO_REQUIRES_ONLINE,
-                ),
-            }),
+            } => {
+                sent.assignments.push(Assignment {
+                    conversation: *conversation,
+                    update: store::conversations::assign_statement(
+                        *conversation,
+                        *fence,
+                        *agent,
+                        AUTO_FROM,
+                        AUTO_REQUIRES_ONLINE,
+                    ),
+                });
+                let agent = *agent;
+                assigns.push((r, agent));
+            }
             Request::Messages {
                 conversation,
                 fence,
                 batch,
                 ..
-            } => sent.batches.push(Batch {
-                conversation: *conversation,
-                fence: *fence,
-                messages: Arc::clone(batch),
-            }),
+            } => {
+                sent.batches.push(Batch {
+                    conversation: *conversation,
+                    fence: *fence,
+                    messages: Arc::clone(batch),
+                });
+                messages.push(r);
+            }
         }
     }
     // The assigned conversations' visitors, tags and ratings (which an

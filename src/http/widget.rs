@@ -18,7 +18,7 @@ use crate::actors::team_queue::Enqueue;
 use crate::domain::conversation::ConversationState;
 use crate::domain::protocol::{ConversationView, MAX_TEXT_CHARS, PartyKind, Sender};
 use crate::domain::routing::{Facts, Otherwise, QueuedConversation, Route};
-use crate::domain::{AgentStatus, ConversationId, DisplayName, Email, VisitorId};
+use crate::domain::{AgentStatus, ConversationId, DisplayName, Email, UserId, VisitorId};
 use crate::store;
 
 /// Most custom pre-chat fields.
@@ -439,22 +439,17 @@ pub async fn init(
                 next_open = hours.next_open(now);
             }
         }
-        let members = store::users::active_members(&state.db, team, None).await?;
-        let ids: Vec<_> = members
-            .iter()
-            .map(|u| crate::domain::UserId(u.id))
+        let online_members: Vec<_> = store::users::active_members(&state.db, team, None)
+            .await?
+            .into_iter()
+            .filter(|u| u.status == AgentStatus::Online.as_str())
             .collect();
+        let ids: Vec<UserId> = online_members.iter().map(|u| UserId(u.id)).collect();
         let loads = store::conversations::loads_of(&state.db, &ids).await?;
-        for u in members {
-            if u.status == AgentStatus::Online.as_str() {
-                online += 1;
-                free |= loads
-                    .get(&crate::domain::UserId(u.id))
-                    .copied()
-                    .unwrap_or(0)
-                    < i64::from(u.capacity);
-            }
-        }
+        online = i64::try_from(online_members.len()).unwrap_or(i64::MAX);
+        free = online_members
+            .iter()
+            .any(|u| loads.get(&UserId(u.id)).copied().unwrap_or(0) < i64::from(u.capacity));
         waiting = i64::try_from(
             store::conversations::queued_in_team(&state.db, team)
                 .await?
