@@ -18,9 +18,11 @@
 //!
 //! On SQLite a group goes to [`crate::store::sqlite_writer`] — one
 //! hand-over to a thread with its own connection instead of a hand-over per
-//! statement through the pool; only the visitors, tags and ratings of its
-//! assignments' views are read through the pool, while it commits. On PostgreSQL everything goes
-//! through the pool, in one transaction.
+//! statement through the pool. An assignment's view is built from the
+//! visitor its actor hands over when the actor knows the view holds nothing
+//! else; otherwise the visitors, tags and ratings are read through the
+//! pool, while it commits. On PostgreSQL everything goes through the pool,
+//! in one transaction.
 //!
 //! A batch whose conversation refuses it (its `last_seq` moved or its fence
 //! changed: another writer) is answered `Stale` and the others proceed.
@@ -29,7 +31,7 @@
 
 use std::sync::Arc;
 
-use entity::{conversations, messages};
+use entity::{conversations, messages, visitors};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::conversation::ConversationState;
@@ -66,6 +68,9 @@ enum Request {
         conversation: ConversationId,
         fence: Fence,
         agent: UserId,
+        /// Its visitor, when its actor knows the view holds nothing else
+        /// (no tags, no rating): the view is then built without a read.
+        visitor: Option<Box<visitors::Model>>,
         reply: oneshot::Sender<Result<Assigned, ChangeError>>,
     },
 }
@@ -99,15 +104,34 @@ impl Request {
 
     /// Runs this request in `txn`; `Err` only for a failure that spoils
     /// the transaction (a refusal is an `Ok` outcome: nothing was written).
-    /// An assignment's view is read here too (a group reads its views
-    /// together instead, see [`try_group`]).
+    /// An assignment's view is read here too unless its actor handed its
+    /// parts over (a group reads its views together instead, see
+    /// [`try_group`]).
     async fn run(&self, txn: &sea_orm::DatabaseTransaction) -> Result<Outcome, StoreError> {
         match self.write(txn).await? {
             Written::Assigned(row) => {
-                let view = store::conversations::view(txn, (*row).clone()).await?;
+                let view = match self.held_view(&row) {
+                    Some(view) => view?,
+                    None => store::conversations::view(txn, (*row).clone()).await?,
+                };
                 Ok(Outcome::Assign(Box::new(Ok((*row, view)))))
             }
             Written::Done(out) => Ok(out),
+        }
+    }
+
+    /// The view of the row an assignment committed, built from the visitor
+    /// its actor handed over (`None`: it must be read). Its row is as
+    /// committed, and the tags and rating it lacks are known to be none.
+    fn held_view(
+        &self,
+        row: &conversations::Model,
+    ) -> Option<Result<ConversationView, StoreError>> {
+        match self {
+            Request::Assign {
+                visitor: Some(v), ..
+            } if v.id == row.visitor_id => Some(store::conversations::new_view(row.clone(), v)),
+            _ => None,
         }
     }
 
@@ -224,17 +248,22 @@ impl Committer {
     /// Assigns the waiting `conversation` to `agent` (conditional on its
     /// state, the agent being online and under capacity, and the fence),
     /// with whatever else is waiting; resolves with the row and its view
-    /// once durable.
+    /// once durable. With `visitor` (its actor knows the conversation has
+    /// no tags and no rating), the view is built from it and the committed
+    /// row instead of read: on one core those reads competed with the
+    /// commit they ran beside (docs/benchmarks.md §4h).
     pub async fn assign(
         &self,
         conversation: ConversationId,
         fence: Fence,
         agent: UserId,
+        visitor: Option<visitors::Model>,
     ) -> Result<Assigned, ChangeError> {
         self.ask(|reply| Request::Assign {
             conversation,
             fence,
             agent,
+            visitor: visitor.map(Box::new),
             reply,
         })
         .await
@@ -319,11 +348,21 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
             }
         }
     }
-    // The assigned conversations' visitors, tags and ratings (which an
-    // assignment does not change, and which only their actors, waiting on
-    // this, would change) are read while the writer commits: on one core
-    // the reads fill the time the commit waits for the disk.
-    let ids: Vec<ConversationId> = sent.assignments.iter().map(|a| a.conversation).collect();
+    // The visitors, tags and ratings of the assigned conversations whose
+    // actors did not hand their visitor over (which an assignment does not
+    // change, and which only their actors, waiting on this, would change)
+    // are read while the writer commits.
+    let ids: Vec<ConversationId> = assigns
+        .iter()
+        .filter_map(|(r, _)| match r {
+            Request::Assign {
+                conversation,
+                visitor: None,
+                ..
+            } => Some(*conversation),
+            _ => None,
+        })
+        .collect();
     let parts = async {
         if ids.is_empty() {
             None
@@ -377,10 +416,16 @@ async fn answer_assignments(
     let mut refused: Vec<(Request, UserId)> = Vec::new();
     for (req, agent, row) in results {
         match row {
-            Some(row) => {
-                reqs.push(req);
-                rows.push(row);
-            }
+            Some(row) => match req.held_view(&row) {
+                Some(view) => {
+                    let res = view.map(|v| (row, v)).map_err(ChangeError::Store);
+                    req.answer(Outcome::Assign(Box::new(res)));
+                }
+                None => {
+                    reqs.push(req);
+                    rows.push(row);
+                }
+            },
             None => refused.push((req, agent)),
         }
     }
@@ -453,7 +498,14 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
                 Err(e) => return Err(e),
             },
             Request::Assign { .. } => match req.write(&txn).await? {
-                Written::Assigned(row) => assigned.push((i, *row)),
+                Written::Assigned(row) => match req.held_view(&row) {
+                    Some(view) => {
+                        results[i] = Some(Outcome::Assign(Box::new(
+                            view.map(|v| (*row, v)).map_err(ChangeError::Store),
+                        )));
+                    }
+                    None => assigned.push((i, *row)),
+                },
                 Written::Done(out) => results[i] = Some(out),
             },
         }
@@ -468,7 +520,8 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
         results[*i] = Some(Outcome::Messages(Ok(mine)));
     }
     txn.commit().await?;
-    // The views of every assignment of the group: after the commit (not
+    // The views of every assignment of the group whose actor could not
+    // hand them over: after the commit (not
     // holding the write lock), in one read of each table they draw on, the
     // three at once.
     if !assigned.is_empty() {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::Utc;
-use entity::conversations;
+use entity::{conversations, visitors};
 use tokio::sync::oneshot;
 
 use super::committer::Committer;
@@ -141,6 +141,11 @@ pub struct Conversation {
     fence: Fence,
     /// What its creator knew of it, until `started` uses it.
     created: Option<Created>,
+    /// Its visitor while its view draws on nothing else: from a start from
+    /// its creator (a new conversation has no tags and no rating) until a
+    /// tag change or its close (a rating needs a closed conversation).
+    /// An automatic assignment's view is built from it without a read.
+    bare_visitor: Option<visitors::Model>,
 }
 
 /// What the creator of a conversation knows of it once it is committed: a
@@ -152,6 +157,8 @@ pub struct Created {
     pub row: conversations::Model,
     /// The skills it requires (name → least level).
     pub required: BTreeMap<String, u8>,
+    /// Its visitor, as inserted with it.
+    pub visitor: visitors::Model,
 }
 
 /// The state a conversation's actor starts from.
@@ -219,6 +226,7 @@ impl Conversation {
             bot: None,
             fence: Fence::default(),
             created,
+            bare_visitor: None,
         }
     }
 
@@ -283,6 +291,7 @@ impl Conversation {
             return false;
         }
         let team = created.row.team_id.map(TeamId);
+        self.bare_visitor = Some(created.visitor);
         self.start_from(
             ctx,
             Loaded {
@@ -710,6 +719,9 @@ impl Conversation {
         let old_assignee = before.as_ref().and_then(|b| b.assignee_id);
         let new_assignee = row.assignee_id;
         let team_of_before = before.as_ref().and_then(|b| b.team_id);
+        if row.state == ConversationState::Closed.as_str() {
+            self.bare_visitor = None;
+        }
         self.row = Some(row.clone());
         self.broadcast(
             &ServerFrame::ConversationUpdated {
@@ -1772,9 +1784,10 @@ impl Handler<AutoAssign> for Conversation {
         // Through the group-commit writer: a draining backlog commits many
         // assignments per transaction instead of one each.
         let committer = self.committer.clone();
-        self.change_viewed(
-            move |_, id, fence| async move { committer.assign(id, fence, agent).await },
-        )
+        let visitor = self.bare_visitor.clone();
+        self.change_viewed(move |_, id, fence| async move {
+            committer.assign(id, fence, agent, visitor).await
+        })
     }
 }
 

@@ -389,6 +389,7 @@ async fn start(
             .conversation_created(Created {
                 row: conversation.clone(),
                 required: routed.required.clone(),
+                visitor: visitor.clone(),
             })
             .await?;
     }

@@ -340,6 +340,48 @@ on_both! {
         let res = app.post(&format!("/api/v1/conversations/{c}/reopen"), &admin, json!({})).await;
         assert_eq!(res.json::<Value>().await.unwrap()["state"], "queued");
     }
+
+    async fn the_agent_is_sent_the_conversation_as_stored_with_its_visitor_tags_and_rating(app) {
+        // A new conversation's actor builds the assignment's view from the
+        // visitor it was created with instead of reading it, so a tag
+        // added or a rating given while it waits must still reach the
+        // agent: `conversation.assigned` carries what a read shows.
+        let admin = app.admin_token().await;
+        let t = team(&app, &admin, json!({"name": "Support"})).await;
+        let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 3})).await;
+        let res = app.post("/api/v1/tags", &admin, json!({"name": "vip"})).await;
+        assert_eq!(res.status(), 201);
+        let (plain, _) = widget_session(&app, json!({"name": "Ann", "email": "ann@example.com"})).await;
+        let (tagged, _) = widget_session(&app, json!({"name": "Bo"})).await;
+        let res = app.post(&format!("/api/v1/conversations/{tagged}/tags"), &admin, json!({"tags": ["vip"]})).await;
+        assert_eq!(res.status(), 200);
+        // Rated after a close, then reopened into the queue (nobody is online).
+        let (rated, token) = widget_session(&app, json!({"name": "Cy"})).await;
+        let res = app.post(&format!("/api/v1/conversations/{rated}/close"), &admin, json!({})).await;
+        assert_eq!(res.status(), 200);
+        let res = app.send(Method::POST, "/api/v1/widget/csat", Some(&token), Some(&json!({"score": 4}))).await;
+        assert_eq!(res.status(), 201);
+        let res = app.post(&format!("/api/v1/conversations/{rated}/reopen"), &admin, json!({})).await;
+        assert_eq!(res.json::<Value>().await.unwrap()["state"], "queued");
+
+        let mut wa = Ws::agent(&app, &a.token).await;
+        online(&app, &a).await;
+        let mut sent = std::collections::HashMap::new();
+        while sent.len() < 3 {
+            let frame = wa.recv_type("conversation.assigned").await;
+            let c = frame["conversation"].clone();
+            sent.insert(c["id"].as_i64().unwrap(), c);
+        }
+        for id in [plain, tagged, rated] {
+            let stored = eventually(&app, &admin, id, "assigned", |c| c["state"] == "assigned").await;
+            assert_eq!(sent[&id], stored, "conversation {id} as sent and as stored");
+        }
+        assert_eq!(sent[&plain]["visitor"]["name"], "Ann");
+        assert_eq!(sent[&plain]["visitor"]["email"], "ann@example.com");
+        assert_eq!(sent[&plain]["tags"], json!([]));
+        assert_eq!(sent[&tagged]["tags"], json!(["vip"]));
+        assert_eq!(sent[&rated]["csat"]["score"], 4);
+    }
 }
 
 #[actix_web::test]

@@ -96,11 +96,19 @@ async fn sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys() {
 
 /// A conversation row without an actor (none is started for it).
 async fn bare_conversation(app: &TestApp) -> switchboard::domain::ConversationId {
+    conversation_with_visitor(app, None).await.0
+}
+
+/// A waiting conversation without team, and the visitor it was created with.
+async fn conversation_with_visitor(
+    app: &TestApp,
+    name: Option<&str>,
+) -> (switchboard::domain::ConversationId, entity::visitors::Model) {
     use switchboard::domain::conversation::ConversationState;
-    let (_, row) = store::conversations::create_with_visitor(
+    let (visitor, row) = store::conversations::create_with_visitor(
         &app.db,
         store::conversations::NewConversation {
-            name: None,
+            name: name.map(str::to_owned),
             email: None,
             user_agent: None,
             page_url: None,
@@ -115,7 +123,7 @@ async fn bare_conversation(app: &TestApp) -> switchboard::domain::ConversationId
     )
     .await
     .unwrap();
-    switchboard::domain::ConversationId(row.id)
+    (switchboard::domain::ConversationId(row.id), visitor)
 }
 
 /// The committer as the app runs it: on SQLite, message batches go to the
@@ -190,18 +198,20 @@ on_both! {
             format!("UPDATE users SET status = 'online', capacity = 2 WHERE id = {}", agent.id)))
             .await.unwrap();
         let agent = UserId(agent.id);
-        let (a, b, c, d) = (bare_conversation(&app).await, bare_conversation(&app).await,
-            bare_conversation(&app).await, bare_conversation(&app).await);
+        // a's visitor is handed over (its view is built from it, not read).
+        let (a, visitor_a) = conversation_with_visitor(&app, Some("Ann")).await;
+        let (b, c, d) = (bare_conversation(&app).await, bare_conversation(&app).await,
+            bare_conversation(&app).await);
         let m = bare_conversation(&app).await;
         let before_c = store::conversations::find(&app.db, c).await.unwrap().unwrap();
         // Sent at once they share a transaction: three assignments to an
         // agent with room for two, one to an agent who is not online, and a
         // message batch of another conversation.
         let (ra, rb, rc, rd, rm) = futures_util::join!(
-            committer.assign(a, Fence::default(), agent),
-            committer.assign(b, Fence::default(), agent),
-            committer.assign(c, Fence::default(), agent),
-            committer.assign(d, Fence::default(), UserId(away.id)),
+            committer.assign(a, Fence::default(), agent, Some(visitor_a)),
+            committer.assign(b, Fence::default(), agent, None),
+            committer.assign(c, Fence::default(), agent, None),
+            committer.assign(d, Fence::default(), UserId(away.id), None),
             committer.commit(m, Fence::default(), messages(1, 2)),
         );
         let results = [&ra, &rb, &rc];
@@ -209,12 +219,16 @@ on_both! {
         assert_eq!(assigned.len(), 2, "{results:?}");
         assert!(assigned.iter().all(|(row, _)| row.assignee_id == Some(agent.0)
             && row.state == ConversationState::Assigned.as_str()));
-        // Each assignment's view (read once for the whole group) is its own
-        // conversation's, as a fresh read gives it.
+        // Each assignment's view (built from a's visitor, read once for the
+        // rest of the group) is its own conversation's, as a fresh read
+        // gives it.
         for (row, view) in &assigned {
             let fresh = store::conversations::view(&app.db, (*row).clone()).await.unwrap();
             assert_eq!(serde_json::to_value(view).unwrap(), serde_json::to_value(&fresh).unwrap());
             assert_eq!((view.id, view.assignee_id), (row.id, Some(agent.0)));
+        }
+        if let Ok((_, view)) = &ra {
+            assert_eq!(view.visitor.name.as_deref(), Some("Ann"));
         }
         assert!(results.iter().any(|r| matches!(r, Err(ChangeError::AtCapacity))), "{results:?}");
         assert!(matches!(rd, Err(ChangeError::AgentUnavailable)), "{rd:?}");
@@ -322,7 +336,7 @@ on_both! {
                 .await
                 .unwrap();
         }
-        let (row, view) = committer.assign(id, Fence::default(), UserId(agent.id)).await.unwrap();
+        let (row, view) = committer.assign(id, Fence::default(), UserId(agent.id), None).await.unwrap();
         let stored = store::conversations::find(&app.db, id).await.unwrap().unwrap();
         assert_eq!(row, stored);
         assert_eq!((row.state.as_str(), row.assignee_id, row.waiting_since), (ConversationState::Assigned.as_str(), Some(agent.id), None));

@@ -25,6 +25,8 @@ impl Handler<SetTags> for Conversation {
 
     #[tracing::instrument(skip_all, fields(conversation_id = %self.id))]
     fn handle(&mut self, msg: SetTags, _: &mut Self::Context) -> Self::Result {
+        // From here on its view has (or may have) tags to read.
+        self.bare_visitor = None;
         if let Err(e) = self.authorize(&msg.by) {
             return AtomicResponse::new(Box::pin(fut::ready(Err(e))));
         }
