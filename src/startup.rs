@@ -142,7 +142,7 @@ impl Application {
         let router = Router::create(|ctx| {
             let bus = Bus::new(node_id.clone(), ctx.address(), cluster);
             bus_slot = Some(bus.clone());
-            Router::new(db.clone(), realtime, bus, committer)
+            Router::new(db.clone(), realtime, bus, committer.clone())
         });
         let bus = bus_slot.ok_or_else(|| StartupError::Cluster("router did not start".into()))?;
         bus.start_cluster()
@@ -167,6 +167,7 @@ impl Application {
             login_limiter: LoginLimiter::new(&settings.limits),
             settings: Arc::new(settings.clone()),
             bus,
+            committer,
             node_id,
         });
         let sweeper = state.clone();

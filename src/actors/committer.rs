@@ -37,7 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::domain::conversation::ConversationState;
 use crate::domain::protocol::ConversationView;
 use crate::domain::{ConversationId, UserId};
-use crate::store::conversations::{ChangeError, Fence};
+use crate::store::conversations::{ChangeError, Fence, NewConversation};
 use crate::store::messages::NewMessage;
 use crate::store::sqlite_writer::{Assignment, Batch, BatchOutcome, Group, SqliteWriter};
 use crate::store::{self, Db, StoreError};
@@ -55,6 +55,12 @@ const QUEUE: usize = 4096;
 
 /// One conversation's write and who waits for it.
 enum Request {
+    /// A new visitor and the waiting conversation it starts (no skills, no
+    /// first message: those are written through the pool).
+    Create {
+        new: Box<NewConversation>,
+        reply: oneshot::Sender<Result<Created, StoreError>>,
+    },
     /// A batch of new messages.
     Messages {
         conversation: ConversationId,
@@ -78,6 +84,9 @@ enum Request {
 /// A committed assignment: the row and the view its parties are sent.
 pub type Assigned = (conversations::Model, ConversationView);
 
+/// A committed creation: the visitor and the conversation as inserted.
+pub type Created = (visitors::Model, conversations::Model);
+
 /// What [`Request::write`] did: an answer, or an assignment whose view is
 /// still to be read.
 enum Written {
@@ -87,6 +96,7 @@ enum Written {
 
 /// What one request came to.
 enum Outcome {
+    Create(Box<Result<Created, StoreError>>),
     Messages(Result<Vec<messages::Model>, StoreError>),
     Assign(Box<Result<Assigned, ChangeError>>),
 }
@@ -94,11 +104,12 @@ enum Outcome {
 impl Request {
     /// The lock order of a group on PostgreSQL: assignments lock their
     /// agent's row, so two nodes' groups take them in the same order (by
-    /// agent) and cannot deadlock.
+    /// agent) and cannot deadlock. Creations lock no existing row.
     fn order(&self) -> (u8, i64) {
         match self {
-            Request::Assign { agent, .. } => (0, agent.0),
-            Request::Messages { .. } => (1, 0),
+            Request::Create { .. } => (0, 0),
+            Request::Assign { agent, .. } => (1, agent.0),
+            Request::Messages { .. } => (2, 0),
         }
     }
 
@@ -138,6 +149,11 @@ impl Request {
     /// The writes of [`Self::run`], without an assignment's view.
     async fn write(&self, txn: &sea_orm::DatabaseTransaction) -> Result<Written, StoreError> {
         match self {
+            Request::Create { new, .. } => {
+                let created =
+                    store::conversations::create_with_visitor(txn, (**new).clone()).await?;
+                Ok(Written::Done(Outcome::Create(Box::new(Ok(created)))))
+            }
             Request::Messages {
                 conversation,
                 fence,
@@ -183,29 +199,37 @@ impl Request {
             Ok::<_, StoreError>(out)
         }
         .await;
-        match (res, self) {
-            (Ok(out), _) => out,
-            (Err(e), Request::Messages { .. }) => Outcome::Messages(Err(e)),
-            (Err(e), Request::Assign { .. }) => {
-                Outcome::Assign(Box::new(Err(ChangeError::Store(e))))
-            }
+        match res {
+            Ok(out) => out,
+            Err(e) => self.failed(e),
+        }
+    }
+
+    /// The outcome of this request's kind for a failure.
+    fn failed(&self, e: StoreError) -> Outcome {
+        match self {
+            Request::Create { .. } => Outcome::Create(Box::new(Err(e))),
+            Request::Messages { .. } => Outcome::Messages(Err(e)),
+            Request::Assign { .. } => Outcome::Assign(Box::new(Err(ChangeError::Store(e)))),
         }
     }
 
     fn answer(self, outcome: Outcome) {
         match (self, outcome) {
+            (Request::Create { reply, .. }, Outcome::Create(res)) => {
+                let _ = reply.send(*res);
+            }
             (Request::Messages { reply, .. }, Outcome::Messages(res)) => {
                 let _ = reply.send(res);
             }
             (Request::Assign { reply, .. }, Outcome::Assign(res)) => {
                 let _ = reply.send(*res);
             }
-            // `run` answers each request with its own kind.
-            (Request::Messages { reply, .. }, Outcome::Assign(_)) => {
-                let _ = reply.send(Err(writer_gone()));
-            }
-            (Request::Assign { reply, .. }, Outcome::Messages(_)) => {
-                let _ = reply.send(Err(ChangeError::Store(writer_gone())));
+            // `run` and `failed` answer each request with its own kind, so
+            // this does not happen; if it did, the waiter hears "gone".
+            (req, _) => {
+                let out = req.failed(writer_gone());
+                req.answer(out);
             }
         }
     }
@@ -269,6 +293,20 @@ impl Committer {
         .await
     }
 
+    /// Inserts the visitor and the conversation of `new` (which must need
+    /// no skills and bring no first message) with whatever else is waiting;
+    /// resolves with both rows once durable. On SQLite that is one
+    /// hand-over to the writer thread instead of four statements through
+    /// the pool, on the way from a customer's arrival to an agent
+    /// (docs/benchmarks.md §4h).
+    pub async fn create(&self, new: NewConversation) -> Result<Created, StoreError> {
+        self.ask(|reply| Request::Create {
+            new: Box::new(new),
+            reply,
+        })
+        .await
+    }
+
     /// Hands the writer the request `make` builds around a reply channel,
     /// and waits for the answer.
     async fn ask<T, E: From<StoreError>>(
@@ -299,21 +337,26 @@ async fn writer(db: Db, sqlite: Option<SqliteWriter>, mut rx: mpsc::Receiver<Req
     }
 }
 
-/// Commits a group on the SQLite writer thread: its assignments and message
-/// batches in one transaction, one hand-over. The message batches are
-/// answered first (their acks wait on nothing else), then the assignments,
-/// once their views are read. If the group fails, each request is retried
-/// alone through the pool.
+/// Commits a group on the SQLite writer thread: its creations, assignments
+/// and message batches in one transaction, one hand-over. Creations and
+/// message batches are answered first (they wait on nothing else), then the
+/// assignments, once their views are built or read. If the group fails,
+/// each request is retried alone through the pool.
 async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
     // One pass sorts the requests and builds what the writer is sent, in
-    // the same order: `assigns[i]` is `sent.assignments[i]`, `messages[i]`
-    // is `sent.batches[i]`. Each assignment keeps its agent beside it, for
-    // the reason of a refusal.
+    // the same order: `creates[i]` is `sent.creations[i]`, `assigns[i]` is
+    // `sent.assignments[i]`, `messages[i]` is `sent.batches[i]`. Each
+    // assignment keeps its agent beside it, for the reason of a refusal.
+    let mut creates: Vec<Request> = Vec::new();
     let mut assigns: Vec<(Request, UserId)> = Vec::new();
     let mut messages: Vec<Request> = Vec::new();
     let mut sent = Group::default();
     for r in group {
         match &r {
+            Request::Create { new, .. } => {
+                sent.creations.push((**new).clone());
+                creates.push(r);
+            }
             Request::Assign {
                 conversation,
                 fence,
@@ -372,7 +415,14 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
     };
     let (written, parts) = futures_util::join!(writer.commit(sent), parts);
     match written {
-        Ok(out) if out.assigned.len() == assigns.len() && out.batches.len() == messages.len() => {
+        Ok(out)
+            if out.created.len() == creates.len()
+                && out.assigned.len() == assigns.len()
+                && out.batches.len() == messages.len() =>
+        {
+            for (req, rows) in creates.into_iter().zip(out.created) {
+                req.answer(Outcome::Create(Box::new(Ok(rows))));
+            }
             for (req, out) in messages.into_iter().zip(out.batches) {
                 let res = match out {
                     BatchOutcome::Stored(rows) => Ok(rows),
@@ -391,9 +441,9 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
         }
         res => {
             let why = res.err().map(|e| e.to_string()).unwrap_or_default();
-            let group: Vec<Request> = assigns
+            let group: Vec<Request> = creates
                 .into_iter()
-                .map(|(r, _)| r)
+                .chain(assigns.into_iter().map(|(r, _)| r))
                 .chain(messages)
                 .collect();
             tracing::warn!(requests = group.len(), error = %why, "sqlite group commit failed; committing one by one");
@@ -497,7 +547,7 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
                 }
                 Err(e) => return Err(e),
             },
-            Request::Assign { .. } => match req.write(&txn).await? {
+            Request::Create { .. } | Request::Assign { .. } => match req.write(&txn).await? {
                 Written::Assigned(row) => match req.held_view(&row) {
                     Some(view) => {
                         results[i] = Some(Outcome::Assign(Box::new(

@@ -52,6 +52,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Reaches the actors.
     pub bus: Bus,
+    /// The group-commit writer (new widget conversations join its groups).
+    pub committer: crate::actors::committer::Committer,
     /// This node's name.
     pub node_id: String,
 }

@@ -315,66 +315,38 @@ async fn start(
         }
         _ => false,
     };
-    let txn = store::begin(&state.db).await?;
-    let (visitor, conversation) = store::conversations::create_with_visitor(
-        &txn,
-        store::conversations::NewConversation {
-            name: facts.name,
-            email: facts.email,
-            user_agent,
-            page_url: facts.page_url,
-            issue_type: facts.issue_type,
-            language: facts.language,
-            attributes: facts.custom,
-            team: routed.team,
-            state: if triage {
-                ConversationState::Bot
-            } else {
-                ConversationState::Queued
-            },
-            priority: routed.priority,
-            offline: first_message.is_some(),
+    let new = store::conversations::NewConversation {
+        name: facts.name,
+        email: facts.email,
+        user_agent,
+        page_url: facts.page_url,
+        issue_type: facts.issue_type,
+        language: facts.language,
+        attributes: facts.custom,
+        team: routed.team,
+        state: if triage {
+            ConversationState::Bot
+        } else {
+            ConversationState::Queued
         },
-    )
-    .await?;
-    let id = ConversationId(conversation.id);
-    // A new conversation has no skills to replace: only write some.
-    if !routed.required.is_empty() {
-        store::conversations::require_skills(&txn, id, &routed.required).await?;
-    }
-    let with_message = first_message.is_some();
-    if let Some(text) = first_message {
-        // A brand-new conversation has no actor yet, so writing its first
-        // message here cannot race the single writer; the actor loads it.
-        store::messages::append(
-            &txn,
-            id,
-            store::conversations::Fence::default(),
-            &[store::messages::NewMessage {
-                seq: 1,
-                client_msg_id: None,
-                sender: Sender {
-                    kind: PartyKind::Customer,
-                    id: Some(visitor.id),
-                    name: visitor_name,
-                },
-                text,
-            }],
-        )
-        .await?;
-    }
-    // Only the message changed the row since its insert returned it. The
-    // view needs no reads: nothing has tagged or rated it yet. (Each read
-    // is a round trip on the path from a customer's arrival to an agent.)
-    let conversation = if with_message {
-        store::conversations::find(&txn, id)
-            .await?
-            .ok_or_else(|| ApiError::Internal("new conversation vanished".into()))?
-    } else {
-        conversation
+        priority: routed.priority,
+        offline: first_message.is_some(),
     };
+    let (visitor, conversation) = match first_message {
+        // The common case, a live chat into a queue without skills to
+        // record, joins the group commit: on SQLite one hand-over to the
+        // writer thread instead of four statements through the pool, on
+        // the way from the customer's arrival to an agent.
+        None if !triage && routed.required.is_empty() => state.committer.create(new).await?,
+        first_message => {
+            create_through_pool(state, new, &routed, visitor_name, first_message).await?
+        }
+    };
+    let id = ConversationId(conversation.id);
+    // The view needs no reads: nothing has tagged or rated it yet. (Each
+    // read is a round trip on the path from a customer's arrival to an
+    // agent.)
     let view = store::conversations::new_view(conversation.clone(), &visitor)?;
-    txn.commit().await?;
     // Open conversations keep a live actor (idle and SLA timers run in
     // it, as for those the Router activates at start). With triage, that
     // also starts the bot: its welcome is written before the customer
@@ -407,6 +379,56 @@ async fn start(
         });
     }
     Ok((visitor, conversation, view))
+}
+
+/// Creates visitor and conversation with what the group commit does not
+/// write (required skills, an offline message's first message, or a start
+/// with the triage bot), in one transaction through the pool.
+async fn create_through_pool(
+    state: &AppState,
+    new: store::conversations::NewConversation,
+    routed: &Route,
+    visitor_name: Option<String>,
+    first_message: Option<String>,
+) -> Result<(entity::visitors::Model, entity::conversations::Model), ApiError> {
+    let txn = store::begin(&state.db).await?;
+    let (visitor, conversation) = store::conversations::create_with_visitor(&txn, new).await?;
+    let id = ConversationId(conversation.id);
+    // A new conversation has no skills to replace: only write some.
+    if !routed.required.is_empty() {
+        store::conversations::require_skills(&txn, id, &routed.required).await?;
+    }
+    let with_message = first_message.is_some();
+    if let Some(text) = first_message {
+        // A brand-new conversation has no actor yet, so writing its first
+        // message here cannot race the single writer; the actor loads it.
+        store::messages::append(
+            &txn,
+            id,
+            store::conversations::Fence::default(),
+            &[store::messages::NewMessage {
+                seq: 1,
+                client_msg_id: None,
+                sender: Sender {
+                    kind: PartyKind::Customer,
+                    id: Some(visitor.id),
+                    name: visitor_name,
+                },
+                text,
+            }],
+        )
+        .await?;
+    }
+    // Only the message changed the row since its insert returned it.
+    let conversation = if with_message {
+        store::conversations::find(&txn, id)
+            .await?
+            .ok_or_else(|| ApiError::Internal("new conversation vanished".into()))?
+    } else {
+        conversation
+    };
+    txn.commit().await?;
+    Ok((visitor, conversation))
 }
 
 /// Branding, and whether live chat or "leave a message" should be offered.

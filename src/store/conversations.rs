@@ -21,6 +21,7 @@ use crate::domain::protocol::{ConversationView, PartyKind, Unread, VisitorView};
 use crate::domain::{ConversationId, Role, TeamId, UserId, VisitorId};
 
 /// A visitor and the conversation it starts, from the widget's pre-chat form.
+#[derive(Debug, Clone)]
 pub struct NewConversation {
     /// Visitor name.
     pub name: Option<String>,
@@ -52,29 +53,70 @@ pub async fn create_with_visitor(
     new: NewConversation,
 ) -> Result<(visitors::Model, conversations::Model), StoreError> {
     let now = Utc::now();
-    let visitor = visitors::ActiveModel {
-        name: Set(new.name),
-        email: Set(new.email),
-        user_agent: Set(new.user_agent),
-        page_url: Set(new.page_url),
+    let visitor = new_visitor(&new, now).insert(db).await?;
+    let conversation = new_conversation(&new, visitor.id, now).insert(db).await?;
+    Ok((visitor, conversation))
+}
+
+/// The visitor row of [`create_with_visitor`], as the SQLite writer inserts
+/// it (`RETURNING *`): one builder for both paths.
+pub fn visitor_insert_statement(
+    new: &NewConversation,
+    now: chrono::DateTime<Utc>,
+) -> sea_orm::Statement {
+    returning_insert(visitors::Entity::insert(new_visitor(new, now)))
+}
+
+/// The conversation row of [`create_with_visitor`] for the visitor
+/// `visitor_id`, as the SQLite writer inserts it (`RETURNING *`).
+pub fn conversation_insert_statement(
+    new: &NewConversation,
+    visitor_id: i64,
+    now: chrono::DateTime<Utc>,
+) -> sea_orm::Statement {
+    returning_insert(conversations::Entity::insert(new_conversation(
+        new, visitor_id, now,
+    )))
+}
+
+fn returning_insert<A: ActiveModelTrait>(insert: sea_orm::Insert<A>) -> sea_orm::Statement {
+    use sea_orm::QueryTrait;
+    let mut query = insert.into_query();
+    query.returning_all();
+    sea_orm::DbBackend::Sqlite.build(&query)
+}
+
+fn new_visitor(new: &NewConversation, now: chrono::DateTime<Utc>) -> visitors::ActiveModel {
+    visitors::ActiveModel {
+        name: Set(new.name.clone()),
+        email: Set(new.email.clone()),
+        user_agent: Set(new.user_agent.clone()),
+        page_url: Set(new.page_url.clone()),
         attributes: Set(serde_json::json!({})),
         created_at: Set(now),
         last_seen_at: Set(now),
         ..Default::default()
     }
-    .insert(db)
-    .await?;
+}
+
+/// `waiting_since` is the creation time when it starts queued: that stamp
+/// is what "queued" means in the assignment benchmarks.
+fn new_conversation(
+    new: &NewConversation,
+    visitor_id: i64,
+    now: chrono::DateTime<Utc>,
+) -> conversations::ActiveModel {
     let queued = new.state == ConversationState::Queued;
-    let conversation = conversations::ActiveModel {
-        visitor_id: Set(visitor.id),
+    conversations::ActiveModel {
+        visitor_id: Set(visitor_id),
         team_id: Set(new.team.map(|t| t.0)),
         assignee_id: Set(None),
         state: Set(new.state.as_str().to_owned()),
         priority: Set(new.priority),
-        issue_type: Set(new.issue_type),
-        language: Set(new.language),
+        issue_type: Set(new.issue_type.clone()),
+        language: Set(new.language.clone()),
         channel: Set("widget".to_owned()),
-        attributes: Set(new.attributes),
+        attributes: Set(new.attributes.clone()),
         offline: Set(new.offline),
         version: Set(0),
         owner_token: Set(0),
@@ -91,9 +133,6 @@ pub async fn create_with_visitor(
         updated_at: Set(now),
         id: NotSet,
     }
-    .insert(db)
-    .await?;
-    Ok((visitor, conversation))
 }
 
 /// Finds a conversation row.

@@ -28,11 +28,11 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use entity::{conversations, messages};
+use entity::{conversations, messages, visitors};
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::conversations::Fence;
+use super::conversations::{Fence, NewConversation};
 use super::messages::NewMessage;
 use crate::domain::ConversationId;
 use crate::domain::protocol::PartyKind;
@@ -76,10 +76,14 @@ pub struct Assignment {
     pub update: sea_orm::Statement,
 }
 
-/// What a group holds: assignments and message batches, committed together.
+/// What a group holds: new conversations, assignments and message
+/// batches, committed together.
 #[derive(Debug, Default)]
 pub struct Group {
-    /// Automatic assignments, run first.
+    /// Visitors and the conversations they start (without skills or a
+    /// first message), inserted first.
+    pub creations: Vec<NewConversation>,
+    /// Automatic assignments.
     pub assignments: Vec<Assignment>,
     /// Message batches.
     pub batches: Vec<Batch>,
@@ -88,6 +92,8 @@ pub struct Group {
 /// What a committed group came to, in the order of its [`Group`].
 #[derive(Debug)]
 pub struct GroupOutcome {
+    /// Per creation: the rows as inserted.
+    pub created: Vec<(visitors::Model, conversations::Model)>,
     /// Per assignment: the row as committed, or `None` when refused
     /// (nothing written).
     pub assigned: Vec<Option<conversations::Model>>,
@@ -140,6 +146,7 @@ impl SqliteWriter {
                     let took = started.elapsed();
                     if took > SLOW_COMMIT {
                         tracing::warn!(
+                            creations = job.group.creations.len(),
                             assignments = job.group.assignments.len(),
                             batches = job.group.batches.len(),
                             took_ms = took.as_secs_f64() * 1e3,
@@ -198,20 +205,50 @@ const INSERT: &str = "INSERT INTO messages \
 
 fn commit_group(conn: &mut Connection, group: &Group) -> Result<GroupOutcome, WriterError> {
     let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now = Utc::now();
+    let mut created = Vec::with_capacity(group.creations.len());
+    for new in &group.creations {
+        let visitor = returning_one(
+            &txn,
+            &super::conversations::visitor_insert_statement(new, now),
+            visitor_row,
+        )?
+        .ok_or(WriterError::Unreadable("inserted visitor"))?;
+        let conversation = returning_one(
+            &txn,
+            &super::conversations::conversation_insert_statement(new, visitor.id, now),
+            conversation_row,
+        )?
+        .ok_or(WriterError::Unreadable("inserted conversation"))?;
+        created.push((visitor, conversation));
+    }
     let mut assigned = Vec::with_capacity(group.assignments.len());
     for a in &group.assignments {
-        let values = bind(&a.update)?;
-        let mut update = txn.prepare_cached(&a.update.sql)?;
-        let mut rows = update.query(rusqlite::params_from_iter(values))?;
-        let row = match rows.next()? {
-            Some(r) => Some(conversation_row(r)?),
-            None => None,
-        };
-        assigned.push(row);
+        assigned.push(returning_one(&txn, &a.update, conversation_row)?);
     }
     let batches = write_batches(&txn, &group.batches)?;
     txn.commit()?;
-    Ok(GroupOutcome { assigned, batches })
+    Ok(GroupOutcome {
+        created,
+        assigned,
+        batches,
+    })
+}
+
+/// Runs `stmt` (a prepared, cached statement ending in `RETURNING *`) and
+/// reads the row it returned, if any, with `read`.
+fn returning_one<T>(
+    txn: &rusqlite::Transaction<'_>,
+    stmt: &sea_orm::Statement,
+    read: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, WriterError>,
+) -> Result<Option<T>, WriterError> {
+    let values = bind(stmt)?;
+    let mut prepared = txn.prepare_cached(&stmt.sql)?;
+    let mut rows = prepared.query(rusqlite::params_from_iter(values))?;
+    match rows.next()? {
+        Some(r) => Ok(Some(read(r)?)),
+        None => Ok(None),
+    }
 }
 
 /// The values of a statement built by sea-query, as SQLite stores what the
@@ -240,6 +277,26 @@ fn bind(stmt: &sea_orm::Statement) -> Result<Vec<rusqlite::types::Value>, Writer
             })
         })
         .collect()
+}
+
+/// A `visitors` row as the pool's driver reads it (the parity test in
+/// `tests/api/store.rs` compares the two).
+fn visitor_row(r: &rusqlite::Row<'_>) -> Result<visitors::Model, WriterError> {
+    let time = |col: &'static str| -> Result<DateTime<Utc>, WriterError> {
+        parse_time(&r.get::<_, String>(col)?).ok_or(WriterError::Unreadable(col))
+    };
+    let attributes: String = r.get("attributes")?;
+    Ok(visitors::Model {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        email: r.get("email")?,
+        user_agent: r.get("user_agent")?,
+        page_url: r.get("page_url")?,
+        attributes: serde_json::from_str(&attributes)
+            .map_err(|_| WriterError::Unreadable("attributes"))?,
+        created_at: time("created_at")?,
+        last_seen_at: time("last_seen_at")?,
+    })
 }
 
 /// A `conversations` row as the pool's driver reads it (the parity test in

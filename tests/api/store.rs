@@ -414,3 +414,36 @@ on_both! {
         assert_eq!(store::conversations::load_of(&app.db, agent).await.unwrap(), 1);
     }
 }
+
+on_both! {
+    async fn a_creation_through_the_committer_returns_what_the_pool_reads_back(app) {
+        // On SQLite the committer inserts a new visitor and conversation on
+        // the writer thread and parses the returned rows itself: they must
+        // be what the pool reads, field by field.
+        use switchboard::domain::conversation::ConversationState;
+        let committer = app_committer(&app);
+        let new = store::conversations::NewConversation {
+            name: Some("Ann <b>".into()),
+            email: Some("ann@example.com".into()),
+            user_agent: Some("Mozilla/5.0 é".into()),
+            page_url: Some("https://example.com/p?q=1".into()),
+            issue_type: Some("billing".into()),
+            language: Some("de".into()),
+            attributes: serde_json::json!({"plan": "pro", "seats": 3}),
+            team: None,
+            state: ConversationState::Queued,
+            priority: 2,
+            offline: false,
+        };
+        let (visitor, row) = committer.create(new).await.unwrap();
+        let stored = store::conversations::find(&app.db, switchboard::domain::ConversationId(row.id))
+            .await.unwrap().unwrap();
+        assert_eq!(row, stored);
+        assert_eq!(row.visitor_id, visitor.id);
+        assert_eq!(row.waiting_since, Some(row.created_at), "queued since its creation");
+        let read = store::conversations::views(&app.db, vec![stored.clone()]).await.unwrap();
+        let built = store::conversations::new_view(stored, &visitor).unwrap();
+        assert_eq!(serde_json::to_value(&read[0]).unwrap(), serde_json::to_value(&built).unwrap());
+        assert_eq!(read[0].visitor.name.as_deref(), Some("Ann <b>"));
+    }
+}
