@@ -58,7 +58,8 @@ enum Request {
     /// A new visitor and the waiting conversation it starts (no skills, no
     /// first message: those are written through the pool).
     Create {
-        new: Box<NewConversation>,
+        /// Shared with the SQLite writer thread, which reads it there.
+        new: Arc<NewConversation>,
         reply: oneshot::Sender<Result<Created, StoreError>>,
     },
     /// A batch of new messages.
@@ -120,29 +121,32 @@ impl Request {
     /// [`try_group`]).
     async fn run(&self, txn: &sea_orm::DatabaseTransaction) -> Result<Outcome, StoreError> {
         match self.write(txn).await? {
-            Written::Assigned(row) => {
-                let view = match self.held_view(&row) {
-                    Some(view) => view?,
-                    None => store::conversations::view(txn, (*row).clone()).await?,
-                };
-                Ok(Outcome::Assign(Box::new(Ok((*row, view)))))
-            }
+            Written::Assigned(row) => match self.held(row) {
+                Ok(out) => Ok(out),
+                Err(row) => {
+                    let view = store::conversations::view(txn, (*row).clone()).await?;
+                    Ok(Outcome::Assign(Box::new(Ok((*row, view)))))
+                }
+            },
             Written::Done(out) => Ok(out),
         }
     }
 
-    /// The view of the row an assignment committed, built from the visitor
-    /// its actor handed over (`None`: it must be read). Its row is as
-    /// committed, and the tags and rating it lacks are known to be none.
-    fn held_view(
-        &self,
-        row: &conversations::Model,
-    ) -> Option<Result<ConversationView, StoreError>> {
+    /// The answer to an assignment that committed `row`, its view built
+    /// from the visitor its actor handed over; `Err(row)` when there is
+    /// none and the view must be read. The tags and rating such a view
+    /// lacks are known to be none.
+    fn held(&self, row: Box<conversations::Model>) -> Result<Outcome, Box<conversations::Model>> {
         match self {
             Request::Assign {
                 visitor: Some(v), ..
-            } if v.id == row.visitor_id => Some(store::conversations::new_view(row.clone(), v)),
-            _ => None,
+            } if v.id == row.visitor_id => {
+                let res = store::conversations::new_view((*row).clone(), v)
+                    .map(|view| (*row, view))
+                    .map_err(ChangeError::Store);
+                Ok(Outcome::Assign(Box::new(res)))
+            }
+            _ => Err(row),
         }
     }
 
@@ -150,8 +154,7 @@ impl Request {
     async fn write(&self, txn: &sea_orm::DatabaseTransaction) -> Result<Written, StoreError> {
         match self {
             Request::Create { new, .. } => {
-                let created =
-                    store::conversations::create_with_visitor(txn, (**new).clone()).await?;
+                let created = store::conversations::create_with_visitor(txn, new).await?;
                 Ok(Written::Done(Outcome::Create(Box::new(Ok(created)))))
             }
             Request::Messages {
@@ -301,7 +304,7 @@ impl Committer {
     /// (docs/benchmarks.md §4h).
     pub async fn create(&self, new: NewConversation) -> Result<Created, StoreError> {
         self.ask(|reply| Request::Create {
-            new: Box::new(new),
+            new: Arc::new(new),
             reply,
         })
         .await
@@ -354,7 +357,7 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
     for r in group {
         match &r {
             Request::Create { new, .. } => {
-                sent.creations.push((**new).clone());
+                sent.creations.push(Arc::clone(new));
                 creates.push(r);
             }
             Request::Assign {
@@ -466,14 +469,11 @@ async fn answer_assignments(
     let mut refused: Vec<(Request, UserId)> = Vec::new();
     for (req, agent, row) in results {
         match row {
-            Some(row) => match req.held_view(&row) {
-                Some(view) => {
-                    let res = view.map(|v| (row, v)).map_err(ChangeError::Store);
-                    req.answer(Outcome::Assign(Box::new(res)));
-                }
-                None => {
+            Some(row) => match req.held(Box::new(row)) {
+                Ok(out) => req.answer(out),
+                Err(row) => {
                     reqs.push(req);
-                    rows.push(row);
+                    rows.push(*row);
                 }
             },
             None => refused.push((req, agent)),
@@ -548,13 +548,9 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
                 Err(e) => return Err(e),
             },
             Request::Create { .. } | Request::Assign { .. } => match req.write(&txn).await? {
-                Written::Assigned(row) => match req.held_view(&row) {
-                    Some(view) => {
-                        results[i] = Some(Outcome::Assign(Box::new(
-                            view.map(|v| (*row, v)).map_err(ChangeError::Store),
-                        )));
-                    }
-                    None => assigned.push((i, *row)),
+                Written::Assigned(row) => match req.held(row) {
+                    Ok(out) => results[i] = Some(out),
+                    Err(row) => assigned.push((i, *row)),
                 },
                 Written::Done(out) => results[i] = Some(out),
             },

@@ -392,7 +392,7 @@ async fn create_through_pool(
     first_message: Option<String>,
 ) -> Result<(entity::visitors::Model, entity::conversations::Model), ApiError> {
     let txn = store::begin(&state.db).await?;
-    let (visitor, conversation) = store::conversations::create_with_visitor(&txn, new).await?;
+    let (visitor, conversation) = store::conversations::create_with_visitor(&txn, &new).await?;
     let id = ConversationId(conversation.id);
     // A new conversation has no skills to replace: only write some.
     if !routed.required.is_empty() {

@@ -50,11 +50,11 @@ pub struct NewConversation {
 /// Creates the visitor and its conversation in one transaction.
 pub async fn create_with_visitor(
     db: &impl ConnectionTrait,
-    new: NewConversation,
+    new: &NewConversation,
 ) -> Result<(visitors::Model, conversations::Model), StoreError> {
     let now = Utc::now();
-    let visitor = new_visitor(&new, now).insert(db).await?;
-    let conversation = new_conversation(&new, visitor.id, now).insert(db).await?;
+    let visitor = new_visitor(new, now).insert(db).await?;
+    let conversation = new_conversation(new, visitor.id, now).insert(db).await?;
     Ok((visitor, conversation))
 }
 

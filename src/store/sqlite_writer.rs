@@ -1,5 +1,5 @@
-//! The SQLite writer: group commits of message batches and automatic
-//! assignments on a thread of their own, over a connection of their own, in
+//! The SQLite writer: group commits of new widget conversations, message
+//! batches and automatic assignments on a thread of their own, over a connection of their own, in
 //! plain synchronous calls.
 //!
 //! Why not through the pool like every other query: sqlx runs each SQLite
@@ -82,7 +82,7 @@ pub struct Assignment {
 pub struct Group {
     /// Visitors and the conversations they start (without skills or a
     /// first message), inserted first.
-    pub creations: Vec<NewConversation>,
+    pub creations: Vec<Arc<NewConversation>>,
     /// Automatic assignments.
     pub assignments: Vec<Assignment>,
     /// Message batches.
@@ -207,7 +207,7 @@ fn commit_group(conn: &mut Connection, group: &Group) -> Result<GroupOutcome, Wr
     let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = Utc::now();
     let mut created = Vec::with_capacity(group.creations.len());
-    for new in &group.creations {
+    for new in group.creations.iter().map(Arc::as_ref) {
         let visitor = returning_one(
             &txn,
             &super::conversations::visitor_insert_statement(new, now),
@@ -282,35 +282,21 @@ fn bind(stmt: &sea_orm::Statement) -> Result<Vec<rusqlite::types::Value>, Writer
 /// A `visitors` row as the pool's driver reads it (the parity test in
 /// `tests/api/store.rs` compares the two).
 fn visitor_row(r: &rusqlite::Row<'_>) -> Result<visitors::Model, WriterError> {
-    let time = |col: &'static str| -> Result<DateTime<Utc>, WriterError> {
-        parse_time(&r.get::<_, String>(col)?).ok_or(WriterError::Unreadable(col))
-    };
-    let attributes: String = r.get("attributes")?;
     Ok(visitors::Model {
         id: r.get("id")?,
         name: r.get("name")?,
         email: r.get("email")?,
         user_agent: r.get("user_agent")?,
         page_url: r.get("page_url")?,
-        attributes: serde_json::from_str(&attributes)
-            .map_err(|_| WriterError::Unreadable("attributes"))?,
-        created_at: time("created_at")?,
-        last_seen_at: time("last_seen_at")?,
+        attributes: json_at(r, "attributes")?,
+        created_at: time_at(r, "created_at")?,
+        last_seen_at: time_at(r, "last_seen_at")?,
     })
 }
 
 /// A `conversations` row as the pool's driver reads it (the parity test in
 /// `tests/api/store.rs` compares the two field by field).
 fn conversation_row(r: &rusqlite::Row<'_>) -> Result<conversations::Model, WriterError> {
-    let time = |col: &'static str| -> Result<DateTime<Utc>, WriterError> {
-        parse_time(&r.get::<_, String>(col)?).ok_or(WriterError::Unreadable(col))
-    };
-    let maybe_time = |col: &'static str| -> Result<Option<DateTime<Utc>>, WriterError> {
-        r.get::<_, Option<String>>(col)?
-            .map(|t| parse_time(&t).ok_or(WriterError::Unreadable(col)))
-            .transpose()
-    };
-    let attributes: String = r.get("attributes")?;
     Ok(conversations::Model {
         id: r.get("id")?,
         visitor_id: r.get("visitor_id")?,
@@ -321,8 +307,7 @@ fn conversation_row(r: &rusqlite::Row<'_>) -> Result<conversations::Model, Write
         issue_type: r.get("issue_type")?,
         language: r.get("language")?,
         channel: r.get("channel")?,
-        attributes: serde_json::from_str(&attributes)
-            .map_err(|_| WriterError::Unreadable("attributes"))?,
+        attributes: json_at(r, "attributes")?,
         offline: r.get("offline")?,
         version: r.get("version")?,
         owner_token: r.get("owner_token")?,
@@ -331,13 +316,33 @@ fn conversation_row(r: &rusqlite::Row<'_>) -> Result<conversations::Model, Write
         agent_last_read_seq: r.get("agent_last_read_seq")?,
         customer_unread: r.get("customer_unread")?,
         agent_unread: r.get("agent_unread")?,
-        waiting_since: maybe_time("waiting_since")?,
-        first_response_at: maybe_time("first_response_at")?,
-        closed_at: maybe_time("closed_at")?,
+        waiting_since: maybe_time_at(r, "waiting_since")?,
+        first_response_at: maybe_time_at(r, "first_response_at")?,
+        closed_at: maybe_time_at(r, "closed_at")?,
         closed_reason: r.get("closed_reason")?,
-        created_at: time("created_at")?,
-        updated_at: time("updated_at")?,
+        created_at: time_at(r, "created_at")?,
+        updated_at: time_at(r, "updated_at")?,
     })
+}
+
+/// A timestamp column, stored as text.
+fn time_at(r: &rusqlite::Row<'_>, col: &'static str) -> Result<DateTime<Utc>, WriterError> {
+    parse_time(&r.get::<_, String>(col)?).ok_or(WriterError::Unreadable(col))
+}
+
+/// A nullable timestamp column, stored as text.
+fn maybe_time_at(
+    r: &rusqlite::Row<'_>,
+    col: &'static str,
+) -> Result<Option<DateTime<Utc>>, WriterError> {
+    r.get::<_, Option<String>>(col)?
+        .map(|t| parse_time(&t).ok_or(WriterError::Unreadable(col)))
+        .transpose()
+}
+
+/// A JSON column, stored as text.
+fn json_at(r: &rusqlite::Row<'_>, col: &'static str) -> Result<serde_json::Value, WriterError> {
+    serde_json::from_str(&r.get::<_, String>(col)?).map_err(|_| WriterError::Unreadable(col))
 }
 
 /// A stored timestamp: RFC 3339 as written here and by the pool's driver,

@@ -104,26 +104,27 @@ async fn conversation_with_visitor(
     app: &TestApp,
     name: Option<&str>,
 ) -> (switchboard::domain::ConversationId, entity::visitors::Model) {
-    use switchboard::domain::conversation::ConversationState;
-    let (visitor, row) = store::conversations::create_with_visitor(
-        &app.db,
-        store::conversations::NewConversation {
-            name: name.map(str::to_owned),
-            email: None,
-            user_agent: None,
-            page_url: None,
-            issue_type: None,
-            language: None,
-            attributes: serde_json::json!({}),
-            team: None,
-            state: ConversationState::Queued,
-            priority: 0,
-            offline: false,
-        },
-    )
-    .await
-    .unwrap();
+    let (visitor, row) = store::conversations::create_with_visitor(&app.db, &waiting(name))
+        .await
+        .unwrap();
     (switchboard::domain::ConversationId(row.id), visitor)
+}
+
+/// A live chat waiting in no team, from a visitor who gave only `name`.
+fn waiting(name: Option<&str>) -> store::conversations::NewConversation {
+    store::conversations::NewConversation {
+        name: name.map(str::to_owned),
+        email: None,
+        user_agent: None,
+        page_url: None,
+        issue_type: None,
+        language: None,
+        attributes: serde_json::json!({}),
+        team: None,
+        state: switchboard::domain::conversation::ConversationState::Queued,
+        priority: 0,
+        offline: false,
+    }
 }
 
 /// The committer as the app runs it: on SQLite, message batches go to the
@@ -309,7 +310,7 @@ on_both! {
             .await.unwrap();
         let (_, created) = store::conversations::create_with_visitor(
             &app.db,
-            store::conversations::NewConversation {
+            &store::conversations::NewConversation {
                 name: Some("Ada".into()),
                 email: Some("ada@example.test".into()),
                 user_agent: None,
@@ -352,7 +353,7 @@ on_both! {
         use switchboard::domain::conversation::ConversationState;
         let (visitor, row) = store::conversations::create_with_visitor(
             &app.db,
-            store::conversations::NewConversation {
+            &store::conversations::NewConversation {
                 name: Some("Ada".into()),
                 email: Some("ada@example.test".into()),
                 user_agent: Some("Firefox".into()),
@@ -420,30 +421,54 @@ on_both! {
         // On SQLite the committer inserts a new visitor and conversation on
         // the writer thread and parses the returned rows itself: they must
         // be what the pool reads, field by field.
-        use switchboard::domain::conversation::ConversationState;
         let committer = app_committer(&app);
         let new = store::conversations::NewConversation {
-            name: Some("Ann <b>".into()),
             email: Some("ann@example.com".into()),
             user_agent: Some("Mozilla/5.0 é".into()),
             page_url: Some("https://example.com/p?q=1".into()),
             issue_type: Some("billing".into()),
             language: Some("de".into()),
             attributes: serde_json::json!({"plan": "pro", "seats": 3}),
-            team: None,
-            state: ConversationState::Queued,
             priority: 2,
-            offline: false,
+            ..waiting(Some("Ann <b>"))
         };
         let (visitor, row) = committer.create(new).await.unwrap();
         let stored = store::conversations::find(&app.db, switchboard::domain::ConversationId(row.id))
             .await.unwrap().unwrap();
         assert_eq!(row, stored);
+        let stored_visitor = store::conversations::visitor(&app.db, switchboard::domain::VisitorId(visitor.id))
+            .await.unwrap().unwrap();
+        assert_eq!(visitor, stored_visitor);
         assert_eq!(row.visitor_id, visitor.id);
         assert_eq!(row.waiting_since, Some(row.created_at), "queued since its creation");
         let read = store::conversations::views(&app.db, vec![stored.clone()]).await.unwrap();
         let built = store::conversations::new_view(stored, &visitor).unwrap();
         assert_eq!(serde_json::to_value(&read[0]).unwrap(), serde_json::to_value(&built).unwrap());
         assert_eq!(read[0].visitor.name.as_deref(), Some("Ann <b>"));
+    }
+}
+
+on_both! {
+    async fn a_creation_the_database_refuses_writes_nothing_and_spares_the_rest(app) {
+        // A team that does not exist breaks the foreign key. Sent beside a
+        // message batch, the two may share a group: the group fails, each
+        // is retried alone, and only the batch is stored. No visitor of the
+        // refused creation is left behind.
+        use switchboard::store::conversations::Fence;
+        let committer = app_committer(&app);
+        let m = bare_conversation(&app).await;
+        let (visitors, conversations) = (app.count("visitors").await, app.count("conversations").await);
+        let bad = store::conversations::NewConversation {
+            team: Some(TeamId(987_654)),
+            ..waiting(Some("Nobody"))
+        };
+        let (created, stored) = futures_util::join!(
+            committer.create(bad),
+            committer.commit(m, Fence::default(), messages(1, 2)),
+        );
+        assert!(created.is_err(), "{created:?}");
+        assert_eq!(stored.unwrap().iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(app.count("visitors").await, visitors);
+        assert_eq!(app.count("conversations").await, conversations);
     }
 }

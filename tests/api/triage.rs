@@ -203,7 +203,7 @@ on_both! {
         let support = team(&app, &admin, json!({"name": "Support", "auto_assign": false})).await;
         let billing = team(&app, &admin, json!({"name": "Billing", "auto_assign": false})).await;
         app.put(&format!("/api/v1/teams/{support}/triage"), &admin, flow(billing, support)).await;
-        let (visitor, row) = store::conversations::create_with_visitor(&app.db, store::conversations::NewConversation {
+        let (visitor, row) = store::conversations::create_with_visitor(&app.db, &store::conversations::NewConversation {
             name: None, email: None, user_agent: None, page_url: None, issue_type: Some("support".into()), language: None,
             attributes: json!({}), team: Some(TeamId(support)), state: ConversationState::Bot, priority: 0, offline: false,
         }).await.unwrap();
