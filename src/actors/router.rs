@@ -1,6 +1,7 @@
 //! The Router: one per node. It activates Conversation and TeamQueue actors
-//! on first use (virtual actors: state comes from the store), replaces one
-//! that has stopped, tracks each agent's sockets, and turns an agent's last
+//! on first use (virtual actors: state comes from the store) and registers
+//! them in the bus's local registry, where callers find them without a
+//! round trip through here; it replaces one that has stopped, tracks each agent's sockets, and turns an agent's last
 //! disconnect into `offline` after a grace period. It never awaits I/O.
 
 use std::collections::{HashMap, HashSet};
@@ -44,8 +45,6 @@ pub struct Router {
     /// The group-commit writer every conversation of this node uses.
     committer: Committer,
     settings: Arc<RealtimeSettings>,
-    conversations: HashMap<ConversationId, Addr<Conversation>>,
-    teams: HashMap<TeamId, Addr<TeamQueue>>,
     agents: HashMap<UserId, AgentSockets>,
     /// Worker threads conversations are spread over (kept alive here),
     /// with `realtime.arbiters` > 0.
@@ -72,8 +71,6 @@ impl Router {
             bus,
             committer,
             settings,
-            conversations: HashMap::new(),
-            teams: HashMap::new(),
             agents: HashMap::new(),
             arbiters,
             workers: Vec::new(),
@@ -98,7 +95,7 @@ impl Router {
         let addr = Conversation::start_in_arbiter(&arbiter, move |_| {
             Conversation::new(id, db, bus, router, settings, committer, created)
         });
-        self.conversations.insert(id, addr.clone());
+        self.bus.registry().conversations.insert(id, addr.clone());
         addr
     }
 
@@ -213,11 +210,11 @@ impl Router {
     }
 
     fn team(&mut self, id: TeamId) -> Addr<TeamQueue> {
-        if let Some(addr) = self.teams.get(&id).filter(|a| a.connected()) {
-            return addr.clone();
+        if let Some(addr) = self.bus.registry().teams.live(id) {
+            return addr;
         }
         let addr = TeamQueue::new(id, self.db.clone(), self.bus.clone()).start();
-        self.teams.insert(id, addr.clone());
+        self.bus.registry().teams.insert(id, addr.clone());
         addr
     }
 
@@ -228,11 +225,12 @@ impl Router {
         let db = self.db.clone();
         let bus = self.bus.clone();
         let clustered = bus.clustered();
-        let hosted: std::collections::HashSet<ConversationId> = self
+        let hosted: HashSet<ConversationId> = self
+            .bus
+            .registry()
             .conversations
-            .iter()
-            .filter(|(_, a)| a.connected())
-            .map(|(id, _)| *id)
+            .live_ids()
+            .into_iter()
             .collect();
         ctx.spawn(
             async move {
@@ -331,8 +329,8 @@ impl Handler<ResolveConversation> for Router {
         if msg.id.0 <= 0 {
             return Err(BusError::NotFound);
         }
-        match self.conversations.get(&msg.id) {
-            Some(addr) if addr.connected() => Ok(Some(addr.clone())),
+        match self.bus.registry().conversations.live(msg.id) {
+            Some(addr) => Ok(Some(addr)),
             // A stopped (or crashed) actor is replaced from the store.
             _ if msg.activate => Ok(Some(self.activate(msg.id, msg.created, ctx))),
             _ => Ok(None),
@@ -357,8 +355,8 @@ impl Handler<ResolveTeam> for Router {
         if msg.id.0 <= 0 {
             return Err(BusError::NotFound);
         }
-        match self.teams.get(&msg.id) {
-            Some(addr) if addr.connected() => Ok(Some(addr.clone())),
+        match self.bus.registry().teams.live(msg.id) {
+            Some(addr) => Ok(Some(addr)),
             _ if msg.activate => Ok(Some(self.team(msg.id))),
             _ => Ok(None),
         }
@@ -379,8 +377,12 @@ impl Handler<Passivated> for Router {
     type Result = ();
 
     fn handle(&mut self, msg: Passivated, ctx: &mut Self::Context) {
-        if self.conversations.get(&msg.id) == Some(&msg.addr) {
-            self.conversations.remove(&msg.id);
+        if self
+            .bus
+            .registry()
+            .conversations
+            .remove_if(msg.id, &msg.addr)
+        {
             // Other nodes may host it from now on.
             if let Some(cluster) = self.bus.cluster().cloned() {
                 let key = crate::bus::envelope::ActorKey::Conversation(msg.id);

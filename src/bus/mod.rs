@@ -1,7 +1,8 @@
 //! Addressing. Code above this layer names actors by id (`conversation:42`,
 //! `team:3`, `agent:7`) and sockets by [`SessionRef`], and never holds a way
 //! to reach them that it did not get from here. On one node every id
-//! resolves in-process through the Router. With `redis.url` set, the
+//! resolves in-process: a running actor from the local [`registry`], one
+//! that is not running through the Router, which activates it. With `redis.url` set, the
 //! [`cluster`] transport finds the node that hosts an actor (claiming it
 //! for this node when nobody does) and carries calls and frames there; the
 //! code above does not change.
@@ -11,11 +12,13 @@
 //! - `calls`: which actor messages may cross nodes, by name.
 //! - `cluster`: Redis: leases, directory, channels, presence.
 //! - `inbound`: what a node does with the envelopes it receives.
+//! - `registry`: this node's running actors by id (the Router writes it).
 
 pub mod calls;
 pub mod cluster;
 pub mod envelope;
 mod inbound;
+pub mod registry;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -31,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use self::calls::Call;
 use self::cluster::Cluster;
 use self::envelope::{ActorKey, AgentBroadcast, RemoteError};
+use self::registry::Registry;
 use crate::actors::conversation::{Conversation, Created, Relinquish, SessionsGone};
 use crate::actors::router::{AgentEvent, ResolveConversation, ResolveTeam, Router};
 use crate::actors::team_queue::{TeamQueue, WatchersGone};
@@ -118,6 +122,8 @@ pub struct Bus {
 struct Inner {
     node: String,
     router: Addr<Router>,
+    /// The actors running here, looked up before asking the Router.
+    registry: Registry,
     /// Sockets on this node, for frames arriving from other nodes.
     sessions: RwLock<HashMap<SessionId, LocalSession>>,
     cluster: Option<Arc<Cluster>>,
@@ -240,6 +246,7 @@ impl Bus {
             inner: Arc::new(Inner {
                 node,
                 router,
+                registry: Registry::new(),
                 sessions: RwLock::new(HashMap::new()),
                 cluster,
             }),
@@ -262,6 +269,11 @@ impl Bus {
     /// Whether this node is part of a cluster.
     pub fn clustered(&self) -> bool {
         self.inner.cluster.is_some()
+    }
+
+    /// This node's running actors. Only the Router writes it.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
     }
 
     /// The cluster transport, if any.
@@ -289,6 +301,9 @@ impl Bus {
         if id.0 <= 0 {
             return Err(BusError::NotFound);
         }
+        if let Some(addr) = self.inner.registry.conversations.live(id) {
+            return Ok(self.ref_to(ActorKey::Conversation(id), Target::Local(addr)));
+        }
         self.resolve(ActorKey::Conversation(id), |activate| ResolveConversation {
             id,
             activate,
@@ -305,6 +320,9 @@ impl Bus {
         created: Created,
     ) -> Result<ConversationRef, BusError> {
         let id = ConversationId(created.row.id);
+        if let Some(addr) = self.inner.registry.conversations.live(id) {
+            return Ok(self.ref_to(ActorKey::Conversation(id), Target::Local(addr)));
+        }
         self.resolve(ActorKey::Conversation(id), |activate| ResolveConversation {
             id,
             activate,
@@ -317,6 +335,9 @@ impl Bus {
     pub async fn team(&self, id: TeamId) -> Result<TeamRef, BusError> {
         if id.0 <= 0 {
             return Err(BusError::NotFound);
+        }
+        if let Some(addr) = self.inner.registry.teams.live(id) {
+            return Ok(self.ref_to(ActorKey::Team(id), Target::Local(addr)));
         }
         self.resolve(ActorKey::Team(id), |activate| ResolveTeam { id, activate })
             .await
