@@ -312,16 +312,30 @@ impl Bus {
         .await
     }
 
-    /// [`Bus::conversation`] for a conversation its caller has just
-    /// created and committed: if its actor starts now, it starts from
-    /// `created` instead of reading the conversation back.
-    pub async fn conversation_created(
-        &self,
-        created: Created,
-    ) -> Result<ConversationRef, BusError> {
+    /// Starts the actor of a conversation its caller has just created and
+    /// committed, from `created` instead of reading it back. On one node
+    /// this only posts the start to the Router and returns: whoever asks
+    /// for the conversation next is answered after it (the Router's
+    /// mailbox is in order), so the customer's way to an agent does not
+    /// wait for a round trip. In a cluster it waits until the actor runs
+    /// here or is known to run elsewhere.
+    pub async fn start_created(&self, created: Created) -> Result<(), BusError> {
         let id = ConversationId(created.row.id);
-        if let Some(addr) = self.inner.registry.conversations.live(id) {
-            return Ok(self.ref_to(ActorKey::Conversation(id), Target::Local(addr)));
+        if self.inner.registry.conversations.live(id).is_some() {
+            return Ok(());
+        }
+        if self.inner.cluster.is_none() {
+            // `do_send`, not `try_send`: a burst of arrivals must not be
+            // refused for a full mailbox. It is lost only when the Router
+            // has stopped (the node is shutting down); the committed
+            // conversation then starts from the store when next asked
+            // for, or at the next start.
+            self.inner.router.do_send(ResolveConversation {
+                id,
+                activate: true,
+                created: Some(created),
+            });
+            return Ok(());
         }
         self.resolve(ActorKey::Conversation(id), |activate| ResolveConversation {
             id,
@@ -329,6 +343,7 @@ impl Bus {
             created: Some(created.clone()),
         })
         .await
+        .map(|_| ())
     }
 
     /// Finds `team:<id>` like [`Bus::conversation`].

@@ -354,11 +354,12 @@ async fn start(
     if triage {
         state.bus.conversation(id).await?;
     } else {
-        // Its actor starts from what was just written, not a read back:
-        // that start is on the way from the customer to an agent.
+        // Its actor starts from what was just written, not a read back,
+        // and (on one node) without waiting for the start: both are on
+        // the way from the customer to an agent.
         state
             .bus
-            .conversation_created(Created {
+            .start_created(Created {
                 row: conversation.clone(),
                 required: routed.required.clone(),
                 visitor: visitor.clone(),
