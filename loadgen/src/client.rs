@@ -18,6 +18,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Timeout of one REST call: a load test must not hang on a dead server.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Idle pooled connections are dropped after this, well inside the
+/// server's 5 s keep-alive.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The REST side of the server.
 #[derive(Debug, Clone)]
@@ -64,6 +67,12 @@ impl Api {
             .timeout(HTTP_TIMEOUT)
             // Many concurrent setup calls: keep connections around.
             .pool_max_idle_per_host(256)
+            // The server closes a keep-alive connection after 5 s idle
+            // (actix-web's default). A pooled one older than that can be
+            // picked just as its FIN arrives, and the request fails with
+            // "connection closed before message completed" (seen once in
+            // an `assign` run): drop idle ones well before.
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .tcp_nodelay(true)
             .build()?;
         Ok(Api { http, base, addr })
