@@ -60,14 +60,22 @@ pub fn serving_key(c: &QueuedConversation) -> (std::cmp::Reverse<i32>, DateTime<
     (std::cmp::Reverse(c.priority), c.waiting_since, c.id.0)
 }
 
+/// Whether an agent in `status` holding `load` conversations of its
+/// `capacity` has room for one more, skills aside.
+pub fn has_room(status: AgentStatus, load: u64, capacity: u64) -> bool {
+    status == AgentStatus::Online && load < capacity
+}
+
 /// Whether `agent` may take `conv` now.
 pub fn eligible(agent: &AgentState, conv: &QueuedConversation) -> bool {
-    agent.status == AgentStatus::Online
-        && agent.load < agent.capacity
-        && conv
-            .required
-            .iter()
-            .all(|(skill, level)| agent.skills.get(skill).is_some_and(|l| l >= level))
+    has_room(
+        agent.status,
+        u64::from(agent.load),
+        u64::from(agent.capacity),
+    ) && conv
+        .required
+        .iter()
+        .all(|(skill, level)| agent.skills.get(skill).is_some_and(|l| l >= level))
 }
 
 /// Sum of the agent's levels in the conversation's required skills.

@@ -17,7 +17,7 @@ use crate::actors::conversation::Created;
 use crate::actors::team_queue::Enqueue;
 use crate::domain::conversation::ConversationState;
 use crate::domain::protocol::{ConversationView, MAX_TEXT_CHARS, PartyKind, Sender};
-use crate::domain::routing::{Facts, Otherwise, QueuedConversation, Route};
+use crate::domain::routing::{Facts, Otherwise, QueuedConversation, Route, has_room};
 use crate::domain::{AgentStatus, ConversationId, DisplayName, Email, UserId, VisitorId};
 use crate::store;
 
@@ -471,15 +471,17 @@ pub async fn init(
         let ids: Vec<UserId> = online_members.iter().map(|u| UserId(u.id)).collect();
         let loads = store::conversations::loads_of(&state.db, &ids).await?;
         online = i64::try_from(online_members.len()).unwrap_or(i64::MAX);
-        free = online_members
-            .iter()
-            .any(|u| loads.get(&UserId(u.id)).copied().unwrap_or(0) < i64::from(u.capacity));
-        waiting = i64::try_from(
-            store::conversations::queued_in_team(&state.db, team)
-                .await?
-                .len(),
-        )
-        .unwrap_or(i64::MAX);
+        free = online_members.iter().any(|u| {
+            let load = loads.get(&UserId(u.id)).copied().unwrap_or(0);
+            // These members are the online ones.
+            has_room(
+                AgentStatus::Online,
+                u64::try_from(load).unwrap_or(u64::MAX),
+                u64::try_from(u.capacity).unwrap_or(0),
+            )
+        });
+        waiting = i64::try_from(store::conversations::count_queued_in_team(&state.db, team).await?)
+            .unwrap_or(i64::MAX);
     }
     let available = open && online > 0;
     let expected_wait_s = available.then(|| {

@@ -563,6 +563,19 @@ pub async fn queued_in_team(
         .await?)
 }
 
+/// How many conversations wait in `team`'s queue (a count, not the rows:
+/// a widget's init asks it on every page load, also with a long queue).
+pub async fn count_queued_in_team(
+    db: &impl ConnectionTrait,
+    team: TeamId,
+) -> Result<u64, StoreError> {
+    Ok(conversations::Entity::find()
+        .filter(conversations::Column::TeamId.eq(team.0))
+        .filter(conversations::Column::State.eq(ConversationState::Queued.as_str()))
+        .count(db)
+        .await?)
+}
+
 /// Why a conditional state change did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {

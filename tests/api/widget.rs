@@ -61,6 +61,34 @@ on_both! {
         assert_problem(bad, 422, "bad_request").await;
     }
 
+    async fn init_expects_a_wait_while_nobody_has_room_and_counts_the_queue_ahead(app) {
+        use crate::realtime::widget_session;
+        use crate::routing::{conversation, eventually, online, team};
+        let admin = app.admin_token().await;
+        let t = team(&app, &admin, json!({"name": "Support"})).await;
+        let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 1})).await;
+        online(&app, &a).await;
+        let wait = |v: Value| v["expected_wait_s"].as_i64();
+        assert_eq!(wait(init(&app, json!({})).await), Some(0), "free and nobody waiting");
+        let (c1, _) = widget_session(&app, json!({})).await;
+        eventually(&app, &admin, c1, "assigned", |c| c["state"] == "assigned").await;
+        // Full: the next one waits for one handling time.
+        let full = init(&app, json!({})).await;
+        assert_eq!(full["availability"]["team_id"], t);
+        assert_eq!(full["availability"]["available"], true);
+        let one = wait(full).unwrap();
+        assert!(one > 0, "nobody has room: {one}");
+        // One waiting ahead: twice that.
+        let (c2, _) = widget_session(&app, json!({})).await;
+        assert_eq!(conversation(&app, &admin, c2).await["state"], "queued");
+        assert_eq!(wait(init(&app, json!({})).await), Some(2 * one));
+        // The agent closes c1 and takes c2: nobody waits, still full.
+        let res = app.post(&format!("/api/v1/conversations/{c1}/close"), &a.token, json!({})).await;
+        assert_eq!(res.status(), 200);
+        eventually(&app, &admin, c2, "assigned", |c| c["state"] == "assigned").await;
+        assert_eq!(wait(init(&app, json!({})).await), Some(one));
+    }
+
     async fn a_left_message_becomes_an_offline_conversation_with_its_text(app) {
         let admin = app.admin_token().await;
         let t = app.create_team(&admin, "Support").await;
