@@ -1,8 +1,9 @@
 //! The Router: one per node. It activates Conversation and TeamQueue actors
 //! on first use (virtual actors: state comes from the store) and registers
 //! them in the bus's local registry, where callers find them without a
-//! round trip through here; it replaces one that has stopped, tracks each agent's sockets, and turns an agent's last
-//! disconnect into `offline` after a grace period. It never awaits I/O.
+//! round trip through here; it replaces one that has stopped, tracks each
+//! agent's sockets, and turns an agent's last disconnect into `offline`
+//! after a grace period. It never awaits I/O.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -2,10 +2,10 @@
 //! `team:3`, `agent:7`) and sockets by [`SessionRef`], and never holds a way
 //! to reach them that it did not get from here. On one node every id
 //! resolves in-process: a running actor from the local [`registry`], one
-//! that is not running through the Router, which activates it. With `redis.url` set, the
-//! [`cluster`] transport finds the node that hosts an actor (claiming it
-//! for this node when nobody does) and carries calls and frames there; the
-//! code above does not change.
+//! that is not running through the Router, which activates it. With
+//! `redis.url` set, the [`cluster`] transport finds the node that hosts an
+//! actor (claiming it for this node when nobody does) and carries calls
+//! and frames there; the code above does not change.
 //!
 //! # Layout
 //! - `envelope`: the versioned, bounded wire format between nodes (pure).
@@ -321,9 +321,8 @@ impl Bus {
     /// here or is known to run elsewhere.
     pub async fn start_created(&self, created: Created) -> Result<(), BusError> {
         let id = ConversationId(created.row.id);
-        if self.inner.registry.conversations.live(id).is_some() {
-            return Ok(());
-        }
+        // An actor already running (activated from the store meanwhile)
+        // is kept by the Router, which then drops `created`.
         if self.inner.cluster.is_none() {
             // `do_send`, not `try_send`: a burst of arrivals must not be
             // refused for a full mailbox. It is lost only when the Router

@@ -553,9 +553,7 @@ pub async fn queued_in_team(
     db: &impl ConnectionTrait,
     team: TeamId,
 ) -> Result<Vec<conversations::Model>, StoreError> {
-    Ok(conversations::Entity::find()
-        .filter(conversations::Column::TeamId.eq(team.0))
-        .filter(conversations::Column::State.eq(ConversationState::Queued.as_str()))
+    Ok(queued_in(team)
         .order_by_desc(conversations::Column::Priority)
         .order_by_asc(conversations::Column::WaitingSince)
         .order_by_asc(conversations::Column::Id)
@@ -569,11 +567,14 @@ pub async fn count_queued_in_team(
     db: &impl ConnectionTrait,
     team: TeamId,
 ) -> Result<u64, StoreError> {
-    Ok(conversations::Entity::find()
+    Ok(queued_in(team).count(db).await?)
+}
+
+/// The conversations waiting in `team`'s queue.
+fn queued_in(team: TeamId) -> sea_orm::Select<conversations::Entity> {
+    conversations::Entity::find()
         .filter(conversations::Column::TeamId.eq(team.0))
         .filter(conversations::Column::State.eq(ConversationState::Queued.as_str()))
-        .count(db)
-        .await?)
 }
 
 /// Why a conditional state change did not happen.
