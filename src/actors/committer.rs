@@ -56,7 +56,8 @@ const QUEUE: usize = 4096;
 /// One conversation's write and who waits for it.
 enum Request {
     /// A new visitor and the waiting conversation it starts (no skills, no
-    /// first message: those are written through the pool).
+    /// first message: those are written through the pool), assigned at once
+    /// if its queue reserved an agent who still has room.
     Create {
         /// Shared with the SQLite writer thread, which reads it there.
         new: Arc<NewConversation>,
@@ -105,10 +106,15 @@ enum Outcome {
 impl Request {
     /// The lock order of a group on PostgreSQL: assignments lock their
     /// agent's row, so two nodes' groups take them in the same order (by
-    /// agent) and cannot deadlock. Creations lock no existing row.
+    /// agent) and cannot deadlock. A creation locks no existing row unless
+    /// it is assigned at once to the agent reserved for it: then it is
+    /// ordered with the assignments.
     fn order(&self) -> (u8, i64) {
         match self {
-            Request::Create { .. } => (0, 0),
+            Request::Create { new, .. } => match new.assign_to {
+                Some(agent) => (1, agent.0),
+                None => (0, 0),
+            },
             Request::Assign { agent, .. } => (1, agent.0),
             Request::Messages { .. } => (2, 0),
         }
@@ -297,8 +303,9 @@ impl Committer {
     }
 
     /// Inserts the visitor and the conversation of `new` (which must need
-    /// no skills and bring no first message) with whatever else is waiting;
-    /// resolves with both rows once durable. On SQLite that is one
+    /// no skills and bring no first message) with whatever else is waiting,
+    /// assigned to `new.assign_to` if that agent still has room; resolves
+    /// with both rows once durable. On SQLite that is one
     /// hand-over to the writer thread instead of four statements through
     /// the pool, on the way from a customer's arrival to an agent
     /// (docs/benchmarks.md §4h).

@@ -276,26 +276,43 @@ impl Conversation {
 
     /// Starts from what the creator handed over, if it can: a conversation
     /// just created on a single node (in a cluster the fencing token must
-    /// be taken first), waiting, without messages. Only its team's SLA
-    /// targets are read, without holding up the mailbox (they arm timers of
-    /// minutes). Returns whether it started.
+    /// be taken first), waiting or already assigned to the agent its queue
+    /// reserved, without messages. Only its team's SLA targets are read,
+    /// without holding up the mailbox (they arm timers of minutes). An
+    /// assignment made at creation is announced as the queue's are (the
+    /// agent's `conversation.assigned`, its following, the loads).
+    /// Returns whether it started.
     fn start_created(&mut self, ctx: &mut Context<Self>) -> bool {
         let Some(created) = self.created.take() else {
             return false;
         };
+        let assigned = created.row.state == ConversationState::Assigned.as_str()
+            && created.row.assignee_id.is_some();
         if self.bus.clustered()
             || created.row.id != self.id.0
-            || created.row.state != ConversationState::Queued.as_str()
+            || !(assigned || created.row.state == ConversationState::Queued.as_str())
             || created.row.last_seq != 0
         {
             return false;
         }
         let team = created.row.team_id.map(TeamId);
+        let row = created.row;
+        // What a queued start would have been, for `changed` to tell the
+        // assignment from.
+        let as_queued = assigned.then(|| conversations::Model {
+            state: ConversationState::Queued.as_str().to_owned(),
+            assignee_id: None,
+            waiting_since: Some(row.created_at),
+            ..row.clone()
+        });
+        let view = as_queued
+            .as_ref()
+            .map(|_| store::conversations::new_view(row.clone(), &created.visitor));
         self.bare_visitor = Some(created.visitor);
         self.start_from(
             ctx,
             Loaded {
-                row: created.row,
+                row: as_queued.clone().unwrap_or_else(|| row.clone()),
                 ids: HashMap::new(),
                 activity: None,
                 required: created.required,
@@ -304,6 +321,16 @@ impl Conversation {
                 fence: Fence::default(),
             },
         );
+        match view {
+            Some(Ok(view)) => self.changed(ctx, as_queued, view, row),
+            // Not expected (the view is built from the two rows); the agent
+            // then learns of it from the store (inbox, a reconnect).
+            Some(Err(e)) => {
+                tracing::warn!(conversation_id = %self.id, error = %e, "could not announce an assignment made at creation");
+                self.row = Some(row);
+            }
+            None => {}
+        }
         self.read_sla(ctx, team);
         true
     }

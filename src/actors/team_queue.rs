@@ -5,7 +5,7 @@
 //! through the conversation's conditional write; it overflows conversations
 //! that waited longer than the team allows to the fallback team.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -60,6 +60,12 @@ pub struct TeamQueue {
     /// and applied just after made the agent look one conversation emptier,
     /// and the next plan overfilled it (refused by the store, then a reload).
     answered: HashMap<ConversationId, (UserId, u64)>,
+    /// Agents reserved for conversations being created ([`Reserve`]), by
+    /// token, with the number of the last read begun when reserved: they
+    /// count in their agent's load until settled ([`Settle`]).
+    reserved: HashMap<u64, (UserId, u64)>,
+    /// The last reservation token given out.
+    last_token: u64,
     /// A reload is running; another was asked for meanwhile.
     reloading: bool,
     reload_again: bool,
@@ -110,6 +116,8 @@ impl TeamQueue {
             names: HashMap::new(),
             in_flight: HashMap::new(),
             answered: HashMap::new(),
+            reserved: HashMap::new(),
+            last_token: 0,
             reloading: false,
             reload_again: false,
             agents_pending: HashSet::new(),
@@ -203,11 +211,7 @@ impl TeamQueue {
     /// load is what it holds as stored plus the assignments to it still
     /// being written or just answered that the store did not show yet
     /// (`pending`, from [`Self::pending`]).
-    fn agent_entry(
-        &self,
-        row: AgentRow,
-        pending: &HashMap<UserId, Vec<ConversationId>>,
-    ) -> AgentState {
+    fn agent_entry(&self, row: AgentRow, pending: &HashMap<UserId, PendingLoad>) -> AgentState {
         let mut a = row.state;
         a.load = load_with(a.id, &row.assigned, pending);
         // `agents` is kept sorted by id.
@@ -220,9 +224,9 @@ impl TeamQueue {
     /// Applies a reload begun with `ticket`, unless a newer one was
     /// applied already (then its agents and settings are stale too).
     /// The assignments not yet in the store's view, by agent: in flight,
-    /// and answered since the reads applied began.
-    fn pending(&self) -> HashMap<UserId, Vec<ConversationId>> {
-        pending_by_agent(&self.in_flight, &self.answered)
+    /// answered since the reads applied began, and reserved.
+    fn pending(&self) -> HashMap<UserId, PendingLoad> {
+        pending_by_agent(&self.in_flight, &self.answered, &self.reserved)
     }
 
     /// Agents whose entries come from a read begun after read `read`.
@@ -419,18 +423,23 @@ impl TeamQueue {
         // The waiting list is kept in serving order.
         let plan = routing::plan_in_order(candidates, &mut self.agents, now);
         for a in plan {
-            self.in_flight.insert(a.conversation, Some(a.agent));
-            let bus = self.bus.clone();
-            self.ask_conversation(
-                ctx,
-                a.conversation,
-                Asked::Assign { agent: a.agent },
-                async move {
-                    let conv = bus.conversation(a.conversation).await?;
-                    conv.ask(AutoAssign { agent: a.agent }).await?
-                },
-            );
+            self.carry_out(ctx, a);
         }
+    }
+
+    /// Asks the conversation of a planned assignment to make it.
+    fn carry_out(&mut self, ctx: &mut Context<Self>, a: routing::Assignment) {
+        self.in_flight.insert(a.conversation, Some(a.agent));
+        let bus = self.bus.clone();
+        self.ask_conversation(
+            ctx,
+            a.conversation,
+            Asked::Assign { agent: a.agent },
+            async move {
+                let conv = bus.conversation(a.conversation).await?;
+                conv.ask(AutoAssign { agent: a.agent }).await?
+            },
+        );
     }
 
     /// Asks a conversation for an assignment or an overflow in a task of its
@@ -546,29 +555,46 @@ impl Handler<Answered> for TeamQueue {
 fn load_with(
     agent: UserId,
     assigned: &[ConversationId],
-    pending: &HashMap<UserId, Vec<ConversationId>>,
+    pending: &HashMap<UserId, PendingLoad>,
 ) -> u32 {
-    let extra = pending
-        .get(&agent)
-        .map_or(0, |p| p.iter().filter(|c| !assigned.contains(c)).count());
+    let extra = pending.get(&agent).map_or(0, |p| {
+        p.conversations
+            .iter()
+            .filter(|c| !assigned.contains(c))
+            .count()
+            + p.reserved
+    });
     u32::try_from(assigned.len() + extra).unwrap_or(u32::MAX)
 }
 
-/// The assignments in flight (overflows have none) and those answered but
-/// maybe not yet read, by agent: built once per reload or refresh rather
-/// than scanning the maps once per agent.
+/// What an agent holds that the store may not show yet.
+#[derive(Debug, Default)]
+struct PendingLoad {
+    /// Assignments in flight or answered.
+    conversations: Vec<ConversationId>,
+    /// Reservations for conversations not created yet (so not stored).
+    reserved: usize,
+}
+
+/// The assignments in flight (overflows have none), those answered but
+/// maybe not yet read and the reservations, by agent: built once per
+/// reload or refresh rather than scanning the maps once per agent.
 fn pending_by_agent(
     in_flight: &HashMap<ConversationId, Option<UserId>>,
     answered: &HashMap<ConversationId, (UserId, u64)>,
-) -> HashMap<UserId, Vec<ConversationId>> {
-    let mut out: HashMap<UserId, Vec<ConversationId>> = HashMap::new();
+    reserved: &HashMap<u64, (UserId, u64)>,
+) -> HashMap<UserId, PendingLoad> {
+    let mut out: HashMap<UserId, PendingLoad> = HashMap::new();
     for (c, a) in in_flight {
         if let Some(a) = a {
-            out.entry(*a).or_default().push(*c);
+            out.entry(*a).or_default().conversations.push(*c);
         }
     }
     for (c, (a, _)) in answered {
-        out.entry(*a).or_default().push(*c);
+        out.entry(*a).or_default().conversations.push(*c);
+    }
+    for (a, _) in reserved.values() {
+        out.entry(*a).or_default().reserved += 1;
     }
     out
 }
@@ -707,6 +733,125 @@ impl Handler<Dequeue> for TeamQueue {
         self.sla.remove(&msg.conversation);
         if self.waiting.remove(msg.conversation) {
             self.publish(ctx, None);
+        }
+    }
+}
+
+/// Stands for the conversation being created in the plan made for a
+/// [`Reserve`]: stored ids start at 1 (and the bus refuses ids ≤ 0), so it
+/// cannot be taken for a waiting one.
+const NEWCOMER: ConversationId = ConversationId(0);
+
+/// A conversation is about to be created in this queue: if routing would
+/// give it an agent now, in its place in serving order among those
+/// waiting, that agent is reserved for it and its creator writes it
+/// already assigned (one commit instead of a queued insert and an
+/// assignment). Whatever else the plan assigns is carried out as usual.
+/// Every reservation given out must be [`Settle`]d.
+#[derive(Message, serde::Serialize, serde::Deserialize)]
+#[rtype(result = "Option<Reservation>")]
+pub struct Reserve {
+    /// Its priority.
+    pub priority: i32,
+    /// The skills it requires (name → least level).
+    pub required: BTreeMap<String, u8>,
+}
+
+/// An agent held for a conversation being created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reservation {
+    /// Names it in this queue.
+    pub token: u64,
+    /// The agent.
+    pub agent: UserId,
+}
+
+impl Handler<Reserve> for TeamQueue {
+    type Result = Option<Reservation>;
+
+    fn handle(&mut self, msg: Reserve, ctx: &mut Self::Context) -> Self::Result {
+        if !self.settings.auto_assign {
+            return None;
+        }
+        let now = Utc::now();
+        let newcomer = QueuedConversation {
+            id: NEWCOMER,
+            priority: msg.priority,
+            waiting_since: now,
+            required: msg.required,
+        };
+        let in_flight = &self.in_flight;
+        let candidates = self
+            .waiting
+            .with_newcomer(&newcomer)
+            .filter(|c| !in_flight.contains_key(&c.id));
+        let plan = routing::plan_in_order(candidates, &mut self.agents, now);
+        let mut reserved = None;
+        for a in plan {
+            if a.conversation == NEWCOMER {
+                self.last_token += 1;
+                let r = Reservation {
+                    token: self.last_token,
+                    agent: a.agent,
+                };
+                self.reserved.insert(r.token, (r.agent, self.reads));
+                reserved = Some(r);
+            } else {
+                self.carry_out(ctx, a);
+            }
+        }
+        reserved
+    }
+}
+
+/// What became of the conversation a [`Reservation`] was made for.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum Settled {
+    /// It was created assigned to the reserved agent.
+    Assigned(ConversationId),
+    /// It was created waiting (the agent went away or filled up before
+    /// the commit): it is queued here now.
+    Queued(QueuedConversation),
+    /// It was not created.
+    Abandoned,
+}
+
+/// A reservation is used up: the agent's load is what the store says
+/// again, plus the assignment if it was made.
+#[derive(Message, serde::Serialize, serde::Deserialize)]
+#[rtype(result = "()")]
+pub struct Settle {
+    /// The reservation.
+    pub reservation: Reservation,
+    /// What came of it.
+    pub outcome: Settled,
+}
+
+impl Handler<Settle> for TeamQueue {
+    type Result = ();
+
+    fn handle(&mut self, msg: Settle, ctx: &mut Self::Context) {
+        let agent = msg.reservation.agent;
+        // Unknown after a restart of this queue, whose load showed none.
+        let since = self.reserved.remove(&msg.reservation.token).map(|(_, r)| r);
+        match msg.outcome {
+            Settled::Assigned(id) => {
+                // Counted as an answered assignment until a read shows it.
+                self.answered.insert(id, (agent, self.reads));
+                // A read applied while reserved may have shown the commit
+                // beside the reservation (counted twice): read again.
+                if since.is_some_and(|r| self.agent_read.get(&agent).is_some_and(|a| *a > r)) {
+                    self.refresh_agent(ctx, agent);
+                }
+            }
+            Settled::Queued(conversation) => {
+                // Our view of the agent was stale.
+                self.refresh_agent(ctx, agent);
+                self.waiting.enqueue(conversation);
+                self.publish(ctx, None);
+                self.route(ctx);
+            }
+            Settled::Abandoned => self.refresh_agent(ctx, agent),
         }
     }
 }
@@ -860,10 +1005,27 @@ mod tests {
         .into_iter()
         .collect();
         let stored = [ConversationId(10), ConversationId(5)];
-        let pending = pending_by_agent(&in_flight, &HashMap::new());
+        let pending = pending_by_agent(&in_flight, &HashMap::new(), &HashMap::new());
         assert_eq!(load_with(agent, &stored, &pending), 3);
         assert_eq!(load_with(other, &[], &pending), 1);
         assert_eq!(load_with(UserId(3), &[], &pending), 0);
+    }
+
+    #[test]
+    fn a_reservation_counts_in_its_agents_load_until_settled() {
+        let (agent, other) = (UserId(1), UserId(2));
+        let reserved: HashMap<u64, (UserId, u64)> =
+            [(7, (agent, 3)), (8, (agent, 3)), (9, (other, 4))]
+                .into_iter()
+                .collect();
+        let in_flight: HashMap<ConversationId, Option<UserId>> =
+            [(ConversationId(10), Some(agent))].into_iter().collect();
+        let pending = pending_by_agent(&in_flight, &HashMap::new(), &reserved);
+        // Not created yet, so never among the stored: each counts once.
+        assert_eq!(load_with(agent, &[ConversationId(5)], &pending), 4);
+        assert_eq!(load_with(other, &[], &pending), 1);
+        let settled = pending_by_agent(&in_flight, &HashMap::new(), &HashMap::new());
+        assert_eq!(load_with(agent, &[ConversationId(5)], &settled), 2);
     }
 
     #[test]
@@ -871,7 +1033,7 @@ mod tests {
         let agent = UserId(1);
         let answered: HashMap<ConversationId, (UserId, u64)> =
             [(ConversationId(20), (agent, 4))].into_iter().collect();
-        let pending = pending_by_agent(&HashMap::new(), &answered);
+        let pending = pending_by_agent(&HashMap::new(), &answered, &HashMap::new());
         // A read begun before the answer: the store did not show it yet.
         assert_eq!(load_with(agent, &[ConversationId(5)], &pending), 2);
         // One that shows it counts it once.

@@ -58,6 +58,21 @@ impl Waiting {
         self.list.values()
     }
 
+    /// The list in serving order with `newcomer` (not in it) at its place:
+    /// what a plan walks for a conversation not created yet. Lazy, so a
+    /// long backlog is not read to its end.
+    pub fn with_newcomer<'a>(
+        &'a self,
+        newcomer: &'a QueuedConversation,
+    ) -> impl Iterator<Item = &'a QueuedConversation> {
+        let place = routing::serving_key(newcomer);
+        self.list
+            .range(..place)
+            .map(|(_, c)| c)
+            .chain(std::iter::once(newcomer))
+            .chain(self.list.range(place..).map(|(_, c)| c))
+    }
+
     /// Whether `id` waits here.
     pub fn contains(&self, id: ConversationId) -> bool {
         self.places.contains_key(&id)
@@ -182,6 +197,31 @@ mod tests {
 
     fn ids(w: &Waiting) -> Vec<i64> {
         w.list().map(|c| c.id.0).collect()
+    }
+
+    #[test]
+    fn a_newcomer_is_walked_at_its_place_in_serving_order() {
+        let mut w = Waiting::default();
+        for id in [1, 2, 3] {
+            w.enqueue(conv(id));
+        }
+        let urgent = QueuedConversation {
+            priority: 5,
+            ..conv(10)
+        };
+        let walked =
+            |n: &QueuedConversation| -> Vec<i64> { w.with_newcomer(n).map(|c| c.id.0).collect() };
+        assert_eq!(
+            walked(&urgent),
+            vec![10, 1, 2, 3],
+            "higher priority goes first"
+        );
+        assert_eq!(walked(&conv(10)), vec![1, 2, 3, 10], "the newest goes last");
+        let between = QueuedConversation {
+            waiting_since: t0() + Duration::milliseconds(2500),
+            ..conv(10)
+        };
+        assert_eq!(walked(&between), vec![1, 2, 10, 3]);
     }
 
     #[test]

@@ -22,7 +22,8 @@ use crate::actors::conversation::{
     Transfer, Unsubscribe,
 };
 use crate::actors::team_queue::{
-    Dequeue, Enqueue, RefreshAgent, Reload, SlaAlert, TeamQueue, Unwatch, Watch, WatchersGone,
+    Dequeue, Enqueue, RefreshAgent, Reload, Reserve, Settle, SlaAlert, TeamQueue, Unwatch, Watch,
+    WatchersGone,
 };
 
 /// A message other nodes may send: serialisable, with a stable name.
@@ -113,5 +114,7 @@ calls! {
         Reload = "reload",
         SlaAlert = "sla_alert",
         WatchersGone = "watchers_gone",
+        Reserve = "reserve",
+        Settle = "settle",
     }
 }

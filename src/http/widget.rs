@@ -14,11 +14,12 @@ use super::errors::{Checks, Problem};
 use super::widget_settings::WidgetSettingsView;
 use super::{ApiError, AppState};
 use crate::actors::conversation::Created;
-use crate::actors::team_queue::Enqueue;
+use crate::actors::team_queue::{Enqueue, Reservation, Reserve, Settle, Settled};
+use crate::bus::TeamRef;
 use crate::domain::conversation::ConversationState;
 use crate::domain::protocol::{ConversationView, MAX_TEXT_CHARS, PartyKind, Sender};
 use crate::domain::routing::{Facts, Otherwise, QueuedConversation, Route, has_room};
-use crate::domain::{AgentStatus, ConversationId, DisplayName, Email, UserId, VisitorId};
+use crate::domain::{AgentStatus, ConversationId, DisplayName, Email, TeamId, UserId, VisitorId};
 use crate::store;
 
 /// Most custom pre-chat fields.
@@ -281,20 +282,16 @@ fn limit(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
 }
 
 /// Creates visitor and conversation (and, for an offline message, its
-/// first message) in one transaction, then tells the team's queue.
+/// first message) in one transaction, then tells the team's queue. A live
+/// chat whose team's queue has a free agent for it now is written already
+/// assigned to that agent (reserved first, [`Reserve`]): one commit on the
+/// way from the customer's arrival to an agent instead of two.
 async fn start(
-    state: &AppState,
+    state: &web::Data<AppState>,
     req: &HttpRequest,
     facts: PreChat,
     first_message: Option<String>,
-) -> Result<
-    (
-        entity::visitors::Model,
-        entity::conversations::Model,
-        ConversationView,
-    ),
-    ApiError,
-> {
+) -> Result<Started, ApiError> {
     let routed = route(state, &facts).await?;
     let user_agent = req
         .headers()
@@ -315,6 +312,10 @@ async fn start(
         }
         _ => false,
     };
+    let reserved = match routed.team {
+        Some(team) if !triage && first_message.is_none() => reserve(state, team, &routed).await,
+        _ => None,
+    };
     let new = store::conversations::NewConversation {
         name: facts.name,
         email: facts.email,
@@ -331,55 +332,146 @@ async fn start(
         },
         priority: routed.priority,
         offline: first_message.is_some(),
+        assign_to: reserved.as_ref().map(|(_, r)| r.agent),
     };
-    let (visitor, conversation) = match first_message {
+    // The rest runs to its end even if the request is dropped (the client
+    // went away): a committed conversation gets its actor and its queue
+    // hears of it, and a reservation is always settled.
+    let state = state.clone();
+    actix_rt::spawn(async move {
+        let created = create(&state, new, &routed, triage, visitor_name, first_message).await;
+        let (visitor, conversation) = match created {
+            Ok(rows) => rows,
+            Err(e) => {
+                if let Some((queue, reservation)) = reserved {
+                    queue.tell(Settle {
+                        reservation,
+                        outcome: Settled::Abandoned,
+                    });
+                }
+                return Err(e);
+            }
+        };
+        let view = announce(&state, &visitor, &conversation, &routed, triage, reserved).await?;
+        Ok((visitor, conversation, view))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the conversation's start stopped: {e}")))?
+}
+
+/// What [`start`] made: the visitor, the conversation and its view.
+type Started = (
+    entity::visitors::Model,
+    entity::conversations::Model,
+    ConversationView,
+);
+
+/// Asks `team`'s queue for an agent for a conversation about to be created
+/// there, on one node (in a cluster a new conversation's actor starts from
+/// the store, which does not announce an assignment made at creation).
+/// `None` when nobody is free for it, or the queue could not be asked: it
+/// then waits in the queue as usual.
+async fn reserve(state: &AppState, team: TeamId, routed: &Route) -> Option<(TeamRef, Reservation)> {
+    if state.bus.clustered() {
+        return None;
+    }
+    let queue = state.bus.team(team).await.ok()?;
+    let asked = queue.ask(Reserve {
+        priority: routed.priority,
+        required: routed.required.clone(),
+    });
+    match asked.await {
+        Ok(reservation) => reservation.map(|r| (queue, r)),
+        Err(e) => {
+            tracing::warn!(team_id = %team, error = %e, "could not ask the queue for an agent; the conversation waits");
+            None
+        }
+    }
+}
+
+/// Writes visitor and conversation: through the group commit in the common
+/// case, else through the pool.
+async fn create(
+    state: &AppState,
+    new: store::conversations::NewConversation,
+    routed: &Route,
+    triage: bool,
+    visitor_name: Option<String>,
+    first_message: Option<String>,
+) -> Result<(entity::visitors::Model, entity::conversations::Model), ApiError> {
+    match first_message {
         // The common case, a live chat into a queue without skills to
         // record, joins the group commit: on SQLite one hand-over to the
         // writer thread instead of four statements through the pool, on
         // the way from the customer's arrival to an agent.
-        None if !triage && routed.required.is_empty() => state.committer.create(new).await?,
-        first_message => {
-            create_through_pool(state, new, &routed, visitor_name, first_message).await?
-        }
-    };
+        None if !triage && routed.required.is_empty() => Ok(state.committer.create(new).await?),
+        first_message => create_through_pool(state, new, routed, visitor_name, first_message).await,
+    }
+}
+
+/// Starts the actor of a committed conversation and tells its team's queue
+/// (settling the reservation made for it); returns its view.
+async fn announce(
+    state: &AppState,
+    visitor: &entity::visitors::Model,
+    conversation: &entity::conversations::Model,
+    routed: &Route,
+    triage: bool,
+    reserved: Option<(TeamRef, Reservation)>,
+) -> Result<ConversationView, ApiError> {
     let id = ConversationId(conversation.id);
     // The view needs no reads: nothing has tagged or rated it yet. (Each
     // read is a round trip on the path from a customer's arrival to an
     // agent.)
-    let view = store::conversations::new_view(conversation.clone(), &visitor)?;
+    let view = store::conversations::new_view(conversation.clone(), visitor)?;
     // Open conversations keep a live actor (idle and SLA timers run in
     // it, as for those the Router activates at start). With triage, that
     // also starts the bot: its welcome is written before the customer
     // even connects, and it hands over to the queue when it is done.
     if triage {
         state.bus.conversation(id).await?;
-    } else {
-        // Its actor starts from what was just written, not a read back,
-        // and (on one node) without waiting for the start: both are on
-        // the way from the customer to an agent.
-        state
-            .bus
-            .start_created(Created {
-                row: conversation.clone(),
-                required: routed.required.clone(),
-                visitor: visitor.clone(),
-            })
-            .await?;
+        return Ok(view);
     }
-    if !triage && let Some(team) = routed.team {
-        let queue = state.bus.team(team).await?;
-        queue.tell(Enqueue {
-            conversation: QueuedConversation {
-                id,
-                priority: conversation.priority,
-                waiting_since: conversation
-                    .waiting_since
-                    .unwrap_or(conversation.created_at),
-                required: routed.required,
+    // Its actor starts from what was just written, not a read back, and
+    // (on one node) without waiting for the start: both are on the way
+    // from the customer to an agent. An assignment made at creation is
+    // announced by it.
+    let started = state
+        .bus
+        .start_created(Created {
+            row: conversation.clone(),
+            required: routed.required.clone(),
+            visitor: visitor.clone(),
+        })
+        .await;
+    let queued = QueuedConversation {
+        id,
+        priority: conversation.priority,
+        waiting_since: conversation
+            .waiting_since
+            .unwrap_or(conversation.created_at),
+        required: routed.required.clone(),
+    };
+    let assigned = conversation.state == ConversationState::Assigned.as_str();
+    match reserved {
+        Some((queue, reservation)) => queue.tell(Settle {
+            reservation,
+            outcome: if assigned {
+                Settled::Assigned(id)
+            } else {
+                Settled::Queued(queued)
             },
-        });
+        }),
+        None => {
+            if let Some(team) = routed.team {
+                state.bus.team(team).await?.tell(Enqueue {
+                    conversation: queued,
+                });
+            }
+        }
     }
-    Ok((visitor, conversation, view))
+    started?;
+    Ok(view)
 }
 
 /// Creates visitor and conversation with what the group commit does not

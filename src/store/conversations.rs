@@ -45,9 +45,22 @@ pub struct NewConversation {
     pub priority: i32,
     /// Left as a message while nobody was available (picked up later).
     pub offline: bool,
+    /// The agent its team's queue reserved for it: the conversation is
+    /// assigned to them in the creating transaction if they are still
+    /// online, active and under capacity, and otherwise stays queued. One
+    /// commit from a customer's arrival to an agent instead of two
+    /// (docs/benchmarks.md §4j).
+    pub assign_to: Option<UserId>,
 }
 
-/// Creates the visitor and its conversation in one transaction.
+/// The states a reserved assignment takes a new conversation from, and
+/// whether the agent must be online (as for the queue's other
+/// assignments).
+const RESERVED_FROM: &[ConversationState] = &[ConversationState::Queued];
+const RESERVED_REQUIRES_ONLINE: bool = true;
+
+/// Creates the visitor and its conversation in one transaction, assigned
+/// to `new.assign_to` if that agent still has room.
 pub async fn create_with_visitor(
     db: &impl ConnectionTrait,
     new: &NewConversation,
@@ -55,7 +68,50 @@ pub async fn create_with_visitor(
     let now = Utc::now();
     let visitor = new_visitor(new, now).insert(db).await?;
     let conversation = new_conversation(new, visitor.id, now).insert(db).await?;
+    let conversation = match new.assign_to {
+        Some(agent) if new.state == ConversationState::Queued => {
+            let id = ConversationId(conversation.id);
+            match assign(
+                db,
+                id,
+                Fence::default(),
+                agent,
+                RESERVED_FROM,
+                RESERVED_REQUIRES_ONLINE,
+            )
+            .await
+            {
+                Ok(assigned) => assigned,
+                Err(ChangeError::Store(e)) => return Err(e),
+                // The agent went away or filled up since the queue chose
+                // them: the conversation waits, as without a reservation.
+                Err(_) => conversation,
+            }
+        }
+        _ => conversation,
+    };
     Ok((visitor, conversation))
+}
+
+/// The conditional assignment of a new conversation (just inserted as
+/// `conversation`) to the agent reserved for it, as the SQLite writer runs
+/// it in the creating transaction: [`assign_statement`] with the
+/// conditions of [`create_with_visitor`]. `None` when nothing was
+/// reserved.
+pub fn reserved_assign_statement(
+    new: &NewConversation,
+    conversation: ConversationId,
+) -> Option<sea_orm::Statement> {
+    let agent = new
+        .assign_to
+        .filter(|_| new.state == ConversationState::Queued)?;
+    Some(assign_statement(
+        conversation,
+        Fence::default(),
+        agent,
+        RESERVED_FROM,
+        RESERVED_REQUIRES_ONLINE,
+    ))
 }
 
 /// The visitor row of [`create_with_visitor`], as the SQLite writer inserts

@@ -81,7 +81,8 @@ pub struct Assignment {
 #[derive(Debug, Default)]
 pub struct Group {
     /// Visitors and the conversations they start (without skills or a
-    /// first message), inserted first.
+    /// first message), inserted first, each assigned at once to the agent
+    /// reserved for it if that agent still has room.
     pub creations: Vec<Arc<NewConversation>>,
     /// Automatic assignments.
     pub assignments: Vec<Assignment>,
@@ -220,6 +221,15 @@ fn commit_group(conn: &mut Connection, group: &Group) -> Result<GroupOutcome, Wr
             conversation_row,
         )?
         .ok_or(WriterError::Unreadable("inserted conversation"))?;
+        // Assigned at once to the agent its queue reserved, if they still
+        // have room; otherwise it waits as inserted.
+        let conversation = match super::conversations::reserved_assign_statement(
+            new,
+            ConversationId(conversation.id),
+        ) {
+            Some(update) => returning_one(&txn, &update, conversation_row)?.unwrap_or(conversation),
+            None => conversation,
+        };
         created.push((visitor, conversation));
     }
     let mut assigned = Vec::with_capacity(group.assignments.len());

@@ -416,3 +416,86 @@ async fn an_agent_disconnected_past_the_grace_period_loses_its_conversations_to_
     let _ = Method::GET;
     app.finish().await;
 }
+
+/// Waits until `team`'s queue (watched on `sup`) sees `agent` online.
+async fn queue_sees_online(sup: &mut Ws, agent: i64) {
+    for _ in 0..50 {
+        let f = sup.recv().await;
+        let online = |a: &Value| a["id"] == agent && a["status"] == "online";
+        let seen = match f["type"].as_str() {
+            Some("queue.snapshot" | "queue.update") => {
+                f["agents"].as_array().is_some_and(|a| a.iter().any(online))
+            }
+            Some("presence") => f["agent_id"] == agent && f["status"] == "online",
+            _ => false,
+        };
+        if seen {
+            return;
+        }
+    }
+    panic!("the queue never saw agent {agent} online");
+}
+
+on_both! {
+    async fn a_customer_arriving_while_an_agent_is_free_is_written_assigned(app) {
+        // With room free now, the queue reserves the agent before the
+        // conversation is written and the creating transaction assigns it
+        // (one commit on the way to the agent): the widget's answer already
+        // names the agent, who is told once. The reservation is settled,
+        // so the capacity freed later is used again (a reservation left
+        // counting would keep the agent full).
+        let admin = app.admin_token().await;
+        let t = team(&app, &admin, json!({"name": "Support"})).await;
+        let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 1})).await;
+        let mut sup = Ws::agent(&app, &admin).await;
+        sup.send(json!({"type": "queue.watch", "team_id": t})).await;
+        let mut wa = Ws::agent(&app, &a.token).await;
+        online(&app, &a).await;
+        queue_sees_online(&mut sup, a.id).await;
+        let res = app.send(Method::POST, "/api/v1/widget/sessions", None, Some(&json!({}))).await;
+        assert_eq!(res.status(), 201);
+        let started: Value = res.json().await.unwrap();
+        let c1 = started["conversation_id"].as_i64().unwrap();
+        assert_eq!(started["conversation"]["state"], "assigned", "{started}");
+        assert_eq!(started["conversation"]["assignee_id"], a.id);
+        let got = wa.recv_type("conversation.assigned").await;
+        assert_eq!(got["conversation"]["id"], c1);
+        assert_eq!(got["conversation"]["visitor"]["id"], started["visitor_id"]);
+        assert_eq!(loads(&app).await, vec![(a.id, 1)]);
+        // Full now: the next one waits, and nothing more reaches the agent.
+        let (c2, _) = widget_session(&app, json!({})).await;
+        assert_eq!(conversation(&app, &admin, c2).await["state"], "queued");
+        wa.expect_no("conversation.assigned", Duration::from_millis(300)).await;
+        assert_eq!(conversation(&app, &admin, c2).await["state"], "queued");
+        let res = app.post(&format!("/api/v1/conversations/{c1}/close"), &a.token, json!({})).await;
+        assert_eq!(res.status(), 200);
+        eventually(&app, &admin, c2, "assigned", |c| c["assignee_id"] == a.id).await;
+        assert_eq!(wa.recv_type("conversation.assigned").await["conversation"]["id"], c2);
+        assert_eq!(loads(&app).await, vec![(a.id, 1)], "capacity 1 held throughout");
+    }
+
+    async fn a_conversation_waiting_for_a_skill_nobody_has_does_not_hold_up_a_newcomer(app) {
+        // The newcomer is planned in its place among those waiting, as
+        // routing walks them: one waiting for a skill nobody free has is
+        // passed over, and the newcomer is written assigned.
+        let admin = app.admin_token().await;
+        let t = team(&app, &admin, json!({"name": "Support"})).await;
+        app.post("/api/v1/routing-rules", &admin, json!({
+            "name": "German", "conditions": {"language": "de"}, "team_id": t,
+            "required_skills": {"language:de": 2}
+        })).await;
+        let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 2})).await;
+        let mut sup = Ws::agent(&app, &admin).await;
+        sup.send(json!({"type": "queue.watch", "team_id": t})).await;
+        online(&app, &a).await;
+        queue_sees_online(&mut sup, a.id).await;
+        let (german, _) = widget_session(&app, json!({"language": "de"})).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(conversation(&app, &admin, german).await["state"], "queued", "nobody speaks German");
+        let res = app.send(Method::POST, "/api/v1/widget/sessions", None, Some(&json!({}))).await;
+        let started: Value = res.json().await.unwrap();
+        assert_eq!(started["conversation"]["state"], "assigned", "{started}");
+        assert_eq!(started["conversation"]["assignee_id"], a.id);
+        assert_eq!(conversation(&app, &admin, german).await["state"], "queued");
+    }
+}

@@ -124,6 +124,7 @@ fn waiting(name: Option<&str>) -> store::conversations::NewConversation {
         state: switchboard::domain::conversation::ConversationState::Queued,
         priority: 0,
         offline: false,
+        assign_to: None,
     }
 }
 
@@ -322,6 +323,7 @@ on_both! {
                 state: ConversationState::Queued,
                 priority: 2,
                 offline: true,
+                assign_to: None,
             },
         )
         .await
@@ -365,6 +367,7 @@ on_both! {
                 state: ConversationState::Queued,
                 priority: 2,
                 offline: false,
+                assign_to: None,
             },
         )
         .await
@@ -470,5 +473,50 @@ on_both! {
         assert_eq!(stored.unwrap().iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(app.count("visitors").await, visitors);
         assert_eq!(app.count("conversations").await, conversations);
+    }
+}
+
+on_both! {
+    async fn a_creation_is_assigned_to_its_reserved_agent_only_while_they_have_room(app) {
+        // The team queue reserves an agent before a new conversation is
+        // written; the creating transaction assigns it only if that agent
+        // is still online and under capacity (the store has the last word,
+        // as for every assignment), else it is written waiting. Through the
+        // committer (on SQLite the writer thread parses the assigned row
+        // itself) and through the pool alike.
+        use switchboard::domain::AgentStatus;
+        use switchboard::store::users::UserChanges;
+        let committer = app_committer(&app);
+        let agent = store::users::insert(&app.db, &store::users::NewUser {
+            capacity: Capacity::parse(1).unwrap(),
+            ..new_user("reserved@test.local")
+        }).await.unwrap();
+        let id = UserId(agent.id);
+        let to = |who: UserId| store::conversations::NewConversation {
+            assign_to: Some(who),
+            ..waiting(Some("Ann"))
+        };
+        let state = |row: &entity::conversations::Model| (row.state.clone(), row.assignee_id);
+        let (_, offline) = committer.create(to(id)).await.unwrap();
+        assert_eq!(state(&offline), ("queued".into(), None), "the agent is offline");
+        store::users::update(&app.db, id, UserChanges { status: Some(AgentStatus::Online), ..Default::default() })
+            .await.unwrap();
+        // Its open conversations count in its load: the one above is not
+        // its own, so it has room.
+        let (_, taken) = committer.create(to(id)).await.unwrap();
+        assert_eq!(state(&taken), ("assigned".into(), Some(agent.id)));
+        assert_eq!(taken.waiting_since, None);
+        let stored = store::conversations::find(&app.db, switchboard::domain::ConversationId(taken.id))
+            .await.unwrap().unwrap();
+        assert_eq!(taken, stored, "the row returned is the row committed");
+        let (_, full) = committer.create(to(id)).await.unwrap();
+        assert_eq!(state(&full), ("queued".into(), None), "capacity 1, one held");
+        let (_, full) = store::conversations::create_with_visitor(&app.db, &to(id)).await.unwrap();
+        assert_eq!(state(&full), ("queued".into(), None), "the same through the pool");
+        store::users::update(&app.db, id, UserChanges { capacity: Some(Capacity::parse(2).unwrap()), ..Default::default() })
+            .await.unwrap();
+        let (_, pooled) = store::conversations::create_with_visitor(&app.db, &to(id)).await.unwrap();
+        assert_eq!(state(&pooled), ("assigned".into(), Some(agent.id)));
+        assert_eq!(app.count("conversations").await, 5, "every creation wrote its conversation");
     }
 }

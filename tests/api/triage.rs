@@ -205,7 +205,7 @@ on_both! {
         app.put(&format!("/api/v1/teams/{support}/triage"), &admin, flow(billing, support)).await;
         let (visitor, row) = store::conversations::create_with_visitor(&app.db, &store::conversations::NewConversation {
             name: None, email: None, user_agent: None, page_url: None, issue_type: Some("support".into()), language: None,
-            attributes: json!({}), team: Some(TeamId(support)), state: ConversationState::Bot, priority: 0, offline: false,
+            attributes: json!({}), team: Some(TeamId(support)), state: ConversationState::Bot, priority: 0, offline: false, assign_to: None,
         }).await.unwrap();
         let (id, cid) = (row.id, ConversationId(row.id));
         let secret = tokens::load_or_create_secret("", app.data_dir.path()).unwrap();
