@@ -159,6 +159,11 @@ pub struct Created {
     pub required: BTreeMap<String, u8>,
     /// Its visitor, as inserted with it.
     pub visitor: visitors::Model,
+    /// Assigned at creation, its agent's sockets here were sent
+    /// `conversation.assigned` by the creator as soon as it was committed
+    /// (the actor's start is two thread hops later): the actor does not
+    /// send it again.
+    pub agent_told: bool,
 }
 
 /// The state a conversation's actor starts from.
@@ -322,7 +327,7 @@ impl Conversation {
             },
         );
         match view {
-            Some(Ok(view)) => self.changed(ctx, as_queued, view, row),
+            Some(Ok(view)) => self.changed_with(ctx, as_queued, view, row, created.agent_told),
             // Not expected (the view is built from the two rows); the agent
             // then learns of it from the store (inbox, a reconnect).
             Some(Err(e)) => {
@@ -736,6 +741,20 @@ impl Conversation {
         view: ConversationView,
         row: conversations::Model,
     ) {
+        self.changed_with(ctx, before, view, row, false);
+    }
+
+    /// [`Self::changed`]; with `agent_told`, a new assignee's sockets were
+    /// sent `conversation.assigned` already (by the conversation's creator,
+    /// as soon as it was committed).
+    fn changed_with(
+        &mut self,
+        ctx: &mut Context<Self>,
+        before: Option<conversations::Model>,
+        view: ConversationView,
+        row: conversations::Model,
+        agent_told: bool,
+    ) {
         let was_queued_in = before
             .as_ref()
             .filter(|b| b.state == ConversationState::Queued.as_str())
@@ -767,7 +786,9 @@ impl Conversation {
             self.broadcast_deliver(&assigned, None, |s| {
                 !(s.kind == PartyKind::Agent && s.id == agent)
             });
-            self.bus.to_agent(UserId(agent), assigned);
+            if !agent_told {
+                self.bus.to_agent(UserId(agent), assigned);
+            }
             self.bus.agent_event(AgentEvent::Follow {
                 agent: UserId(agent),
                 conversation: self.id,

@@ -24,7 +24,8 @@ use crate::store::{self, Db};
 /// The sockets of one agent.
 #[derive(Default)]
 struct AgentSockets {
-    sessions: HashMap<SessionId, Recipient<Deliver>>,
+    /// Its sockets here (their frames go through `bus::registry`).
+    sessions: HashSet<SessionId>,
     /// Per socket: its control channel and the login session it belongs to.
     controls: HashMap<SessionId, (Recipient<Control>, String)>,
     teams: Vec<TeamId>,
@@ -497,7 +498,8 @@ impl Handler<AgentEvent> for Router {
                     ctx.cancel_future(h);
                 }
                 let first = entry.sessions.is_empty();
-                entry.sessions.insert(session, recipient);
+                self.bus.registry().agents.insert(agent, session, recipient);
+                entry.sessions.insert(session);
                 entry.controls.insert(session, (control, family));
                 entry.teams = teams;
                 if first && let Some(cluster) = self.bus.cluster().cloned() {
@@ -512,6 +514,7 @@ impl Handler<AgentEvent> for Router {
                 }
             }
             AgentEvent::Disconnected { agent, session } => {
+                self.bus.registry().agents.remove(agent, session);
                 let Some(entry) = self.agents.get_mut(&agent) else {
                     return;
                 };
@@ -598,11 +601,7 @@ impl Handler<AgentEvent> for Router {
                 }
             }
             AgentEvent::Deliver { agent, frame } => {
-                if let Some(entry) = self.agents.get_mut(&agent) {
-                    entry
-                        .sessions
-                        .retain(|_, r| r.try_send(frame.clone()).is_ok());
-                }
+                self.bus.registry().agents.deliver(agent, &frame);
             }
             AgentEvent::Changed { agent } => self.refresh_agent_in_teams(ctx, agent),
             AgentEvent::WentOffline { agent } => {

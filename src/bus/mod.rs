@@ -588,9 +588,9 @@ impl Bus {
                 },
             );
         }
-        self.inner
-            .router
-            .do_send(AgentEvent::Deliver { agent, frame });
+        // Straight to its sockets here, not through the Router's mailbox
+        // (a hop on the way from a customer's arrival to the agent).
+        self.inner.registry.agents.deliver(agent, &frame);
     }
 
     /// Tells the Router about an agent socket coming or going, or presence;

@@ -5,16 +5,21 @@
 //! Router's mailbox (on a one-core node each such trip was two thread
 //! switches, three of them on the way from a customer's arrival to an
 //! agent). Activating an actor that is not running stays with the Router.
+//!
+//! The agents' sockets on this node are here too: a frame for an agent (a
+//! new assignment, a notification) goes from its sender straight to the
+//! agent's sockets instead of through the Router's mailbox.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{PoisonError, RwLock};
 
-use actix::{Actor, Addr};
+use actix::{Actor, Addr, Recipient};
 
 use crate::actors::conversation::Conversation;
 use crate::actors::team_queue::TeamQueue;
-use crate::domain::{ConversationId, TeamId};
+use crate::actors::{Deliver, SessionId};
+use crate::domain::{ConversationId, TeamId, UserId};
 
 /// The running actors of one kind, by id.
 pub struct Slots<K, A: Actor> {
@@ -65,12 +70,53 @@ impl<K: Eq + Hash + Copy, A: Actor> Slots<K, A> {
     }
 }
 
-/// The running Conversation and TeamQueue actors of this node.
+/// The sockets of this node's agents, by agent: where their frames go.
+#[derive(Default)]
+pub struct AgentSockets {
+    map: RwLock<HashMap<UserId, HashMap<SessionId, Recipient<Deliver>>>>,
+}
+
+impl AgentSockets {
+    /// `session` is a socket of `agent` here.
+    pub(crate) fn insert(&self, agent: UserId, session: SessionId, to: Recipient<Deliver>) {
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        map.entry(agent).or_default().insert(session, to);
+    }
+
+    /// `session` of `agent` has ended.
+    pub(crate) fn remove(&self, agent: UserId, session: SessionId) {
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sockets) = map.get_mut(&agent) {
+            sockets.remove(&session);
+            if sockets.is_empty() {
+                map.remove(&agent);
+            }
+        }
+    }
+
+    /// Hands `frame` to every socket of `agent` here; returns how many took
+    /// it. A socket that cannot (stopped, or its mailbox full) misses it:
+    /// one that stopped is removed when the Router hears it ended.
+    pub fn deliver(&self, agent: UserId, frame: &Deliver) -> usize {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(&agent).map_or(0, |sockets| {
+            sockets
+                .values()
+                .filter(|to| to.try_send(frame.clone()).is_ok())
+                .count()
+        })
+    }
+}
+
+/// The running Conversation and TeamQueue actors of this node, and its
+/// agents' sockets.
 pub struct Registry {
     /// Conversation actors.
     pub conversations: Slots<ConversationId, Conversation>,
     /// Team queues.
     pub teams: Slots<TeamId, TeamQueue>,
+    /// Agents' sockets.
+    pub agents: AgentSockets,
 }
 
 impl Registry {
@@ -79,6 +125,7 @@ impl Registry {
         Registry {
             conversations: Slots::new(),
             teams: Slots::new(),
+            agents: AgentSockets::default(),
         }
     }
 }
@@ -110,6 +157,53 @@ mod tests {
         fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
             actix::ActorContext::stop(ctx);
         }
+    }
+
+    /// A stand-in socket that counts the frames it was handed.
+    struct Socket(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Actor for Socket {
+        type Context = actix::Context<Self>;
+    }
+
+    impl actix::Handler<Deliver> for Socket {
+        type Result = ();
+        fn handle(&mut self, _: Deliver, _: &mut Self::Context) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[actix::test]
+    async fn an_agents_frames_reach_each_of_its_sockets_here_and_no_ended_one() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let sockets = AgentSockets::default();
+        let counts: Vec<Arc<AtomicUsize>> = (0..3).map(|_| Arc::default()).collect();
+        let (ann, bob) = (UserId(1), UserId(2));
+        for (session, (agent, count)) in [
+            (10, (ann, &counts[0])),
+            (11, (ann, &counts[1])),
+            (20, (bob, &counts[2])),
+        ] {
+            let to = Socket(Arc::clone(count)).start().recipient();
+            sockets.insert(agent, session, to);
+        }
+        let frame = Deliver("{}".into());
+        assert_eq!(sockets.deliver(ann, &frame), 2);
+        sockets.remove(ann, 10);
+        assert_eq!(sockets.deliver(ann, &frame), 1);
+        sockets.remove(ann, 11);
+        assert_eq!(sockets.deliver(ann, &frame), 0, "no socket left");
+        assert_eq!(sockets.deliver(UserId(3), &frame), 0, "never connected");
+        // Let the sockets take what they were handed.
+        for _ in 0..100 {
+            if counts[0].load(Ordering::SeqCst) == 1 && counts[1].load(Ordering::SeqCst) == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let got: Vec<usize> = counts.iter().map(|c| c.load(Ordering::SeqCst)).collect();
+        assert_eq!(got, vec![1, 2, 0], "bob's socket gets none of ann's frames");
     }
 
     #[actix::test]

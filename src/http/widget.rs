@@ -13,11 +13,12 @@ use utoipa::ToSchema;
 use super::errors::{Checks, Problem};
 use super::widget_settings::WidgetSettingsView;
 use super::{ApiError, AppState};
+use crate::actors::Deliver;
 use crate::actors::conversation::Created;
 use crate::actors::team_queue::{Enqueue, Reservation, Reserve, Settle, Settled};
 use crate::bus::TeamRef;
 use crate::domain::conversation::ConversationState;
-use crate::domain::protocol::{ConversationView, MAX_TEXT_CHARS, PartyKind, Sender};
+use crate::domain::protocol::{ConversationView, MAX_TEXT_CHARS, PartyKind, Sender, ServerFrame};
 use crate::domain::routing::{Facts, Otherwise, QueuedConversation, Route, has_room};
 use crate::domain::{AgentStatus, ConversationId, DisplayName, Email, TeamId, UserId, VisitorId};
 use crate::store;
@@ -432,16 +433,30 @@ async fn announce(
         state.bus.conversation(id).await?;
         return Ok(view);
     }
+    // An assignment made at creation reaches the agent first of all: the
+    // actor's start (which announces the rest of it) is two thread hops
+    // further.
+    let assignee = conversation
+        .assignee_id
+        .filter(|_| conversation.state == ConversationState::Assigned.as_str());
+    if let Some(agent) = assignee {
+        state.bus.to_agent(
+            UserId(agent),
+            Deliver::frame(&ServerFrame::ConversationAssigned {
+                conversation: view.clone(),
+            }),
+        );
+    }
     // Its actor starts from what was just written, not a read back, and
     // (on one node) without waiting for the start: both are on the way
-    // from the customer to an agent. An assignment made at creation is
-    // announced by it.
+    // from the customer to an agent.
     let started = state
         .bus
         .start_created(Created {
             row: conversation.clone(),
             required: routed.required.clone(),
             visitor: visitor.clone(),
+            agent_told: assignee.is_some(),
         })
         .await;
     let queued = QueuedConversation {
@@ -452,11 +467,10 @@ async fn announce(
             .unwrap_or(conversation.created_at),
         required: routed.required.clone(),
     };
-    let assigned = conversation.state == ConversationState::Assigned.as_str();
     match reserved {
         Some((queue, reservation)) => queue.tell(Settle {
             reservation,
-            outcome: if assigned {
+            outcome: if assignee.is_some() {
                 Settled::Assigned(id)
             } else {
                 Settled::Queued(queued)
