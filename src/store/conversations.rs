@@ -71,22 +71,19 @@ pub async fn create_with_visitor(
     let conversation = match new.assign_to {
         Some(agent) if new.state == ConversationState::Queued => {
             let id = ConversationId(conversation.id);
-            match assign(
+            // `None`: the agent went away or filled up since the queue
+            // chose them; the conversation waits, as without a reservation.
+            let fence = Fence::default();
+            assign_if_room(
                 db,
                 id,
-                Fence::default(),
+                fence,
                 agent,
                 RESERVED_FROM,
                 RESERVED_REQUIRES_ONLINE,
             )
-            .await
-            {
-                Ok(assigned) => assigned,
-                Err(ChangeError::Store(e)) => return Err(e),
-                // The agent went away or filled up since the queue chose
-                // them: the conversation waits, as without a reservation.
-                Err(_) => conversation,
-            }
+            .await?
+            .unwrap_or(conversation)
         }
         _ => conversation,
     };
@@ -746,6 +743,22 @@ pub async fn assign(
     from: &[ConversationState],
     require_online: bool,
 ) -> Result<conversations::Model, ChangeError> {
+    match assign_if_room(db, id, fence, agent, from, require_online).await? {
+        Some(row) => Ok(row),
+        None => Err(why_not_assigned(db, agent, require_online).await),
+    }
+}
+
+/// [`assign`] without the reason of a refusal: the row assigned, or `None`
+/// when nothing was written.
+async fn assign_if_room(
+    db: &impl ConnectionTrait,
+    id: ConversationId,
+    fence: Fence,
+    agent: UserId,
+    from: &[ConversationState],
+    require_online: bool,
+) -> Result<Option<conversations::Model>, StoreError> {
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
         users::Entity::find_by_id(agent.0)
             .select_only()
@@ -753,17 +766,12 @@ pub async fn assign(
             .lock_exclusive()
             .into_tuple::<i64>()
             .one(db)
-            .await
-            .map_err(StoreError::from)?;
+            .await?;
     }
     let res = assign_update(id, fence, agent, from, require_online)
         .exec_with_returning(db)
-        .await
-        .map_err(StoreError::from)?;
-    match returned_row(res) {
-        Ok(row) => Ok(row),
-        Err(_) => Err(why_not_assigned(db, agent, require_online).await),
-    }
+        .await?;
+    Ok(returned_row(res).ok())
 }
 
 /// [`assign`]'s conditional update with `RETURNING *`, as an SQLite
