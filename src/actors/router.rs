@@ -24,9 +24,8 @@ use crate::store::{self, Db};
 /// The sockets of one agent.
 #[derive(Default)]
 struct AgentSockets {
-    /// Its sockets here (their frames go through `bus::registry`).
-    sessions: HashSet<SessionId>,
-    /// Per socket: its control channel and the login session it belongs to.
+    /// Per socket here: its control channel and the login session it
+    /// belongs to (frames go to the sockets through `bus::registry`).
     controls: HashMap<SessionId, (Recipient<Control>, String)>,
     teams: Vec<TeamId>,
     offline_timer: Option<SpawnHandle>,
@@ -497,9 +496,8 @@ impl Handler<AgentEvent> for Router {
                 {
                     ctx.cancel_future(h);
                 }
-                let first = entry.sessions.is_empty();
+                let first = entry.controls.is_empty();
                 self.bus.registry().agents.insert(agent, session, recipient);
-                entry.sessions.insert(session);
                 entry.controls.insert(session, (control, family));
                 entry.teams = teams;
                 if first && let Some(cluster) = self.bus.cluster().cloned() {
@@ -518,9 +516,8 @@ impl Handler<AgentEvent> for Router {
                 let Some(entry) = self.agents.get_mut(&agent) else {
                     return;
                 };
-                entry.sessions.remove(&session);
                 entry.controls.remove(&session);
-                if entry.sessions.is_empty()
+                if entry.controls.is_empty()
                     && let Some(cluster) = self.bus.cluster().cloned()
                 {
                     ctx.spawn(
@@ -535,12 +532,12 @@ impl Handler<AgentEvent> for Router {
                 let Some(entry) = self.agents.get_mut(&agent) else {
                     return;
                 };
-                if entry.sessions.is_empty() && entry.requeue_timer.is_none() {
+                if entry.controls.is_empty() && entry.requeue_timer.is_none() {
                     // Still gone after the grace period: its conversations
                     // go back to the front of their queues.
                     let after = Duration::from_secs(self.settings.requeue_after_s);
                     entry.requeue_timer = Some(ctx.run_later(after, move |act, ctx| {
-                        let gone = act.agents.get(&agent).is_none_or(|a| a.sessions.is_empty());
+                        let gone = act.agents.get(&agent).is_none_or(|a| a.controls.is_empty());
                         if let Some(a) = act.agents.get_mut(&agent) {
                             a.requeue_timer = None;
                         }
@@ -557,13 +554,13 @@ impl Handler<AgentEvent> for Router {
                 let Some(entry) = self.agents.get_mut(&agent) else {
                     return;
                 };
-                if entry.sessions.is_empty() && entry.offline_timer.is_none() {
+                if entry.controls.is_empty() && entry.offline_timer.is_none() {
                     let grace = Duration::from_secs(self.settings.presence_grace_s);
                     entry.offline_timer = Some(ctx.run_later(grace, move |act, ctx| {
                         let still_gone = act
                             .agents
                             .get(&agent)
-                            .is_some_and(|a| a.sessions.is_empty());
+                            .is_some_and(|a| a.controls.is_empty());
                         if !still_gone {
                             return;
                         }

@@ -411,20 +411,46 @@ impl TeamQueue {
     /// conditional write through the conversation actor; the tentative
     /// loads here only keep one plan from overfilling an agent.
     fn route(&mut self, ctx: &mut Context<Self>) {
+        self.route_with(ctx, None);
+    }
+
+    /// [`Self::route`] with `newcomer`, a conversation not created yet, in
+    /// its place in serving order ([`NEWCOMER`] stands for its id): every
+    /// assignment the plan makes to a waiting one is carried out; returns
+    /// the agent it gives the newcomer.
+    fn route_with(
+        &mut self,
+        ctx: &mut Context<Self>,
+        newcomer: Option<&QueuedConversation>,
+    ) -> Option<UserId> {
         if !self.settings.auto_assign {
-            return;
+            return None;
         }
         let in_flight = &self.in_flight;
-        let candidates = self
-            .waiting
-            .list()
-            .filter(|c| !in_flight.contains_key(&c.id));
+        let not_in_flight = |c: &&QueuedConversation| !in_flight.contains_key(&c.id);
         let now = Utc::now();
         // The waiting list is kept in serving order.
-        let plan = routing::plan_in_order(candidates, &mut self.agents, now);
+        let plan = match newcomer {
+            Some(n) => routing::plan_in_order(
+                self.waiting.with_newcomer(n).filter(not_in_flight),
+                &mut self.agents,
+                now,
+            ),
+            None => routing::plan_in_order(
+                self.waiting.list().filter(not_in_flight),
+                &mut self.agents,
+                now,
+            ),
+        };
+        let mut for_newcomer = None;
         for a in plan {
-            self.carry_out(ctx, a);
+            if a.conversation == NEWCOMER {
+                for_newcomer = Some(a.agent);
+            } else {
+                self.carry_out(ctx, a);
+            }
         }
+        for_newcomer
     }
 
     /// Asks the conversation of a planned assignment to make it.
@@ -464,6 +490,13 @@ impl TeamQueue {
                 result,
             });
         });
+    }
+
+    /// `conversation` waits here now: watchers see it, and it is routed.
+    fn enqueue(&mut self, ctx: &mut Context<Self>, conversation: QueuedConversation) {
+        self.waiting.enqueue(conversation);
+        self.publish(ctx, None);
+        self.route(ctx);
     }
 
     /// A conversation left this queue (assigned or moved on): forgotten
@@ -712,9 +745,7 @@ impl Handler<Enqueue> for TeamQueue {
     type Result = ();
 
     fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) {
-        self.waiting.enqueue(msg.conversation);
-        self.publish(ctx, None);
-        self.route(ctx);
+        self.enqueue(ctx, msg.conversation);
     }
 }
 
@@ -770,37 +801,19 @@ impl Handler<Reserve> for TeamQueue {
     type Result = Option<Reservation>;
 
     fn handle(&mut self, msg: Reserve, ctx: &mut Self::Context) -> Self::Result {
-        if !self.settings.auto_assign {
-            return None;
-        }
-        let now = Utc::now();
         let newcomer = QueuedConversation {
             id: NEWCOMER,
             priority: msg.priority,
-            waiting_since: now,
+            waiting_since: Utc::now(),
             required: msg.required,
         };
-        let in_flight = &self.in_flight;
-        let candidates = self
-            .waiting
-            .with_newcomer(&newcomer)
-            .filter(|c| !in_flight.contains_key(&c.id));
-        let plan = routing::plan_in_order(candidates, &mut self.agents, now);
-        let mut reserved = None;
-        for a in plan {
-            if a.conversation == NEWCOMER {
-                self.last_token += 1;
-                let r = Reservation {
-                    token: self.last_token,
-                    agent: a.agent,
-                };
-                self.reserved.insert(r.token, (r.agent, self.reads));
-                reserved = Some(r);
-            } else {
-                self.carry_out(ctx, a);
-            }
-        }
-        reserved
+        let agent = self.route_with(ctx, Some(&newcomer))?;
+        self.last_token += 1;
+        self.reserved.insert(self.last_token, (agent, self.reads));
+        Some(Reservation {
+            token: self.last_token,
+            agent,
+        })
     }
 }
 
@@ -847,9 +860,7 @@ impl Handler<Settle> for TeamQueue {
             Settled::Queued(conversation) => {
                 // Our view of the agent was stale.
                 self.refresh_agent(ctx, agent);
-                self.waiting.enqueue(conversation);
-                self.publish(ctx, None);
-                self.route(ctx);
+                self.enqueue(ctx, conversation);
             }
             Settled::Abandoned => self.refresh_agent(ctx, agent),
         }

@@ -53,6 +53,16 @@ pub struct NewConversation {
     pub assign_to: Option<UserId>,
 }
 
+impl NewConversation {
+    /// The agent to assign it to in its creating transaction: the one
+    /// reserved for it, if it starts waiting (a bot conversation reaches
+    /// the queue later).
+    fn reserved_agent(&self) -> Option<UserId> {
+        self.assign_to
+            .filter(|_| self.state == ConversationState::Queued)
+    }
+}
+
 /// The states a reserved assignment takes a new conversation from, and
 /// whether the agent must be online (as for the queue's other
 /// assignments).
@@ -68,8 +78,8 @@ pub async fn create_with_visitor(
     let now = Utc::now();
     let visitor = new_visitor(new, now).insert(db).await?;
     let conversation = new_conversation(new, visitor.id, now).insert(db).await?;
-    let conversation = match new.assign_to {
-        Some(agent) if new.state == ConversationState::Queued => {
+    let conversation = match new.reserved_agent() {
+        Some(agent) => {
             let id = ConversationId(conversation.id);
             // `None`: the agent went away or filled up since the queue
             // chose them; the conversation waits, as without a reservation.
@@ -85,7 +95,7 @@ pub async fn create_with_visitor(
             .await?
             .unwrap_or(conversation)
         }
-        _ => conversation,
+        None => conversation,
     };
     Ok((visitor, conversation))
 }
@@ -99,9 +109,7 @@ pub fn reserved_assign_statement(
     new: &NewConversation,
     conversation: ConversationId,
 ) -> Option<sea_orm::Statement> {
-    let agent = new
-        .assign_to
-        .filter(|_| new.state == ConversationState::Queued)?;
+    let agent = new.reserved_agent()?;
     Some(assign_statement(
         conversation,
         Fence::default(),
