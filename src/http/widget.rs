@@ -423,15 +423,17 @@ async fn announce(
     let id = ConversationId(conversation.id);
     // The view needs no reads: nothing has tagged or rated it yet. (Each
     // read is a round trip on the path from a customer's arrival to an
-    // agent.)
-    let view = store::conversations::new_view(conversation.clone(), visitor)?;
+    // agent.) Its failure is only reported at the end: the committed
+    // conversation still gets its actor and its queue (and a reservation
+    // made for it is settled).
+    let view = store::conversations::new_view(conversation.clone(), visitor);
     // Open conversations keep a live actor (idle and SLA timers run in
     // it, as for those the Router activates at start). With triage, that
     // also starts the bot: its welcome is written before the customer
     // even connects, and it hands over to the queue when it is done.
     if triage {
         state.bus.conversation(id).await?;
-        return Ok(view);
+        return Ok(view?);
     }
     // An assignment made at creation reaches the agent first of all: the
     // actor's start (which announces the rest of it) is two thread hops
@@ -439,14 +441,18 @@ async fn announce(
     let assignee = conversation
         .assignee_id
         .filter(|_| conversation.state == ConversationState::Assigned.as_str());
-    if let Some(agent) = assignee {
-        state.bus.to_agent(
-            UserId(agent),
-            Deliver::frame(&ServerFrame::ConversationAssigned {
-                conversation: view.clone(),
-            }),
-        );
-    }
+    let agent_told = match (&view, assignee) {
+        (Ok(view), Some(agent)) => {
+            state.bus.to_agent(
+                UserId(agent),
+                Deliver::frame(&ServerFrame::ConversationAssigned {
+                    conversation: view.clone(),
+                }),
+            );
+            true
+        }
+        _ => false,
+    };
     // Its actor starts from what was just written, not a read back, and
     // (on one node) without waiting for the start: both are on the way
     // from the customer to an agent.
@@ -456,7 +462,7 @@ async fn announce(
             row: conversation.clone(),
             required: routed.required.clone(),
             visitor: visitor.clone(),
-            agent_told: assignee.is_some(),
+            agent_told,
         })
         .await;
     let queued = QueuedConversation {
@@ -485,7 +491,7 @@ async fn announce(
         }
     }
     started?;
-    Ok(view)
+    Ok(view?)
 }
 
 /// Creates visitor and conversation with what the group commit does not
