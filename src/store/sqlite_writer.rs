@@ -21,7 +21,7 @@
 //! (PostgreSQL and everything else keep using those); values are stored in
 //! the formats the pool's driver reads back (timestamps as RFC 3339 text
 //! with nanoseconds, JSON as text). Durability is the pool's: WAL with
-//! `synchronous=FULL`.
+//! `synchronous=FULL`, checkpoints as seldom as the pool's.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
@@ -190,6 +190,11 @@ fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(
+        None,
+        "wal_autocheckpoint",
+        super::SQLITE_WAL_AUTOCHECKPOINT_PAGES,
+    )?;
     Ok(conn)
 }
 
@@ -468,6 +473,10 @@ mod tests {
         // 2 = FULL: every commit is on disk before it returns.
         assert_eq!(get("synchronous"), "Integer(2)");
         assert_eq!(get("foreign_keys"), "Integer(1)");
+        assert_eq!(
+            get("wal_autocheckpoint"),
+            format!("Integer({})", crate::store::SQLITE_WAL_AUTOCHECKPOINT_PAGES)
+        );
     }
 
     #[test]

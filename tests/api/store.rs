@@ -67,7 +67,7 @@ on_both! {
 }
 
 #[actix_web::test]
-async fn sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys() {
+async fn sqlite_runs_in_wal_mode_with_full_sync_foreign_keys_and_seldom_checkpoints() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let pragma = |name: &'static str| {
         let db = app.db.clone();
@@ -90,6 +90,10 @@ async fn sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys() {
     assert_eq!(pragma("journal_mode").await.to_lowercase(), "wal");
     assert_eq!(pragma("synchronous").await, "2", "2 is FULL");
     assert_eq!(pragma("foreign_keys").await, "1");
+    assert_eq!(
+        pragma("wal_autocheckpoint").await,
+        switchboard::store::SQLITE_WAL_AUTOCHECKPOINT_PAGES.to_string()
+    );
     assert!(app.data_dir.path().join("switchboard.db").exists());
     app.finish().await;
 }
