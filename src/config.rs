@@ -68,7 +68,8 @@ pub struct RealtimeSettings {
     pub send_limit: u32,
     /// The window of `send_limit`.
     pub send_window_s: u64,
-    /// Rate-limit refusals after which the socket is closed with 1008.
+    /// Rate-limit refusals, each within `send_window_s` of the one before,
+    /// after which the socket is closed with 1008 (a flood).
     pub abuse_strikes: u32,
     /// A conversation with no customer message for this long is closed
     /// with reason `idle`.

@@ -19,6 +19,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use super::SessionId;
 use crate::config::RealtimeSettings;
 use crate::domain::ErrorCode;
+use crate::domain::flood::Strikes;
 use crate::domain::protocol::{ClientEvent, ClientFrame, ServerFrame, parse_client_frame};
 
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
@@ -283,11 +284,10 @@ pub struct SocketCore {
     /// Where frames go.
     pub outbox: Outbox,
     limiter: DefaultDirectRateLimiter,
-    strikes: u32,
+    strikes: Strikes,
     last_seen: Instant,
     heartbeat: Duration,
     timeout: Duration,
-    abuse_strikes: u32,
 }
 
 /// What the session should do with one incoming WebSocket item.
@@ -313,11 +313,13 @@ impl SocketCore {
             id: next_session_id(),
             outbox: Outbox::spawn(session, settings.outbound_buffer),
             limiter: RateLimiter::direct(quota),
-            strikes: 0,
+            strikes: Strikes::new(
+                settings.abuse_strikes,
+                Duration::from_secs(settings.send_window_s),
+            ),
             last_seen: Instant::now(),
             heartbeat,
             timeout: heartbeat * settings.client_timeout_heartbeats,
-            abuse_strikes: settings.abuse_strikes,
         }
     }
 
@@ -394,7 +396,7 @@ impl SocketCore {
                     if matches!(frame.event, ClientEvent::MessageSend { .. })
                         && self.limiter.check().is_err()
                     {
-                        self.strikes += 1;
+                        let flood = self.strikes.strike(Instant::now());
                         self.reply(
                             ctx,
                             &ServerFrame::error(
@@ -403,7 +405,7 @@ impl SocketCore {
                                 "too many messages; slow down",
                             ),
                         );
-                        if self.strikes >= self.abuse_strikes {
+                        if flood {
                             self.outbox.close(CloseCode::Policy, "message flood");
                             return Intake::Stop;
                         }

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod conversation;
 pub mod error_code;
+pub mod flood;
 pub mod hours;
 pub mod ids;
 pub mod inbox;

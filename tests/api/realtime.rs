@@ -628,6 +628,39 @@ mod abuse {
     }
 
     #[actix_web::test]
+    async fn a_refusal_now_and_then_is_forgiven_but_a_flood_still_closes() {
+        // A socket open for a whole shift (an agent's) that goes over the
+        // limit now and then must not collect strikes for hours: only
+        // refusals within a send window of each other count together.
+        let app = spawn_app_with(Backend::Sqlite, |s| {
+            s.realtime.send_limit = 1;
+            s.realtime.send_window_s = 1;
+            s.realtime.abuse_strikes = 2;
+        })
+        .await
+        .unwrap();
+        let s = scene(&app).await;
+        let mut ws = Ws::customer(&app, &s.visitor_token).await;
+        let refused =
+            |id: &str| json!({"type": "message.send", "client_msg_id": id, "text": "burst"});
+        for round in 0..2 {
+            ws.say(None, &format!("ok{round}"), "fine").await;
+            ws.send(refused(&format!("x{round}"))).await;
+            assert_eq!(ws.recv_type("error").await["code"], "rate_limited");
+            // More than a window: the bucket refills and the strike is forgiven.
+            tokio::time::sleep(Duration::from_millis(1300)).await;
+        }
+        // Still open: the second refusal, a window after the first, did
+        // not reach the two strikes.
+        ws.say(None, "ok2", "fine").await;
+        ws.send(refused("x2")).await;
+        ws.send(refused("x3")).await;
+        assert_eq!(ws.ended().await, Ended::Closed(Some(1008)));
+        assert_eq!(stored_messages(&app, s.conversation).await, 3);
+        app.finish().await;
+    }
+
+    #[actix_web::test]
     async fn a_client_that_does_not_read_is_dropped_and_does_not_slow_the_others() {
         let app = spawn_app(Backend::Sqlite).await.unwrap();
         let (s, mut stalled, mut agent) = accepted(&app).await;
