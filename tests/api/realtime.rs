@@ -597,17 +597,27 @@ mod abuse {
         app.finish().await;
     }
 
-    #[actix_web::test]
-    async fn flooding_is_rate_limited_then_closed_with_1008() {
+    /// An app with these `message.send` limits and a customer's socket.
+    async fn limited_customer(
+        send_limit: u32,
+        window_s: u64,
+        strikes: u32,
+    ) -> (TestApp, Scene, Ws) {
         let app = spawn_app_with(Backend::Sqlite, |s| {
-            s.realtime.send_limit = 3;
-            s.realtime.send_window_s = 60;
-            s.realtime.abuse_strikes = 3;
+            s.realtime.send_limit = send_limit;
+            s.realtime.send_window_s = window_s;
+            s.realtime.abuse_strikes = strikes;
         })
         .await
         .unwrap();
         let s = scene(&app).await;
-        let mut ws = Ws::customer(&app, &s.visitor_token).await;
+        let ws = Ws::customer(&app, &s.visitor_token).await;
+        (app, s, ws)
+    }
+
+    #[actix_web::test]
+    async fn flooding_is_rate_limited_then_closed_with_1008() {
+        let (app, s, mut ws) = limited_customer(3, 60, 3).await;
         for i in 0..3 {
             ws.say(None, &format!("ok{i}"), "fine").await;
         }
@@ -632,15 +642,7 @@ mod abuse {
         // A socket open for a whole shift (an agent's) that goes over the
         // limit now and then must not collect strikes for hours: only
         // refusals within a send window of each other count together.
-        let app = spawn_app_with(Backend::Sqlite, |s| {
-            s.realtime.send_limit = 1;
-            s.realtime.send_window_s = 1;
-            s.realtime.abuse_strikes = 2;
-        })
-        .await
-        .unwrap();
-        let s = scene(&app).await;
-        let mut ws = Ws::customer(&app, &s.visitor_token).await;
+        let (app, s, mut ws) = limited_customer(1, 1, 2).await;
         let refused =
             |id: &str| json!({"type": "message.send", "client_msg_id": id, "text": "burst"});
         for round in 0..2 {
