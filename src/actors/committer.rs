@@ -536,8 +536,10 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
     let txn = store::begin(db).await?;
     let now = chrono::Utc::now();
     let mut results: Vec<Option<Outcome>> = group.iter().map(|_| None).collect();
-    let mut claimed: Vec<(usize, ConversationId, &[NewMessage])> = Vec::new();
+    let mut to_claim: Vec<(usize, store::messages::Claim<'_>)> = Vec::new();
     let mut assigned: Vec<(usize, conversations::Model)> = Vec::new();
+    // Creations and assignments in the group's lock order; the message
+    // batches (last in that order) are claimed together after them.
     for (i, req) in group.iter().enumerate() {
         match req {
             Request::Messages {
@@ -545,15 +547,7 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
                 fence,
                 batch,
                 ..
-            } => match store::messages::claim(&txn, *conversation, *fence, batch, now).await {
-                Ok(()) => claimed.push((i, *conversation, batch)),
-                // The conditional update wrote nothing, so the transaction
-                // is intact and the other requests go on.
-                Err(StoreError::Stale(m)) => {
-                    results[i] = Some(Outcome::Messages(Err(StoreError::Stale(m))));
-                }
-                Err(e) => return Err(e),
-            },
+            } => to_claim.push((i, (*conversation, *fence, batch.as_slice()))),
             Request::Create { .. } | Request::Assign { .. } => match req.write(&txn).await? {
                 Written::Assigned(row) => match req.held(row) {
                     Ok(out) => results[i] = Some(out),
@@ -561,6 +555,20 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
                 },
                 Written::Done(out) => results[i] = Some(out),
             },
+        }
+    }
+    let claims: Vec<store::messages::Claim<'_>> = to_claim.iter().map(|(_, c)| *c).collect();
+    let outcomes = store::messages::claim_many(&txn, &claims, now).await?;
+    let mut claimed: Vec<(usize, ConversationId, &[NewMessage])> = Vec::new();
+    for ((i, (conversation, _, batch)), ok) in to_claim.into_iter().zip(outcomes) {
+        if ok {
+            claimed.push((i, conversation, batch));
+        } else {
+            // The conditional update wrote nothing, so the transaction is
+            // intact and the other requests go on.
+            results[i] = Some(Outcome::Messages(Err(StoreError::Stale(format!(
+                "conversation {conversation}: last_seq moved or its writer lost the fence"
+            )))));
         }
     }
     let batches: Vec<(ConversationId, &[NewMessage])> =

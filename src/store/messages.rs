@@ -9,7 +9,8 @@ use entity::{conversations, messages};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 
 use super::StoreError;
@@ -117,6 +118,112 @@ pub async fn claim(
         )));
     }
     Ok(())
+}
+
+/// One batch to [`claim_many`]: its conversation, that writer's fence and
+/// the messages.
+pub type Claim<'a> = (
+    ConversationId,
+    super::conversations::Fence,
+    &'a [NewMessage],
+);
+
+/// [`claim`] for the batches of many conversations: per batch, in order,
+/// whether it was claimed (`false`: refused as [`claim`] refuses with
+/// `Stale`, nothing written for it).
+///
+/// On PostgreSQL the claims are one `UPDATE … FROM (VALUES …)`: a group's
+/// transaction made a round trip per batch before its insert, and at 2,000
+/// messages/s with answers those round trips, queued one behind another
+/// while the group's waiters waited, were most of a message's latency
+/// (docs/benchmarks.md §4k). Elsewhere (SQLite's pool path, and a group
+/// naming one conversation twice, which one statement could not tell
+/// apart) each is claimed on its own, in order.
+pub async fn claim_many(
+    db: &impl ConnectionTrait,
+    batches: &[Claim<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<bool>, StoreError> {
+    let distinct = batches
+        .iter()
+        .map(|(c, _, _)| *c)
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        == batches.len();
+    if db.get_database_backend() != DbBackend::Postgres || !distinct || batches.is_empty() {
+        let mut out = Vec::with_capacity(batches.len());
+        for (conversation, fence, batch) in batches {
+            out.push(match claim(db, *conversation, *fence, batch, now).await {
+                Ok(()) => true,
+                Err(StoreError::Stale(_)) => false,
+                Err(e) => return Err(e),
+            });
+        }
+        return Ok(out);
+    }
+    let mut values: Vec<sea_orm::Value> = vec![now.into()];
+    let mut rows = Vec::with_capacity(batches.len());
+    for (conversation, fence, batch) in batches {
+        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            continue;
+        };
+        let from_customer = batch
+            .iter()
+            .filter(|m| m.sender.kind == PartyKind::Customer)
+            .count();
+        let from_staff = batch.len() - from_customer;
+        let staff_replied = batch.iter().any(|m| m.sender.kind == PartyKind::Agent);
+        let n = values.len();
+        rows.push(format!(
+            "(${}::int8, ${}::int8, ${}::int8, ${}::int4, ${}::int4, ${}::bool, ${}::int8)",
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4,
+            n + 5,
+            n + 6,
+            n + 7
+        ));
+        values.extend([
+            conversation.0.into(),
+            (first.seq - 1).into(),
+            last.seq.into(),
+            count_i32(from_customer).into(),
+            count_i32(from_staff).into(),
+            staff_replied.into(),
+            fence.0.into(),
+        ]);
+    }
+    let claimed: std::collections::HashSet<i64> = if rows.is_empty() {
+        Default::default()
+    } else {
+        // The conditions are claim's: the stored last_seq is the one before
+        // the batch, and the fence (if any) is still the row's owner.
+        let sql = format!(
+            "UPDATE conversations AS c SET last_seq = v.last_seq, updated_at = $1, \
+             agent_unread = c.agent_unread + v.from_customer, \
+             customer_unread = c.customer_unread + v.from_staff, \
+             first_response_at = CASE WHEN v.staff_replied \
+             THEN COALESCE(c.first_response_at, $1) ELSE c.first_response_at END \
+             FROM (VALUES {}) AS v(id, prev_seq, last_seq, from_customer, from_staff, staff_replied, fence) \
+             WHERE c.id = v.id AND c.last_seq = v.prev_seq \
+             AND (v.fence IS NULL OR c.owner_token = v.fence) RETURNING c.id",
+            rows.join(", ")
+        );
+        db.query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?
+        .iter()
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .collect::<Result<_, _>>()?
+    };
+    Ok(batches
+        .iter()
+        .map(|(c, _, batch)| batch.is_empty() || claimed.contains(&c.0))
+        .collect())
 }
 
 /// Most rows in one `INSERT`: well under the bound-parameter limits of

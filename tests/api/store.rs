@@ -194,6 +194,56 @@ on_both! {
 }
 
 on_both! {
+    async fn claims_of_many_conversations_move_each_that_follows_its_stored_seq_and_fence(app) {
+        // On PostgreSQL one statement claims them all; each must still be
+        // judged alone, and its counters moved as a claim of its own would.
+        use switchboard::domain::protocol::{PartyKind, Sender};
+        use switchboard::store::conversations::Fence;
+        use switchboard::store::messages::{NewMessage, claim_many};
+        let (a, b, c) = (bare_conversation(&app).await, bare_conversation(&app).await, bare_conversation(&app).await);
+        let taken = store::conversations::take_ownership(&app.db, c).await.unwrap();
+        let lost = Fence(taken.0.map(|t| t - 1));
+        let now = chrono::Utc::now();
+        let (two, ahead, one) = (messages(1, 2), messages(4, 1), messages(1, 1));
+        let got = claim_many(&app.db, &[
+            (a, Fence::default(), &two),
+            (b, Fence::default(), &ahead), // b's last_seq is 0, not 3
+            (c, lost, &one),               // another writer holds c
+        ], now).await.unwrap();
+        assert_eq!(got, vec![true, false, false]);
+        let row = |id| { let db = app.db.clone(); async move { store::conversations::find(&db, id).await.unwrap().unwrap() } };
+        let ra = row(a).await;
+        assert_eq!((ra.last_seq, ra.agent_unread, ra.customer_unread), (2, 2, 0));
+        assert!(ra.first_response_at.is_none());
+        assert_eq!((row(b).await.last_seq, row(c).await.last_seq), (0, 0));
+        // An agent's reply counts for the customer and is the first response;
+        // a conversation named twice in one call is claimed in order.
+        let reply = vec![NewMessage {
+            seq: 3,
+            client_msg_id: Some("r3".into()),
+            sender: Sender { kind: PartyKind::Agent, id: None, name: None },
+            text: "hello".into(),
+        }];
+        let after = messages(4, 1);
+        let got = claim_many(&app.db, &[
+            (a, Fence::default(), &reply),
+            (c, taken, &one),
+            (a, Fence::default(), &after),
+        ], now).await.unwrap();
+        assert_eq!(got, vec![true, true, true]);
+        let ra = row(a).await;
+        assert_eq!((ra.last_seq, ra.agent_unread, ra.customer_unread), (4, 3, 1));
+        assert!(ra.first_response_at.is_some());
+        assert_eq!(row(c).await.last_seq, 1);
+        // Distinct again, on the one-statement path: b from its stored seq.
+        let (b1, a5) = (messages(1, 1), messages(5, 1));
+        let got = claim_many(&app.db, &[(b, Fence::default(), &b1), (a, Fence::default(), &a5)], now).await.unwrap();
+        assert_eq!(got, vec![true, true]);
+        assert_eq!((row(a).await.last_seq, row(b).await.last_seq), (5, 1));
+    }
+}
+
+on_both! {
     async fn group_commit_assigns_up_to_capacity_and_a_refusal_writes_nothing(app) {
         use switchboard::domain::conversation::ConversationState;
         use switchboard::store::conversations::{ChangeError, Fence};
