@@ -14,8 +14,9 @@
 //!   node that lost its entry without noticing cannot write any more.
 //! - **Channels**: each node subscribes to `{p}:node:{node}` and to the
 //!   broadcast `{p}:all`; one task publishes everything this node sends,
-//!   in order, over one connection, so frames of one conversation reach a
-//!   remote socket in the order they were sent.
+//!   in order, over one connection (what piles up during a round trip goes
+//!   as one pipeline), so frames of one conversation reach a remote socket
+//!   in the order they were sent.
 //! - **Presence**: `{p}:agent:{id}` is a sorted set of the nodes holding a
 //!   socket of that agent (scored by expiry), so an agent goes offline
 //!   only when its last socket anywhere is gone.
@@ -39,6 +40,8 @@ use crate::domain::UserId;
 /// Envelopes waiting for the publisher; beyond this a node whose Redis is
 /// gone drops (and logs) what it cannot send rather than grow without end.
 const OUTBOX: usize = 100_000;
+/// Most envelopes in one pipeline of the publisher.
+const PUBLISH_BATCH: usize = 256;
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Longest a single Redis operation may take: a dead connection must not
@@ -565,11 +568,16 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6))).min(MAX_BACKOFF)
 }
 
-/// Publishes everything this node sends, in order, over one connection.
+/// Publishes everything this node sends, in order, over one connection:
+/// what waits when a round trip ends goes in the next one, as one
+/// pipeline (Redis runs its commands in order). One `PUBLISH` per round
+/// trip capped a node at a few thousand envelopes a second, and two nodes
+/// at 2,000 msg/s queued ~0.5 s behind it (docs/benchmarks.md §4k).
 async fn publisher(cluster: Arc<Cluster>, bus: Bus, mut rx: mpsc::Receiver<Outgoing>) {
     let mut attempt = 0;
     let mut conn = None;
-    while let Some(out) = rx.recv().await {
+    let mut batch: Vec<Outgoing> = Vec::with_capacity(PUBLISH_BATCH);
+    while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
         loop {
             if conn.is_none() {
                 match cluster.client.get_multiplexed_async_connection().await {
@@ -586,20 +594,27 @@ async fn publisher(cluster: Arc<Cluster>, bus: Bus, mut rx: mpsc::Receiver<Outgo
                 }
             }
             let Some(c) = conn.as_mut() else { continue };
-            let res: Result<i64, ClusterError> =
-                bounded(async { Ok(c.publish(&out.channel, &out.bytes).await?) }).await;
+            let mut pipe = redis::pipe();
+            for out in &batch {
+                pipe.publish(&out.channel, &out.bytes);
+            }
+            let res: Result<Vec<i64>, ClusterError> =
+                bounded(async { Ok(pipe.query_async(c).await?) }).await;
             match res {
-                Ok(0) => {
+                Ok(heard) => {
                     attempt = 0;
-                    unheard(&cluster, &bus, out.unheard);
-                    break;
-                }
-                Ok(_) => {
-                    attempt = 0;
+                    for (out, receivers) in batch.drain(..).zip(heard) {
+                        if receivers == 0 {
+                            unheard(&cluster, &bus, out.unheard);
+                        }
+                    }
+                    batch.clear();
                     break;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "publish failed; reconnecting");
+                    // The whole batch again: as with one envelope, one that
+                    // went out before the failure may arrive twice.
+                    tracing::warn!(error = %e, envelopes = batch.len(), "publish failed; reconnecting");
                     conn = None;
                     tokio::time::sleep(backoff(attempt)).await;
                     attempt += 1;
