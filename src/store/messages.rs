@@ -65,6 +65,31 @@ pub async fn append(
     insert(db, &[(conversation, batch)], now).await
 }
 
+/// What a batch moves besides `last_seq`: the unread counters of each side
+/// and whether it holds the first response.
+struct Tally {
+    /// Messages the agent has not read yet.
+    from_customer: usize,
+    /// Messages the customer has not read yet (agents' and bots').
+    from_staff: usize,
+    /// An agent wrote in it.
+    staff_replied: bool,
+}
+
+impl Tally {
+    fn of(batch: &[NewMessage]) -> Tally {
+        let from_customer = batch
+            .iter()
+            .filter(|m| m.sender.kind == PartyKind::Customer)
+            .count();
+        Tally {
+            from_customer,
+            from_staff: batch.len() - from_customer,
+            staff_replied: batch.iter().any(|m| m.sender.kind == PartyKind::Agent),
+        }
+    }
+}
+
 /// The first half of [`append`]: moves the conversation's `last_seq` over
 /// `batch`, its unread counters and first response, conditional on the
 /// stored `last_seq` being the one before the batch (and on the fence).
@@ -79,12 +104,11 @@ pub async fn claim(
     let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
         return Ok(());
     };
-    let from_customer = batch
-        .iter()
-        .filter(|m| m.sender.kind == PartyKind::Customer)
-        .count();
-    let from_staff = batch.len() - from_customer;
-    let staff_replied = batch.iter().any(|m| m.sender.kind == PartyKind::Agent);
+    let Tally {
+        from_customer,
+        from_staff,
+        staff_replied,
+    } = Tally::of(batch);
     let mut update = conversations::Entity::update_many()
         .col_expr(conversations::Column::LastSeq, Expr::value(last.seq))
         .col_expr(conversations::Column::UpdatedAt, Expr::value(now))
@@ -167,12 +191,11 @@ pub async fn claim_many(
         let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
             continue;
         };
-        let from_customer = batch
-            .iter()
-            .filter(|m| m.sender.kind == PartyKind::Customer)
-            .count();
-        let from_staff = batch.len() - from_customer;
-        let staff_replied = batch.iter().any(|m| m.sender.kind == PartyKind::Agent);
+        let Tally {
+            from_customer,
+            from_staff,
+            staff_replied,
+        } = Tally::of(batch);
         let n = values.len();
         rows.push(format!(
             "(${}::int8, ${}::int8, ${}::int8, ${}::int4, ${}::int4, ${}::bool, ${}::int8)",
