@@ -557,10 +557,11 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
             },
         }
     }
-    let claims: Vec<store::messages::Claim<'_>> = to_claim.iter().map(|(_, c)| *c).collect();
+    let (slots, claims): (Vec<usize>, Vec<store::messages::Claim<'_>>) =
+        to_claim.into_iter().unzip();
     let outcomes = store::messages::claim_many(&txn, &claims, now).await?;
     let mut claimed: Vec<(usize, ConversationId, &[NewMessage])> = Vec::new();
-    for ((i, (conversation, _, batch)), ok) in to_claim.into_iter().zip(outcomes) {
+    for ((i, (conversation, _, batch)), ok) in slots.into_iter().zip(claims).zip(outcomes) {
         if ok {
             claimed.push((i, conversation, batch));
         } else {

@@ -603,12 +603,12 @@ async fn publisher(cluster: Arc<Cluster>, bus: Bus, mut rx: mpsc::Receiver<Outgo
             match res {
                 Ok(heard) => {
                     attempt = 0;
+                    // `drain(..)` empties the batch even past a short answer.
                     for (out, receivers) in batch.drain(..).zip(heard) {
                         if receivers == 0 {
                             unheard(&cluster, &bus, out.unheard);
                         }
                     }
-                    batch.clear();
                     break;
                 }
                 Err(e) => {

@@ -67,17 +67,19 @@ pub async fn append(
 
 /// What a batch moves besides `last_seq`: the unread counters of each side
 /// and whether it holds the first response.
-struct Tally {
+/// (The SQLite writer thread's claim counts with it too.)
+pub(super) struct Tally {
     /// Messages the agent has not read yet.
-    from_customer: usize,
+    pub(super) from_customer: usize,
     /// Messages the customer has not read yet (agents' and bots').
-    from_staff: usize,
+    pub(super) from_staff: usize,
     /// An agent wrote in it.
-    staff_replied: bool,
+    pub(super) staff_replied: bool,
 }
 
 impl Tally {
-    fn of(batch: &[NewMessage]) -> Tally {
+    /// The tally of `batch`.
+    pub(super) fn of(batch: &[NewMessage]) -> Tally {
         let from_customer = batch
             .iter()
             .filter(|m| m.sender.kind == PartyKind::Customer)
@@ -196,17 +198,15 @@ pub async fn claim_many(
             from_staff,
             staff_replied,
         } = Tally::of(batch);
+        // VALUES has no column types to infer from: each is cast.
+        const TYPES: [&str; 7] = ["int8", "int8", "int8", "int4", "int4", "bool", "int8"];
         let n = values.len();
-        rows.push(format!(
-            "(${}::int8, ${}::int8, ${}::int8, ${}::int4, ${}::int4, ${}::bool, ${}::int8)",
-            n + 1,
-            n + 2,
-            n + 3,
-            n + 4,
-            n + 5,
-            n + 6,
-            n + 7
-        ));
+        let row: Vec<String> = TYPES
+            .iter()
+            .enumerate()
+            .map(|(k, t)| format!("${}::{t}", n + k + 1))
+            .collect();
+        rows.push(format!("({})", row.join(", ")));
         values.extend([
             conversation.0.into(),
             (first.seq - 1).into(),

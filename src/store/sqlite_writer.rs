@@ -33,9 +33,8 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::conversations::{Fence, NewConversation};
-use super::messages::NewMessage;
+use super::messages::{NewMessage, Tally};
 use crate::domain::ConversationId;
-use crate::domain::protocol::PartyKind;
 
 /// How long a write waits for another connection's write lock (the pool's
 /// busy timeout too).
@@ -389,19 +388,13 @@ fn write_batches(
                 out.push(BatchOutcome::Stored(Vec::new()));
                 continue;
             };
-            let from_customer = b
-                .messages
-                .iter()
-                .filter(|m| m.sender.kind == PartyKind::Customer)
-                .count();
-            let from_staff = b.messages.len() - from_customer;
-            let staff_replied = b.messages.iter().any(|m| m.sender.kind == PartyKind::Agent);
+            let tally = Tally::of(&b.messages);
             let claimed = claim.execute(params![
                 last.seq,
                 stamp,
-                from_customer as i64,
-                from_staff as i64,
-                staff_replied,
+                tally.from_customer as i64,
+                tally.from_staff as i64,
+                tally.staff_replied,
                 b.conversation.0,
                 first.seq - 1,
                 b.fence.0,
