@@ -86,6 +86,19 @@ impl From<DbErr> for StoreError {
 /// log of up to 16,000 × 4 KiB = 64 MiB on disk, replayed after a crash.
 pub const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 16_000;
 
+/// A pooled connection idle at least this long is pinged before it is
+/// handed out; a busier one is handed out as it is.
+///
+/// The pool's default pings on every acquire: a round trip before each
+/// transaction and each read through the pool (to PostgreSQL, or to the
+/// thread a SQLite connection runs on). On PostgreSQL that was a third of
+/// the time a message group spent before its `COMMIT` (docs/benchmarks.md
+/// §4l). What the ping guards against, a connection the server or a proxy
+/// dropped, happens to connections left idle; one that breaks while busy
+/// fails its statement, is closed by the pool, and the caller sees the
+/// error (the committer retries a failed group's requests one by one).
+pub const POOL_PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// Opens the pool for the configured database. SQLite runs in WAL mode with
 /// `synchronous=FULL` (an acknowledged write survives power loss), foreign
 /// keys on, checkpoints every [`SQLITE_WAL_AUTOCHECKPOINT_PAGES`] and a busy
@@ -107,6 +120,7 @@ pub async fn connect(settings: &Settings) -> Result<Db, StoreError> {
     opts.max_connections(settings.database.max_connections)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire_if_idle_for(POOL_PING_IF_IDLE_FOR)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
