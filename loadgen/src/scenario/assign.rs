@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::steady::SpacingArg;
-use super::{Probe, pace_until};
+use super::{Pacer, Probe};
 use crate::client::{self, Parsed, WsStream};
 use crate::fixture::{Fixture, Target};
 use crate::schedule::Schedule;
@@ -238,9 +238,10 @@ pub async fn run(
     let mut schedule = Schedule::new(args.spacing.into(), args.rate, seed);
     let start = Instant::now();
     let mut calls = Vec::new();
+    let mut pacer = Pacer::new();
     while let Some(offset) = schedule.next_before(Duration::from_secs_f64(args.duration_s)) {
         let intended = start + offset;
-        pace_until(intended).await;
+        pacer.until(intended).await;
         let (fixture, created, rest, failures) = (
             fixture.clone(),
             created.clone(),

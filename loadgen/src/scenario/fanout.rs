@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::assign::{lock, writer};
 use super::steady::SpacingArg;
-use super::{Probe, pace_until};
+use super::{Pacer, Probe};
 use crate::client::{self, Parsed, WsStream};
 use crate::fixture::{Fixture, Target};
 use crate::schedule::Schedule;
@@ -231,9 +231,10 @@ pub async fn run(
     let mut schedule = Schedule::new(args.spacing.into(), args.rate, seed);
     let start = Instant::now();
     let mut calls = Vec::new();
+    let mut pacer = Pacer::new();
     while let Some(offset) = schedule.next_before(Duration::from_secs_f64(args.duration_s)) {
         let intended = start + offset;
-        pace_until(intended).await;
+        pacer.until(intended).await;
         let (fixture, created, failures) = (fixture.clone(), created.clone(), failures.clone());
         let k = calls.len();
         calls.push(tokio::spawn(async move {

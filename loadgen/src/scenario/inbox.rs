@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::assign::lock;
-use super::{Probe, pace_until};
+use super::{Pacer, Probe};
 use crate::fixture::{Fixture, PASSWORD, Target};
 use crate::schedule::{Schedule, Spacing};
 use crate::stats::{Latencies, Report};
@@ -99,9 +99,10 @@ pub async fn run(
         let duration = Duration::from_secs_f64(args.requests as f64 / args.rate.max(1e-9));
         let start = Instant::now();
         let mut calls = Vec::new();
+        let mut pacer = Pacer::new();
         while let Some(offset) = schedule.next_before(duration) {
             let intended = start + offset;
-            pace_until(intended).await;
+            pacer.until(intended).await;
             let (fixture, token, lat, bad) = (
                 fixture.clone(),
                 agent.token.clone(),

@@ -16,19 +16,62 @@ use std::time::{Duration, Instant};
 use crate::stats::Report;
 use crate::sys::{self, ProcSample};
 
-/// Waits until `intended`. Tokio's timer wakes on whole milliseconds (late),
-/// so the last millisecond is spent yielding to the other tasks instead:
-/// sends then leave within microseconds of their intended time, and the
-/// readers keep running meanwhile.
-pub async fn pace_until(intended: Instant) {
-    let coarse = intended.checked_sub(Duration::from_millis(1));
-    if let Some(c) = coarse
-        && c > Instant::now()
-    {
-        tokio::time::sleep_until(c.into()).await;
+/// Below this, the rest of a wait is spent yielding to the other tasks
+/// rather than arming the timer: about the kernel's default timer slack
+/// (50 µs), within which a timer would not wake any sooner.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Waits until each intended send time of an open-loop schedule.
+///
+/// Tokio's timer wakes on whole milliseconds, so on it alone a send leaves
+/// up to a millisecond late, and that lateness is counted into every
+/// latency (measured from the intended time). A timerfd wakes within tens
+/// of microseconds instead; the last [`SPIN`] is spent yielding, so the
+/// readers keep running meanwhile. Where no timerfd can be made, the
+/// millisecond timer wakes a millisecond early and the rest is yielded (the
+/// send lag in every report shows which held).
+pub struct Pacer {
+    timer: Option<tokio_timerfd::Delay>,
+}
+
+impl Pacer {
+    /// A pacer on a timerfd, or on tokio's timer if there is none.
+    pub fn new() -> Pacer {
+        let timer = match tokio_timerfd::Delay::new(Instant::now()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("loadgen: no timerfd ({e}); sends are paced to about a millisecond");
+                None
+            }
+        };
+        Pacer { timer }
     }
-    while Instant::now() < intended {
-        tokio::task::yield_now().await;
+
+    /// Returns at `intended` (at once if it has passed).
+    pub async fn until(&mut self, intended: Instant) {
+        if let Some(wake) = intended.checked_sub(SPIN)
+            && wake > Instant::now()
+        {
+            let armed = match self.timer.as_mut() {
+                Some(t) => {
+                    t.reset(wake);
+                    t.await.is_ok()
+                }
+                None => false,
+            };
+            if !armed && let Some(coarse) = intended.checked_sub(Duration::from_millis(1)) {
+                tokio::time::sleep_until(coarse.into()).await;
+            }
+        }
+        while Instant::now() < intended {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer::new()
     }
 }
 

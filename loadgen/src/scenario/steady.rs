@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use super::world::{AssignBy, Shape, World};
-use super::{Probe, pace_until};
+use super::{Pacer, Probe};
 use crate::fixture::{Fixture, Target};
 use crate::schedule::{Schedule, Spacing};
 use crate::stats::{Latencies, Report, Tally};
@@ -102,9 +102,10 @@ pub async fn phase(
     let mut pick = SmallRng::seed_from_u64(seed ^ 0x5eed);
     let start = Instant::now();
     let mut sent = 0u64;
+    let mut pacer = Pacer::new();
     while let Some(offset) = schedule.next_before(duration) {
         let intended = start + offset;
-        pace_until(intended).await;
+        pacer.until(intended).await;
         let lag = Instant::now().saturating_duration_since(intended);
         let i = pick.random_range(0..n);
         world.send(i, intended);
