@@ -515,7 +515,13 @@ async fn one_by_one(db: &Db, group: Vec<Request>) {
 
 async fn commit_group(db: &Db, mut group: Vec<Request>) {
     group.sort_by_key(Request::order);
-    match try_group(db, &group).await {
+    let res = match messages_only(&group) {
+        Some(claims) if store::messages::appended_at_once(db.get_database_backend(), &claims) => {
+            append_on_its_own(db, &claims).await
+        }
+        _ => try_group(db, &group).await,
+    };
+    match res {
         Ok(results) => {
             for (req, res) in group.into_iter().zip(results) {
                 req.answer(res);
@@ -528,10 +534,52 @@ async fn commit_group(db: &Db, mut group: Vec<Request>) {
     }
 }
 
+/// The claims of a group that holds message batches and nothing else.
+fn messages_only(group: &[Request]) -> Option<Vec<store::messages::Claim<'_>>> {
+    group
+        .iter()
+        .map(|r| match r {
+            Request::Messages {
+                conversation,
+                fence,
+                batch,
+                ..
+            } => Some((*conversation, *fence, batch.as_slice())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A group of message batches that one statement writes: no transaction
+/// around it (the statement is atomic, and durable when it returns), so no
+/// `BEGIN` and `COMMIT` round trips.
+async fn append_on_its_own(
+    db: &Db,
+    claims: &[store::messages::Claim<'_>],
+) -> Result<Vec<Outcome>, StoreError> {
+    let appended = store::messages::append_many(db, claims, chrono::Utc::now()).await?;
+    Ok(claims
+        .iter()
+        .zip(appended)
+        .map(|((conversation, _, _), rows)| {
+            Outcome::Messages(rows.ok_or_else(|| stale(*conversation)))
+        })
+        .collect())
+}
+
+/// The answer to a batch its conversation refused: the conditional update
+/// wrote nothing, so the transaction is intact and the other requests go on.
+fn stale(conversation: ConversationId) -> StoreError {
+    StoreError::Stale(format!(
+        "conversation {conversation}: last_seq moved or its writer lost the fence"
+    ))
+}
+
 /// One transaction for every request. A refusal (a stale batch, a refused
 /// assignment: nothing was written) is that request's answer; any other
 /// error fails the whole group (and the transaction is rolled back). The
-/// messages of every batch go in at the end, in one multi-row insert.
+/// batches are claimed and their messages inserted at the end, together
+/// (`store::messages::append_many`).
 async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreError> {
     let txn = store::begin(db).await?;
     let now = chrono::Utc::now();
@@ -559,27 +607,9 @@ async fn try_group(db: &Db, group: &[Request]) -> Result<Vec<Outcome>, StoreErro
     }
     let (slots, claims): (Vec<usize>, Vec<store::messages::Claim<'_>>) =
         to_claim.into_iter().unzip();
-    let outcomes = store::messages::claim_many(&txn, &claims, now).await?;
-    let mut claimed: Vec<(usize, ConversationId, &[NewMessage])> = Vec::new();
-    for ((i, (conversation, _, batch)), ok) in slots.into_iter().zip(claims).zip(outcomes) {
-        if ok {
-            claimed.push((i, conversation, batch));
-        } else {
-            // The conditional update wrote nothing, so the transaction is
-            // intact and the other requests go on.
-            results[i] = Some(Outcome::Messages(Err(StoreError::Stale(format!(
-                "conversation {conversation}: last_seq moved or its writer lost the fence"
-            )))));
-        }
-    }
-    let batches: Vec<(ConversationId, &[NewMessage])> =
-        claimed.iter().map(|(_, c, b)| (*c, *b)).collect();
-    let mut rows = store::messages::insert(&txn, &batches, now)
-        .await?
-        .into_iter();
-    for (i, _, batch) in &claimed {
-        let mine: Vec<messages::Model> = rows.by_ref().take(batch.len()).collect();
-        results[*i] = Some(Outcome::Messages(Ok(mine)));
+    let appended = store::messages::append_many(&txn, &claims, now).await?;
+    for ((i, (conversation, _, _)), rows) in slots.into_iter().zip(claims).zip(appended) {
+        results[i] = Some(Outcome::Messages(rows.ok_or_else(|| stale(conversation))));
     }
     txn.commit().await?;
     // The views of every assignment of the group whose actor could not

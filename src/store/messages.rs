@@ -146,7 +146,7 @@ pub async fn claim(
     Ok(())
 }
 
-/// One batch to [`claim_many`]: its conversation, that writer's fence and
+/// One batch to [`append_many`]: its conversation, that writer's fence and
 /// the messages.
 pub type Claim<'a> = (
     ConversationId,
@@ -154,41 +154,97 @@ pub type Claim<'a> = (
     &'a [NewMessage],
 );
 
-/// [`claim`] for the batches of many conversations: per batch, in order,
-/// whether it was claimed (`false`: refused as [`claim`] refuses with
-/// `Stale`, nothing written for it).
+/// [`append`] for the batches of many conversations, inside the caller's
+/// transaction or on its own: per batch, in order, its stored rows (in seq
+/// order), or `None` when its conversation refused it as [`claim`] refuses
+/// with `Stale` (nothing of it written; the others go on).
 ///
-/// On PostgreSQL the claims are one `UPDATE … FROM (VALUES …)`: a group's
-/// transaction made a round trip per batch before its insert, and at 2,000
-/// messages/s with answers those round trips, queued one behind another
-/// while the group's waiters waited, were most of a message's latency
-/// (docs/benchmarks.md §4k). Elsewhere (SQLite's pool path, and a group
-/// naming one conversation twice, which one statement could not tell
-/// apart) each is claimed on its own, in order.
-pub async fn claim_many(
+/// On PostgreSQL, when no conversation is named twice, this is one
+/// statement that claims every batch and inserts the messages of those
+/// claimed ([`appended_at_once`]), and its SQL is the same whatever the
+/// group holds (the rows travel as two JSON parameters), so a connection
+/// prepares it once. A group's claims and insert were two statements whose
+/// text changed with the group's size, each prepared anew (a round trip) and
+/// run (another), inside `BEGIN` … `COMMIT`: six round trips, where the group
+/// of messages alone is now one (docs/benchmarks.md §4l). Elsewhere (SQLite's
+/// pool path, a conversation named twice, which one statement could not
+/// tell apart) each batch is claimed on its own, in order, and the claimed
+/// ones inserted together.
+pub async fn append_many(
     db: &impl ConnectionTrait,
     batches: &[Claim<'_>],
     now: DateTime<Utc>,
-) -> Result<Vec<bool>, StoreError> {
-    let distinct = batches
-        .iter()
-        .map(|(c, _, _)| *c)
-        .collect::<std::collections::HashSet<_>>()
-        .len()
-        == batches.len();
-    if db.get_database_backend() != DbBackend::Postgres || !distinct || batches.is_empty() {
-        let mut out = Vec::with_capacity(batches.len());
-        for (conversation, fence, batch) in batches {
-            out.push(match claim(db, *conversation, *fence, batch, now).await {
-                Ok(()) => true,
-                Err(StoreError::Stale(_)) => false,
-                Err(e) => return Err(e),
-            });
-        }
-        return Ok(out);
+) -> Result<Vec<Option<Vec<messages::Model>>>, StoreError> {
+    if appended_at_once(db.get_database_backend(), batches) {
+        return append_in_one_statement(db, batches, now).await;
     }
-    let mut values: Vec<sea_orm::Value> = vec![now.into()];
-    let mut rows = Vec::with_capacity(batches.len());
+    let mut claimed = Vec::with_capacity(batches.len());
+    for (conversation, fence, batch) in batches {
+        claimed.push(match claim(db, *conversation, *fence, batch, now).await {
+            Ok(()) => true,
+            Err(StoreError::Stale(_)) => false,
+            Err(e) => return Err(e),
+        });
+    }
+    let to_insert: Vec<(ConversationId, &[NewMessage])> = batches
+        .iter()
+        .zip(&claimed)
+        .filter(|(_, ok)| **ok)
+        .map(|((c, _, batch), _)| (*c, *batch))
+        .collect();
+    let mut rows = insert(db, &to_insert, now).await?.into_iter();
+    Ok(batches
+        .iter()
+        .zip(claimed)
+        .map(|((_, _, batch), ok)| ok.then(|| rows.by_ref().take(batch.len()).collect()))
+        .collect())
+}
+
+/// Whether [`append_many`] writes `batches` in one statement on `backend`:
+/// atomic by itself, so a group of nothing else needs no transaction (and
+/// no `BEGIN` and `COMMIT` round trips) around it.
+pub fn appended_at_once(backend: DbBackend, batches: &[Claim<'_>]) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(batches.len());
+    backend == DbBackend::Postgres
+        && !batches.is_empty()
+        && batches.iter().all(|(c, _, _)| seen.insert(*c))
+}
+
+/// The statement of [`append_many`] on PostgreSQL. `$1` is the time, `$2`
+/// the claims (the conditions are [`claim`]'s: the stored `last_seq` is the
+/// one before the batch, and the fence, if any, is still the row's owner),
+/// `$3` the messages with their place in the group (`ord`), inserted in that
+/// order so that ids follow seqs.
+const APPEND_MANY_PG: &str = r#"WITH v AS (
+  SELECT * FROM jsonb_to_recordset($2::jsonb) AS v("id" int8, "prev_seq" int8, "last_seq" int8,
+    "from_customer" int4, "from_staff" int4, "staff_replied" bool, "fence" int8)
+), claimed AS (
+  UPDATE conversations AS c SET last_seq = v.last_seq, updated_at = $1,
+    agent_unread = c.agent_unread + v.from_customer,
+    customer_unread = c.customer_unread + v.from_staff,
+    first_response_at = CASE WHEN v.staff_replied
+      THEN COALESCE(c.first_response_at, $1) ELSE c.first_response_at END
+  FROM v
+  WHERE c.id = v.id AND c.last_seq = v.prev_seq AND (v.fence IS NULL OR c.owner_token = v.fence)
+  RETURNING c.id
+)
+INSERT INTO messages (conversation_id, seq, client_msg_id, sender_kind, sender_id, sender_name,
+  "text", attachments, created_at)
+SELECT m.conversation_id, m.seq, m.client_msg_id, m.sender_kind, m.sender_id, m.sender_name,
+  m."text", '[]'::jsonb, $1
+FROM jsonb_to_recordset($3::jsonb) AS m("ord" int8, "conversation_id" int8, "seq" int8,
+  "client_msg_id" text, "sender_kind" text, "sender_id" int8, "sender_name" text, "text" text)
+WHERE m.conversation_id IN (SELECT id FROM claimed)
+ORDER BY m.ord
+RETURNING *"#;
+
+async fn append_in_one_statement(
+    db: &impl ConnectionTrait,
+    batches: &[Claim<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<Option<Vec<messages::Model>>>, StoreError> {
+    let mut claims = Vec::with_capacity(batches.len());
+    let mut rows = Vec::new();
     for (conversation, fence, batch) in batches {
         let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
             continue;
@@ -198,55 +254,73 @@ pub async fn claim_many(
             from_staff,
             staff_replied,
         } = Tally::of(batch);
-        // VALUES has no column types to infer from: each is cast.
-        const TYPES: [&str; 7] = ["int8", "int8", "int8", "int4", "int4", "bool", "int8"];
-        let n = values.len();
-        let row: Vec<String> = TYPES
-            .iter()
-            .enumerate()
-            .map(|(k, t)| format!("${}::{t}", n + k + 1))
-            .collect();
-        rows.push(format!("({})", row.join(", ")));
-        values.extend([
-            conversation.0.into(),
-            (first.seq - 1).into(),
-            last.seq.into(),
-            count_i32(from_customer).into(),
-            count_i32(from_staff).into(),
-            staff_replied.into(),
-            fence.0.into(),
-        ]);
+        claims.push(serde_json::json!({
+            "id": conversation.0,
+            "prev_seq": first.seq - 1,
+            "last_seq": last.seq,
+            "from_customer": count_i32(from_customer),
+            "from_staff": count_i32(from_staff),
+            "staff_replied": staff_replied,
+            "fence": fence.0,
+        }));
+        for m in batch.iter() {
+            rows.push(serde_json::json!({
+                "ord": rows.len(),
+                "conversation_id": conversation.0,
+                "seq": m.seq,
+                "client_msg_id": m.client_msg_id,
+                "sender_kind": m.sender.kind.as_str(),
+                "sender_id": m.sender.id,
+                "sender_name": m.sender.name,
+                "text": m.text,
+            }));
+        }
     }
-    let claimed: std::collections::HashSet<i64> = if rows.is_empty() {
-        Default::default()
+    let stored = if claims.is_empty() {
+        Vec::new()
     } else {
-        // The conditions are claim's: the stored last_seq is the one before
-        // the batch, and the fence (if any) is still the row's owner.
-        let sql = format!(
-            "UPDATE conversations AS c SET last_seq = v.last_seq, updated_at = $1, \
-             agent_unread = c.agent_unread + v.from_customer, \
-             customer_unread = c.customer_unread + v.from_staff, \
-             first_response_at = CASE WHEN v.staff_replied \
-             THEN COALESCE(c.first_response_at, $1) ELSE c.first_response_at END \
-             FROM (VALUES {}) AS v(id, prev_seq, last_seq, from_customer, from_staff, staff_replied, fence) \
-             WHERE c.id = v.id AND c.last_seq = v.prev_seq \
-             AND (v.fence IS NULL OR c.owner_token = v.fence) RETURNING c.id",
-            rows.join(", ")
-        );
-        db.query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
-        .await?
-        .iter()
-        .map(|r| r.try_get_by_index::<i64>(0))
-        .collect::<Result<_, _>>()?
+        messages::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                APPEND_MANY_PG,
+                [
+                    now.into(),
+                    serde_json::Value::Array(claims).into(),
+                    serde_json::Value::Array(rows).into(),
+                ],
+            ))
+            .all(db)
+            .await?
     };
-    Ok(batches
+    // RETURNING does not promise an order: rows are matched back by their
+    // (conversation, seq), which is unique.
+    let mut by_key: HashMap<(i64, i64), messages::Model> = stored
+        .into_iter()
+        .map(|m| ((m.conversation_id, m.seq), m))
+        .collect();
+    batches
         .iter()
-        .map(|(c, _, batch)| batch.is_empty() || claimed.contains(&c.0))
-        .collect())
+        .map(|(conversation, _, batch)| {
+            let Some(first) = batch.first() else {
+                return Ok(Some(Vec::new()));
+            };
+            if !by_key.contains_key(&(conversation.0, first.seq)) {
+                return Ok(None);
+            }
+            batch
+                .iter()
+                .map(|m| {
+                    by_key.remove(&(conversation.0, m.seq)).ok_or_else(|| {
+                        StoreError::Db(sea_orm::DbErr::Custom(format!(
+                            "message {conversation}/{} was not returned by its insert",
+                            m.seq
+                        )))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+        })
+        .collect()
 }
 
 /// Most rows in one `INSERT`: well under the bound-parameter limits of

@@ -194,52 +194,85 @@ on_both! {
 }
 
 on_both! {
-    async fn claims_of_many_conversations_move_each_that_follows_its_stored_seq_and_fence(app) {
-        // On PostgreSQL one statement claims them all; each must still be
-        // judged alone, and its counters moved as a claim of its own would.
+    async fn appends_to_many_conversations_store_each_that_follows_its_stored_seq_and_fence(app) {
+        // On PostgreSQL one statement claims them all and inserts what it
+        // claimed; each must still be judged alone, its counters moved as a
+        // claim of its own would, and its rows returned in seq order.
         use switchboard::domain::protocol::{PartyKind, Sender};
         use switchboard::store::conversations::Fence;
-        use switchboard::store::messages::{NewMessage, claim_many};
+        use switchboard::store::messages::{NewMessage, append_many};
         let (a, b, c) = (bare_conversation(&app).await, bare_conversation(&app).await, bare_conversation(&app).await);
         let taken = store::conversations::take_ownership(&app.db, c).await.unwrap();
         let lost = Fence(taken.0.map(|t| t - 1));
         let now = chrono::Utc::now();
+        let seqs = |got: &Option<Vec<entity::messages::Model>>| {
+            got.as_ref().map(|rows| rows.iter().map(|m| m.seq).collect::<Vec<_>>())
+        };
         let (two, ahead, one) = (messages(1, 2), messages(4, 1), messages(1, 1));
-        let got = claim_many(&app.db, &[
+        let got = append_many(&app.db, &[
             (a, Fence::default(), &two),
             (b, Fence::default(), &ahead), // b's last_seq is 0, not 3
             (c, lost, &one),               // another writer holds c
         ], now).await.unwrap();
-        assert_eq!(got, vec![true, false, false]);
+        assert_eq!(got.iter().map(seqs).collect::<Vec<_>>(), vec![Some(vec![1, 2]), None, None]);
+        let stored = got[0].as_ref().unwrap();
+        assert!(stored.iter().all(|m| m.conversation_id == a.0 && (m.created_at - now).num_milliseconds() == 0));
+        assert!(stored[0].id < stored[1].id, "ids follow seqs");
+        assert_eq!(stored[0].client_msg_id, two[0].client_msg_id);
+        assert_eq!(stored[0].text, two[0].text);
         let row = |id| { let db = app.db.clone(); async move { store::conversations::find(&db, id).await.unwrap().unwrap() } };
         let ra = row(a).await;
         assert_eq!((ra.last_seq, ra.agent_unread, ra.customer_unread), (2, 2, 0));
         assert!(ra.first_response_at.is_none());
         assert_eq!((row(b).await.last_seq, row(c).await.last_seq), (0, 0));
+        let count = |id: switchboard::domain::ConversationId| {
+            let db = app.db.clone();
+            async move {
+                db.query_one_raw(Statement::from_string(db.get_database_backend(),
+                    format!("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = {id}")))
+                    .await.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
+            }
+        };
+        assert_eq!((count(a).await, count(b).await, count(c).await), (2, 0, 0), "refused batches write nothing");
         // An agent's reply counts for the customer and is the first response;
-        // a conversation named twice in one call is claimed in order.
+        // a conversation named twice in one call is appended in order.
         let reply = vec![NewMessage {
             seq: 3,
             client_msg_id: Some("r3".into()),
-            sender: Sender { kind: PartyKind::Agent, id: None, name: None },
-            text: "hello".into(),
+            sender: Sender { kind: PartyKind::Agent, id: Some(7), name: Some("Agent <7>".into()) },
+            text: "hello \"there\" \u{1F600}".into(),
         }];
         let after = messages(4, 1);
-        let got = claim_many(&app.db, &[
+        let got = append_many(&app.db, &[
             (a, Fence::default(), &reply),
             (c, taken, &one),
             (a, Fence::default(), &after),
         ], now).await.unwrap();
-        assert_eq!(got, vec![true, true, true]);
+        assert_eq!(got.iter().map(seqs).collect::<Vec<_>>(), vec![Some(vec![3]), Some(vec![1]), Some(vec![4])]);
         let ra = row(a).await;
         assert_eq!((ra.last_seq, ra.agent_unread, ra.customer_unread), (4, 3, 1));
         assert!(ra.first_response_at.is_some());
         assert_eq!(row(c).await.last_seq, 1);
-        // Distinct again, on the one-statement path: b from its stored seq.
-        let (b1, a5) = (messages(1, 1), messages(5, 1));
-        let got = claim_many(&app.db, &[(b, Fence::default(), &b1), (a, Fence::default(), &a5)], now).await.unwrap();
-        assert_eq!(got, vec![true, true]);
+        // Distinct again, on the one-statement path: b from its stored seq,
+        // the reply's sender and text stored as sent.
+        let (b1, a5) = (messages(1, 1), reply.iter().map(|m| NewMessage { seq: 5, client_msg_id: Some("r5".into()), ..m.clone() }).collect::<Vec<_>>());
+        let got = append_many(&app.db, &[(b, Fence::default(), &b1), (a, Fence::default(), &a5)], now).await.unwrap();
+        assert_eq!(got.iter().map(seqs).collect::<Vec<_>>(), vec![Some(vec![1]), Some(vec![5])]);
+        let m5 = &got[1].as_ref().unwrap()[0];
+        assert_eq!((m5.sender_kind.as_str(), m5.sender_id, m5.sender_name.as_deref(), m5.text.as_str()),
+            ("agent", Some(7), Some("Agent <7>"), reply[0].text.as_str()));
+        assert_eq!(m5.attachments, serde_json::json!([]));
         assert_eq!((row(a).await.last_seq, row(b).await.last_seq), (5, 1));
+        // A batch whose client_msg_id is taken fails the call, and in the
+        // committer's transaction nothing of it is written (the committer
+        // then retries one by one).
+        let dup = vec![NewMessage { seq: 2, ..b1[0].clone() }];
+        let fresh = messages(6, 1);
+        let txn = store::begin(&app.db).await.unwrap();
+        assert!(append_many(&txn, &[(b, Fence::default(), &dup), (a, Fence::default(), &fresh)], now).await.is_err());
+        drop(txn);
+        assert_eq!((row(a).await.last_seq, row(b).await.last_seq), (5, 1));
+        assert_eq!((count(a).await, count(b).await), (5, 1));
     }
 }
 
