@@ -420,6 +420,11 @@ pub enum AgentEvent {
         family: Option<String>,
         /// Why, for the close frame.
         reason: String,
+        /// The login goes on and its sockets are to reconnect at once
+        /// (`Control::Reconnect`, 1012): its role or teams changed, and a
+        /// socket keeps those it connected with. Otherwise the login ended
+        /// (`Control::Kick`, 1008).
+        reconnect: bool,
     },
     /// Make every socket of the agent follow a conversation given to it.
     Follow {
@@ -609,11 +614,17 @@ impl Handler<AgentEvent> for Router {
                 agent,
                 family,
                 reason,
+                reconnect,
             } => {
                 if let Some(entry) = self.agents.get(&agent) {
                     for (control, f) in entry.controls.values() {
                         if family.as_ref().is_none_or(|only| only == f) {
-                            let _ = control.try_send(Control::Kick(reason.clone()));
+                            let order = if reconnect {
+                                Control::Reconnect(reason.clone())
+                            } else {
+                                Control::Kick(reason.clone())
+                            };
+                            let _ = control.try_send(order);
                         }
                     }
                 }

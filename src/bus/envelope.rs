@@ -104,6 +104,12 @@ pub enum AgentBroadcast {
         family: Option<String>,
         /// For the close frame.
         reason: String,
+        /// Closed so that the client reconnects at once (1012) instead of
+        /// as a login that ended (1008). Absent from a node that predates
+        /// it: that node ends the sockets as a login that ended, and the
+        /// dashboard still reconnects (the reason does not say ended).
+        #[serde(default)]
+        reconnect: bool,
     },
     /// Every socket of the agent starts following this conversation.
     Follow {
@@ -262,10 +268,15 @@ mod tests {
                 event: AgentBroadcast::Kick {
                     family: None,
                     reason: "deactivated".into(),
+                    reconnect: false,
                 },
             },
         );
         assert_eq!(Envelope::decode(&agent.encode().unwrap()).unwrap(), agent);
+        // A kick from a node that predates `reconnect` ends the sockets.
+        let older = br#"{"v": 1, "from": "b", "kind": "agent", "agent": 3,
+                         "event": {"event": "kick", "family": null, "reason": "deactivated"}}"#;
+        assert_eq!(Envelope::decode(older).unwrap(), agent);
     }
 
     #[test]

@@ -602,11 +602,13 @@ impl Bus {
                     agent,
                     family,
                     reason,
+                    reconnect,
                 } => c.broadcast_agent(
                     *agent,
                     AgentBroadcast::Kick {
                         family: family.clone(),
                         reason: reason.clone(),
+                        reconnect: *reconnect,
                     },
                 ),
                 AgentEvent::Follow {
@@ -633,10 +635,15 @@ impl Bus {
                 agent,
                 frame: Deliver(ByteString::from(frame)),
             },
-            AgentBroadcast::Kick { family, reason } => AgentEvent::Kick {
+            AgentBroadcast::Kick {
+                family,
+                reason,
+                reconnect,
+            } => AgentEvent::Kick {
                 agent,
                 family,
                 reason,
+                reconnect,
             },
             AgentBroadcast::Follow {
                 conversation,

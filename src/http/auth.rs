@@ -195,6 +195,7 @@ pub async fn logout(
                 agent: crate::domain::UserId(token.user_id),
                 family: Some(token.family_id),
                 reason: "logged out".into(),
+                reconnect: false,
             });
     }
     Ok(HttpResponse::NoContent().finish())

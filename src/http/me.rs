@@ -136,6 +136,7 @@ pub async fn change_password(
             agent: staff.id,
             family: None,
             reason: "password changed; log in again".into(),
+            reconnect: false,
         });
     Ok(HttpResponse::Ok().json(pair))
 }

@@ -425,6 +425,7 @@ pub async fn set_members(
             return Err(ApiError::field("user_ids", format!("no such user: {u}")));
         }
     }
+    let before = store::teams::member_ids(&txn, id).await?;
     store::teams::set_members(&txn, id, &users).await?;
     audit::record(
         &txn,
@@ -439,6 +440,12 @@ pub async fn set_members(
     .await?;
     let out = load_view(&txn, id).await?;
     txn.commit().await?;
+    // Whoever joined or left holds sockets scoped to the teams they had.
+    let left = before.iter().filter(|u| !users.contains(u));
+    let joined = users.iter().filter(|u| !before.contains(u));
+    for user in left.chain(joined) {
+        super::users::reconnect_sockets(&state, *user);
+    }
     // The live queue picks up new settings or members (and routes with them).
     if let Ok(queue) = state.bus.team(id).await {
         queue.tell(crate::actors::team_queue::Reload);

@@ -444,6 +444,25 @@ fn parse_update(body: &UpdateUser) -> Result<ParsedUpdate, ApiError> {
     })
 }
 
+/// Makes the user's open sockets reconnect at once (closed with 1012), so
+/// that each takes the role and teams the user has now: a socket checks
+/// every event against the scope it connected with.
+pub(crate) fn reconnect_sockets(state: &AppState, user: UserId) {
+    state
+        .bus
+        .agent_event(crate::actors::router::AgentEvent::Kick {
+            agent: user,
+            family: None,
+            reason: "your role or teams changed; reconnect".into(),
+            reconnect: true,
+        });
+}
+
+fn sorted(mut ids: Vec<TeamId>) -> Vec<TeamId> {
+    ids.sort();
+    ids
+}
+
 /// Applies a validated update in one transaction: all of it or nothing.
 async fn apply_update(
     state: &AppState,
@@ -476,6 +495,7 @@ async fn apply_update(
     }
     let ends_sessions =
         update.changes.active == Some(false) || update.changes.password_hash.is_some();
+    let new_role = update.changes.role.is_some_and(|r| r != current_role);
     let mut changed: Vec<&str> = Vec::new();
     let c = &update.changes;
     for (set, field) in [
@@ -511,6 +531,9 @@ async fn apply_update(
     .await?;
     let out = view(&txn, id).await?;
     txn.commit().await?;
+    let mut teams_after: Vec<TeamId> = out.teams.iter().map(|t| TeamId(t.id)).collect();
+    teams_after.sort();
+    let rescoped = new_role || sorted(teams_before.clone()) != teams_after;
     if ends_sessions {
         state
             .bus
@@ -518,12 +541,15 @@ async fn apply_update(
                 agent: id,
                 family: None,
                 reason: "your sessions were ended".into(),
+                reconnect: false,
             });
+    } else if rescoped {
+        reconnect_sockets(state, id);
     }
     // Queues of the teams the user left or joined show the change (status,
     // capacity, membership) and may now route differently.
     let mut teams = teams_before;
-    teams.extend(out.teams.iter().map(|t| TeamId(t.id)));
+    teams.extend(teams_after);
     teams.sort();
     teams.dedup();
     for team in teams {

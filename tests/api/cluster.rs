@@ -645,7 +645,7 @@ async fn concurrent_assignment_across_nodes_never_double_assigns_or_overfills() 
 }
 
 #[actix_web::test]
-async fn presence_and_queue_views_are_cluster_wide() {
+async fn presence_queue_views_and_scope_changes_are_cluster_wide() {
     let Some(c) = Cluster::start(2, None).await else {
         return;
     };
@@ -709,6 +709,17 @@ async fn presence_and_queue_views_are_cluster_wide() {
         me["status"] == "offline"
     })
     .await;
+    // A new role, set through n0, makes the supervisor's socket on n1
+    // reconnect to take it.
+    let res = a
+        .patch(
+            &format!("/api/v1/users/{}", sup.id),
+            &admin,
+            json!({"role": "agent"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(watch.ended().await, Ended::Closed(Some(1012)));
 }
 
 #[actix_web::test]

@@ -478,6 +478,45 @@ on_both! {
         assert_eq!(ws.ended().await, Ended::Closed(Some(1008)));
     }
 
+    async fn a_socket_reconnects_to_take_a_new_team_or_role_and_stays_through_other_changes(app) {
+        // A socket checks every event against the role and teams it
+        // connected with: one kept open through a change of either would go
+        // on watching and taking a queue its user no longer belongs to.
+        let s = scene(&app).await;
+        let mut ws = Ws::agent(&app, &s.agent.token).await;
+        ws.send(json!({"type": "queue.watch", "team_id": s.team})).await;
+        ws.recv_type("queue.snapshot").await;
+        // Capacity and name are not scope: the socket stays.
+        let res = app.patch(&format!("/api/v1/users/{}", s.agent.id), &s.admin,
+            json!({"capacity": 5, "name": "Renamed", "team_ids": [s.team], "role": "agent"})).await;
+        assert_eq!(res.status(), 200);
+        ws.send(json!({"type": "ping", "ref": "p"})).await;
+        assert_eq!(ws.recv_type("pong").await["ref"], "p");
+        // Taken off the team: told to reconnect, and the new socket may not
+        // watch it.
+        let res = app.put(&format!("/api/v1/teams/{}/members", s.team), &s.admin, json!({"user_ids": []})).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(ws.ended().await, Ended::Closed(Some(1012)));
+        let mut ws = Ws::agent(&app, &s.agent.token).await;
+        ws.send(json!({"type": "queue.watch", "team_id": s.team, "ref": "w"})).await;
+        let e = ws.recv_type("error").await;
+        assert_eq!((e["code"].as_str(), e["ref"].as_str()), (Some("forbidden"), Some("w")));
+        // Given it back through the user's own team list: the same, and
+        // the watch is allowed again.
+        let res = app.patch(&format!("/api/v1/users/{}", s.agent.id), &s.admin, json!({"team_ids": [s.team]})).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(ws.ended().await, Ended::Closed(Some(1012)));
+        let mut ws = Ws::agent(&app, &s.agent.token).await;
+        ws.send(json!({"type": "queue.watch", "team_id": s.team})).await;
+        ws.recv_type("queue.snapshot").await;
+        // A new role: the same, and the new socket says so.
+        let res = app.patch(&format!("/api/v1/users/{}", s.agent.id), &s.admin, json!({"role": "supervisor"})).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(ws.ended().await, Ended::Closed(Some(1012)));
+        let ws = Ws::agent(&app, &s.agent.token).await;
+        assert_eq!(ws.hello["me"]["role"], "supervisor", "{}", ws.hello);
+    }
+
     async fn an_agent_given_a_conversation_follows_it_at_once(app) {
         let s = scene(&app).await;
         let mut customer = Ws::customer(&app, &s.visitor_token).await;
