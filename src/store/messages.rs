@@ -164,9 +164,10 @@ pub type Claim<'a> = (
 /// claimed ([`appended_at_once`]), and its SQL is the same whatever the
 /// group holds (the rows travel as two JSON parameters), so a connection
 /// prepares it once. A group's claims and insert were two statements whose
-/// text changed with the group's size, each prepared anew (a round trip) and
-/// run (another), inside `BEGIN` … `COMMIT`: six round trips, where the group
-/// of messages alone is now one (docs/benchmarks.md §4l). Elsewhere (SQLite's
+/// text changed with the group's size (each prepared anew, a round trip of
+/// its own, whenever that size was new to the connection), inside `BEGIN` …
+/// `COMMIT`: four to six round trips, where a group of messages alone is now
+/// one (docs/benchmarks.md §4l). Elsewhere (SQLite's
 /// pool path, a conversation named twice, which one statement could not
 /// tell apart) each batch is claimed on its own, in order, and the claimed
 /// ones inserted together.

@@ -91,8 +91,8 @@ pub const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 16_000;
 ///
 /// The pool's default pings on every acquire: a round trip before each
 /// transaction and each read through the pool (to PostgreSQL, or to the
-/// thread a SQLite connection runs on). On PostgreSQL that was a third of
-/// the time a message group spent before its `COMMIT` (docs/benchmarks.md
+/// thread a SQLite connection runs on). On PostgreSQL a message group's
+/// `BEGIN` took 1.0–1.4 ms with it and 0.5–0.6 ms without (docs/benchmarks.md
 /// §4l). What the ping guards against, a connection the server or a proxy
 /// dropped, happens to connections left idle; one that breaks while busy
 /// fails its statement, is closed by the pool, and the caller sees the

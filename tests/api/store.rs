@@ -142,6 +142,20 @@ fn app_committer(app: &TestApp) -> switchboard::actors::committer::Committer {
     switchboard::actors::committer::Committer::start(app.db.clone(), sqlite)
 }
 
+/// How many messages `conversation` has stored.
+async fn message_count(app: &TestApp, conversation: switchboard::domain::ConversationId) -> i64 {
+    app.db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = {conversation}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap()
+}
+
 fn messages(from: i64, n: i64) -> Vec<store::messages::NewMessage> {
     use switchboard::domain::protocol::{PartyKind, Sender};
     (from..from + n)
@@ -173,14 +187,7 @@ on_both! {
         assert_eq!(ra.unwrap().iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
         assert_eq!(rb.unwrap().len(), 2);
         assert!(matches!(rc, Err(StoreError::Stale(_))), "{rc:?}");
-        let count = |id: switchboard::domain::ConversationId| {
-            let db = app.db.clone();
-            async move {
-                db.query_one_raw(Statement::from_string(db.get_database_backend(),
-                    format!("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = {id}")))
-                    .await.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
-            }
-        };
+        let count = |id| message_count(&app, id);
         assert_eq!((count(a).await, count(b).await, count(c).await), (3, 2, 0));
         let row = store::conversations::find(&app.db, a).await.unwrap().unwrap();
         assert_eq!(row.last_seq, 3);
@@ -225,14 +232,7 @@ on_both! {
         assert_eq!((ra.last_seq, ra.agent_unread, ra.customer_unread), (2, 2, 0));
         assert!(ra.first_response_at.is_none());
         assert_eq!((row(b).await.last_seq, row(c).await.last_seq), (0, 0));
-        let count = |id: switchboard::domain::ConversationId| {
-            let db = app.db.clone();
-            async move {
-                db.query_one_raw(Statement::from_string(db.get_database_backend(),
-                    format!("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = {id}")))
-                    .await.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
-            }
-        };
+        let count = |id| message_count(&app, id);
         assert_eq!((count(a).await, count(b).await, count(c).await), (2, 0, 0), "refused batches write nothing");
         // An agent's reply counts for the customer and is the first response;
         // a conversation named twice in one call is appended in order.
