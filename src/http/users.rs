@@ -531,8 +531,7 @@ async fn apply_update(
     .await?;
     let out = view(&txn, id).await?;
     txn.commit().await?;
-    let mut teams_after: Vec<TeamId> = out.teams.iter().map(|t| TeamId(t.id)).collect();
-    teams_after.sort();
+    let teams_after = sorted(out.teams.iter().map(|t| TeamId(t.id)).collect());
     let rescoped = new_role || sorted(teams_before.clone()) != teams_after;
     if ends_sessions {
         state
