@@ -263,6 +263,14 @@ fn validate(wire: Wire) -> Result<ClientEvent, (ErrorCode, String)> {
             if text.trim().is_empty() {
                 return Err(bad("text must not be empty"));
             }
+            // PostgreSQL stores no NUL in text (nor in JSON): let through, it
+            // failed the whole group commit there, was retried alone, and its
+            // sender got an internal error instead of this one.
+            if text.contains('\0') || client_msg_id.contains('\0') {
+                return Err(bad(
+                    "text and client_msg_id must not contain NUL characters",
+                ));
+            }
             if text.chars().count() > MAX_TEXT_CHARS {
                 return Err((
                     ErrorCode::TooLarge,
@@ -843,6 +851,23 @@ mod tests {
             assert_eq!(e.code, code, "{text}");
             assert!(!e.message.is_empty());
         }
+    }
+
+    #[test]
+    fn a_nul_in_text_or_client_msg_id_is_a_bad_request() {
+        for frame in [
+            r#"{"type":"message.send","client_msg_id":"x","text":"a\u0000b","ref":"r"}"#,
+            r#"{"type":"message.send","client_msg_id":"x\u0000","text":"ab","ref":"r"}"#,
+        ] {
+            let e = parse_client_frame(frame).unwrap_err();
+            assert_eq!(
+                (e.code, e.reference.as_deref()),
+                (ErrorCode::BadRequest, Some("r")),
+                "{frame}"
+            );
+        }
+        let fine = r#"{"type":"message.send","client_msg_id":"x","text":"line\nnext\ttab"}"#;
+        assert!(parse_client_frame(fine).is_ok());
     }
 
     #[test]
