@@ -557,7 +557,7 @@ async fn append_on_its_own(
     db: &Db,
     claims: &[store::messages::Claim<'_>],
 ) -> Result<Vec<Outcome>, StoreError> {
-    let appended = store::messages::append_many(db, claims, chrono::Utc::now()).await?;
+    let appended = store::messages::append_at_once(db, claims, chrono::Utc::now()).await?;
     Ok(claims
         .iter()
         .zip(appended)

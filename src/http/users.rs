@@ -480,7 +480,7 @@ async fn apply_update(
         .await?
         .ok_or_else(|| ApiError::NotFound("no such user".into()))?;
     let current_role = store::users::role_of(&current)?;
-    let teams_before = store::users::team_ids(&txn, id).await?;
+    let teams_before = sorted(store::users::team_ids(&txn, id).await?);
     let loses_admin = current_role == Role::Admin
         && current.active
         && (update.changes.active == Some(false)
@@ -532,7 +532,7 @@ async fn apply_update(
     let out = view(&txn, id).await?;
     txn.commit().await?;
     let teams_after = sorted(out.teams.iter().map(|t| TeamId(t.id)).collect());
-    let rescoped = new_role || sorted(teams_before.clone()) != teams_after;
+    let rescoped = new_role || teams_before != teams_after;
     if ends_sessions {
         state
             .bus

@@ -177,7 +177,7 @@ pub async fn append_many(
     now: DateTime<Utc>,
 ) -> Result<Vec<Option<Vec<messages::Model>>>, StoreError> {
     if appended_at_once(db.get_database_backend(), batches) {
-        return append_in_one_statement(db, batches, now).await;
+        return append_at_once(db, batches, now).await;
     }
     let mut claimed = Vec::with_capacity(batches.len());
     for (conversation, fence, batch) in batches {
@@ -239,7 +239,35 @@ WHERE m.conversation_id IN (SELECT id FROM claimed)
 ORDER BY m.ord
 RETURNING *"#;
 
-async fn append_in_one_statement(
+/// One claim of [`APPEND_MANY_PG`]'s `$2`.
+#[derive(serde::Serialize)]
+struct ClaimRow {
+    id: i64,
+    prev_seq: i64,
+    last_seq: i64,
+    from_customer: i32,
+    from_staff: i32,
+    staff_replied: bool,
+    fence: Option<i64>,
+}
+
+/// One message of [`APPEND_MANY_PG`]'s `$3`.
+#[derive(serde::Serialize)]
+struct MessageRow<'a> {
+    ord: usize,
+    conversation_id: i64,
+    seq: i64,
+    client_msg_id: Option<&'a str>,
+    sender_kind: &'a str,
+    sender_id: Option<i64>,
+    sender_name: Option<&'a str>,
+    text: &'a str,
+}
+
+/// [`append_many`] as one statement, on PostgreSQL only and for batches of
+/// distinct conversations ([`appended_at_once`], which the caller has
+/// checked): atomic and, outside a transaction, durable when it returns.
+pub async fn append_at_once(
     db: &impl ConnectionTrait,
     batches: &[Claim<'_>],
     now: DateTime<Utc>,
@@ -255,26 +283,26 @@ async fn append_in_one_statement(
             from_staff,
             staff_replied,
         } = Tally::of(batch);
-        claims.push(serde_json::json!({
-            "id": conversation.0,
-            "prev_seq": first.seq - 1,
-            "last_seq": last.seq,
-            "from_customer": count_i32(from_customer),
-            "from_staff": count_i32(from_staff),
-            "staff_replied": staff_replied,
-            "fence": fence.0,
-        }));
+        claims.push(ClaimRow {
+            id: conversation.0,
+            prev_seq: first.seq - 1,
+            last_seq: last.seq,
+            from_customer: count_i32(from_customer),
+            from_staff: count_i32(from_staff),
+            staff_replied,
+            fence: fence.0,
+        });
         for m in batch.iter() {
-            rows.push(serde_json::json!({
-                "ord": rows.len(),
-                "conversation_id": conversation.0,
-                "seq": m.seq,
-                "client_msg_id": m.client_msg_id,
-                "sender_kind": m.sender.kind.as_str(),
-                "sender_id": m.sender.id,
-                "sender_name": m.sender.name,
-                "text": m.text,
-            }));
+            rows.push(MessageRow {
+                ord: rows.len(),
+                conversation_id: conversation.0,
+                seq: m.seq,
+                client_msg_id: m.client_msg_id.as_deref(),
+                sender_kind: m.sender.kind.as_str(),
+                sender_id: m.sender.id,
+                sender_name: m.sender.name.as_deref(),
+                text: &m.text,
+            });
         }
     }
     let stored = if claims.is_empty() {
@@ -284,42 +312,54 @@ async fn append_in_one_statement(
             .from_raw_sql(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 APPEND_MANY_PG,
-                [
-                    now.into(),
-                    serde_json::Value::Array(claims).into(),
-                    serde_json::Value::Array(rows).into(),
-                ],
+                [now.into(), json_text(&claims)?, json_text(&rows)?],
             ))
             .all(db)
             .await?
     };
-    // RETURNING does not promise an order: rows are matched back by their
-    // (conversation, seq), which is unique.
-    let mut by_key: HashMap<(i64, i64), messages::Model> = stored
-        .into_iter()
-        .map(|m| ((m.conversation_id, m.seq), m))
-        .collect();
+    let mut stored = by_key(stored);
     batches
         .iter()
-        .map(|(conversation, _, batch)| {
-            let Some(first) = batch.first() else {
-                return Ok(Some(Vec::new()));
-            };
-            if !by_key.contains_key(&(conversation.0, first.seq)) {
-                return Ok(None);
-            }
-            batch
-                .iter()
-                .map(|m| {
-                    by_key.remove(&(conversation.0, m.seq)).ok_or_else(|| {
-                        StoreError::Db(sea_orm::DbErr::Custom(format!(
-                            "message {conversation}/{} was not returned by its insert",
-                            m.seq
-                        )))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some)
+        .map(|(conversation, _, batch)| match batch.first() {
+            // Every message of a claimed batch was inserted: its first one
+            // tells whether it was claimed.
+            Some(first) if !stored.contains_key(&(conversation.0, first.seq)) => Ok(None),
+            _ => take_batch(&mut stored, *conversation, batch).map(Some),
+        })
+        .collect()
+}
+
+/// `rows` as JSON text for a `$n::jsonb` parameter: serialised straight to
+/// text, not through a `serde_json::Value` tree per message.
+fn json_text<T: serde::Serialize>(rows: &T) -> Result<sea_orm::Value, StoreError> {
+    serde_json::to_string(rows)
+        .map(Into::into)
+        .map_err(|e| StoreError::Db(sea_orm::DbErr::Custom(e.to_string())))
+}
+
+/// Rows returned by an `INSERT … RETURNING`, by (conversation, seq):
+/// RETURNING does not promise an order, and that pair is unique.
+fn by_key(rows: Vec<messages::Model>) -> HashMap<(i64, i64), messages::Model> {
+    rows.into_iter()
+        .map(|m| ((m.conversation_id, m.seq), m))
+        .collect()
+}
+
+/// The stored rows of `batch`, in its order, taken out of `stored`.
+fn take_batch(
+    stored: &mut HashMap<(i64, i64), messages::Model>,
+    conversation: ConversationId,
+    batch: &[NewMessage],
+) -> Result<Vec<messages::Model>, StoreError> {
+    batch
+        .iter()
+        .map(|m| {
+            stored.remove(&(conversation.0, m.seq)).ok_or_else(|| {
+                StoreError::Db(sea_orm::DbErr::Custom(format!(
+                    "message {conversation}/{} was not returned by its insert",
+                    m.seq
+                )))
+            })
         })
         .collect()
 }
@@ -355,30 +395,19 @@ pub async fn insert(
         })
         .collect();
     let wanted = rows.len();
-    let mut stored: HashMap<(i64, i64), messages::Model> = HashMap::with_capacity(wanted);
+    let mut stored = HashMap::with_capacity(wanted);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<messages::ActiveModel> = rows.by_ref().take(INSERT_CHUNK).collect();
-        // RETURNING does not promise an order: rows are matched back by
-        // their (conversation, seq), which is unique.
-        for m in messages::Entity::insert_many(chunk)
-            .exec_with_returning(db)
-            .await?
-        {
-            stored.insert((m.conversation_id, m.seq), m);
-        }
+        stored.extend(by_key(
+            messages::Entity::insert_many(chunk)
+                .exec_with_returning(db)
+                .await?,
+        ));
     }
     let mut out = Vec::with_capacity(wanted);
     for (conversation, batch) in batches {
-        for m in batch.iter() {
-            let row = stored.remove(&(conversation.0, m.seq)).ok_or_else(|| {
-                StoreError::Db(sea_orm::DbErr::Custom(format!(
-                    "message {conversation}/{} was not returned by its insert",
-                    m.seq
-                )))
-            })?;
-            out.push(row);
-        }
+        out.extend(take_batch(&mut stored, *conversation, batch)?);
     }
     Ok(out)
 }
