@@ -8,6 +8,7 @@ pub mod flood;
 pub mod hours;
 pub mod ids;
 pub mod inbox;
+pub mod nul;
 pub mod protocol;
 pub mod role;
 pub mod routing;

@@ -14,6 +14,7 @@ pub mod health;
 pub mod inbox;
 pub mod macros;
 pub mod me;
+pub mod nul_guard;
 pub mod openapi;
 pub mod pagination;
 pub mod reports;
@@ -75,6 +76,9 @@ pub fn config(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     .configure(assets::routes)
     .service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                nul_guard::refuse_nul(req, next, max_body_bytes)
+            }))
             .wrap(actix_web::middleware::from_fn(cors::widget_api))
             .configure(auth::routes)
             .configure(me::routes)
