@@ -58,6 +58,27 @@ on_both! {
         assert!(matches!(store::teams::delete(&app.db, TeamId(b.id)).await, Err(StoreError::NotFound)));
     }
 
+    async fn no_index_of_conversations_holds_a_column_every_message_writes(app) {
+        // Each message claims its conversation: these columns change on
+        // every message. Indexed, each would cost an index rewrite per
+        // message on SQLite and make every claim a non-HOT update on
+        // PostgreSQL (a dead row and new entries in every index).
+        let per_message = ["last_seq", "updated_at", "agent_unread", "customer_unread", "first_response_at"];
+        let sql = match app.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => "SELECT a.attname AS col FROM pg_index i \
+                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                WHERE i.indrelid = 'conversations'::regclass",
+            _ => "SELECT ii.name AS col FROM sqlite_master m, pragma_index_info(m.name) ii \
+                WHERE m.type = 'index' AND m.tbl_name = 'conversations'",
+        };
+        let rows = app.db.query_all_raw(Statement::from_string(app.db.get_database_backend(), sql)).await.unwrap();
+        let indexed: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "col").unwrap()).collect();
+        assert!(indexed.iter().any(|c| c == "assignee_id"), "the query reads index columns: {indexed:?}");
+        for col in per_message {
+            assert!(!indexed.iter().any(|c| c == col), "{col} is indexed: {indexed:?}");
+        }
+    }
+
     async fn timestamps_round_trip_with_their_time_zone(app) {
         let u = store::users::insert(&app.db, &new_user("t@test.local")).await.unwrap();
         let back = store::users::find(&app.db, UserId(u.id)).await.unwrap().unwrap();
