@@ -13,9 +13,6 @@ use crate::config::RealtimeSettings;
 use crate::domain::protocol::{ClientEvent, ServerFrame};
 use crate::domain::{ConversationId, ErrorCode};
 
-/// Frames waiting for this actor (see `started`).
-const MAILBOX: usize = 1024;
-
 /// The live socket of a widget visitor.
 pub struct CustomerSession {
     core: SocketCore,
@@ -197,9 +194,7 @@ impl Actor for CustomerSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Bursts of committed messages arrive here at once; the socket's own
-        // outbound buffer is the slow-client bound, not this mailbox.
-        ctx.set_mailbox_capacity(MAILBOX);
+        ctx.set_mailbox_capacity(super::socket::MAILBOX);
         self.core.start_heartbeat(ctx, Self::core);
         let hello = ServerFrame::Hello {
             session_id: self.core.id.to_string(),

@@ -16,7 +16,7 @@ use super::committer::Committer;
 use super::conversation::{Conversation, Created, RequeueFront};
 use super::team_queue::{RefreshAgent, TeamQueue};
 use super::{Control, Deliver, SessionId};
-use crate::bus::{Bus, BusError};
+use crate::bus::{Bus, BusError, LocalSession};
 use crate::config::RealtimeSettings;
 use crate::domain::{AgentStatus, ConversationId, TeamId, UserId};
 use crate::store::{self, Db};
@@ -502,7 +502,8 @@ impl Handler<AgentEvent> for Router {
                     ctx.cancel_future(h);
                 }
                 let first = entry.controls.is_empty();
-                self.bus.registry().agents.insert(agent, session, recipient);
+                let local = LocalSession::new(recipient, control.clone());
+                self.bus.registry().agents.insert(agent, session, local);
                 entry.controls.insert(session, (control, family));
                 entry.teams = teams;
                 if first && let Some(cluster) = self.bus.cluster().cloned() {

@@ -35,6 +35,14 @@ pub fn next_session_id() -> SessionId {
     *SESSION_SALT | (NEXT_SESSION.fetch_add(1, Ordering::Relaxed) & ((1 << 40) - 1))
 }
 
+/// Frames and orders waiting for a socket's actor. The actor moves each
+/// frame to its socket's outbound buffer (the slow-client bound) as soon as
+/// it runs, so only a node far behind fills this; a socket that cannot take
+/// a frame then is told to reconnect (`bus::LocalSession::hand`). Large, as
+/// a burst of committed messages arrives at once and an agent may take
+/// thousands a second; actix keeps no buffer of this size, only the bound.
+pub const MAILBOX: usize = 16_384;
+
 /// Something for the writer task to do.
 enum Outgoing {
     Text(ByteString),

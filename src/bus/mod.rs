@@ -25,6 +25,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix::dev::ToEnvelope;
+use actix::prelude::SendError;
 use actix::{Actor, Addr, Handler, MailboxError, Recipient};
 use bytestring::ByteString;
 use futures_util::future::Either;
@@ -85,9 +86,41 @@ impl From<BusError> for ActorError {
 
 /// How a socket on this node is reached.
 #[derive(Clone)]
-struct LocalSession {
+pub(crate) struct LocalSession {
     frames: Recipient<Deliver>,
     control: Recipient<Control>,
+}
+
+/// The close reason of a socket this node fell behind (see
+/// [`LocalSession::hand`]).
+pub const FELL_BEHIND: &str = "the server fell behind this socket; reconnect and resume";
+
+impl LocalSession {
+    /// The socket whose actor takes frames at `frames` and orders at
+    /// `control`.
+    pub(crate) fn new(frames: Recipient<Deliver>, control: Recipient<Control>) -> Self {
+        LocalSession { frames, control }
+    }
+
+    /// Hands `frame` to the socket's actor; `false` if it cannot take it.
+    ///
+    /// The actor moves each frame to the socket's own bounded buffer (the
+    /// slow-client limit) as soon as it runs, so a full mailbox means this
+    /// node is behind, not the client. The socket is then told to reconnect
+    /// and resume (an order that skips the mailbox's bound and ends the
+    /// socket after what it already holds): left out silently, it would
+    /// have missed everything after this frame without knowing.
+    pub(crate) fn hand(&self, frame: &Deliver) -> bool {
+        match self.frames.try_send(frame.clone()) {
+            Ok(()) => true,
+            Err(SendError::Full(_)) => {
+                tracing::info!("a socket's mailbox is full; asking it to reconnect");
+                self.control.do_send(Control::Reconnect(FELL_BEHIND.into()));
+                false
+            }
+            Err(SendError::Closed(_)) => false,
+        }
+    }
 }
 
 /// One socket, wherever it is: on this node (reached directly) or on
@@ -417,7 +450,7 @@ impl Bus {
         frames: Recipient<Deliver>,
         control: Recipient<Control>,
     ) -> SessionRef {
-        let local = LocalSession { frames, control };
+        let local = LocalSession::new(frames, control);
         if let Ok(mut s) = self.inner.sessions.write() {
             s.insert(session, local.clone());
         }
@@ -478,7 +511,7 @@ impl Bus {
         for s in to {
             match self.local_session(s) {
                 Some(l) => {
-                    if l.frames.try_send(frame.clone()).is_err() {
+                    if !l.hand(frame) {
                         gone.push(s.session);
                     }
                 }
@@ -512,10 +545,7 @@ impl Bus {
         };
         sessions
             .iter()
-            .filter(|s| {
-                map.get(s)
-                    .is_none_or(|l| l.frames.try_send(frame.clone()).is_err())
-            })
+            .filter(|s| map.get(s).is_none_or(|l| !l.hand(&frame)))
             .copied()
             .collect()
     }

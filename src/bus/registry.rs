@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{PoisonError, RwLock};
 
-use actix::{Actor, Addr, Recipient};
+use actix::{Actor, Addr};
 
+use super::LocalSession;
 use crate::actors::conversation::Conversation;
 use crate::actors::team_queue::TeamQueue;
 use crate::actors::{Deliver, SessionId};
@@ -73,12 +74,12 @@ impl<K: Eq + Hash + Copy, A: Actor> Slots<K, A> {
 /// The sockets of this node's agents, by agent: where their frames go.
 #[derive(Default)]
 pub struct AgentSockets {
-    map: RwLock<HashMap<UserId, HashMap<SessionId, Recipient<Deliver>>>>,
+    map: RwLock<HashMap<UserId, HashMap<SessionId, LocalSession>>>,
 }
 
 impl AgentSockets {
     /// `session` is a socket of `agent` here.
-    pub(crate) fn insert(&self, agent: UserId, session: SessionId, to: Recipient<Deliver>) {
+    pub(crate) fn insert(&self, agent: UserId, session: SessionId, to: LocalSession) {
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         map.entry(agent).or_default().insert(session, to);
     }
@@ -95,15 +96,13 @@ impl AgentSockets {
     }
 
     /// Hands `frame` to every socket of `agent` here; returns how many took
-    /// it. A socket that cannot (stopped, or its mailbox full) misses it:
-    /// one that stopped is removed when the Router hears it ended.
+    /// it. A socket that cannot misses it: one that stopped is removed when
+    /// the Router hears it ended, one whose mailbox is full is told to
+    /// reconnect ([`LocalSession::hand`]).
     pub fn deliver(&self, agent: UserId, frame: &Deliver) -> usize {
         let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
         map.get(&agent).map_or(0, |sockets| {
-            sockets
-                .values()
-                .filter(|to| to.try_send(frame.clone()).is_ok())
-                .count()
+            sockets.values().filter(|to| to.hand(frame)).count()
         })
     }
 }
@@ -159,8 +158,28 @@ mod tests {
         }
     }
 
-    /// A stand-in socket that counts the frames it was handed.
-    struct Socket(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    /// A stand-in socket that counts the frames it was handed and keeps
+    /// the orders it was given.
+    #[derive(Default)]
+    struct Socket {
+        frames: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        orders: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl Socket {
+        fn start_local(&self) -> LocalSession {
+            let addr = Socket {
+                frames: std::sync::Arc::clone(&self.frames),
+                orders: std::sync::Arc::clone(&self.orders),
+            }
+            .start();
+            LocalSession::new(addr.clone().recipient(), addr.recipient())
+        }
+
+        fn frames(&self) -> usize {
+            self.frames.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
 
     impl Actor for Socket {
         type Context = actix::Context<Self>;
@@ -169,24 +188,41 @@ mod tests {
     impl actix::Handler<Deliver> for Socket {
         type Result = ();
         fn handle(&mut self, _: Deliver, _: &mut Self::Context) {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.frames
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl actix::Handler<crate::actors::Control> for Socket {
+        type Result = ();
+        fn handle(&mut self, msg: crate::actors::Control, _: &mut Self::Context) {
+            if let crate::actors::Control::Reconnect(reason) = msg {
+                self.orders.lock().unwrap().push(reason);
+            }
+        }
+    }
+
+    /// Lets the stand-in sockets run until `done` holds (or a second passed).
+    async fn settle(done: impl Fn() -> bool) {
+        for _ in 0..200 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     }
 
     #[actix::test]
     async fn an_agents_frames_reach_each_of_its_sockets_here_and_no_ended_one() {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicUsize, Ordering};
         let sockets = AgentSockets::default();
-        let counts: Vec<Arc<AtomicUsize>> = (0..3).map(|_| Arc::default()).collect();
+        let stand_ins: Vec<Socket> = (0..3).map(|_| Socket::default()).collect();
         let (ann, bob) = (UserId(1), UserId(2));
-        for (session, (agent, count)) in [
-            (10, (ann, &counts[0])),
-            (11, (ann, &counts[1])),
-            (20, (bob, &counts[2])),
+        for (session, (agent, socket)) in [
+            (10, (ann, &stand_ins[0])),
+            (11, (ann, &stand_ins[1])),
+            (20, (bob, &stand_ins[2])),
         ] {
-            let to = Socket(Arc::clone(count)).start().recipient();
-            sockets.insert(agent, session, to);
+            sockets.insert(agent, session, socket.start_local());
         }
         let frame = Deliver("{}".into());
         assert_eq!(sockets.deliver(ann, &frame), 2);
@@ -195,15 +231,28 @@ mod tests {
         sockets.remove(ann, 11);
         assert_eq!(sockets.deliver(ann, &frame), 0, "no socket left");
         assert_eq!(sockets.deliver(UserId(3), &frame), 0, "never connected");
-        // Let the sockets take what they were handed.
-        for _ in 0..100 {
-            if counts[0].load(Ordering::SeqCst) == 1 && counts[1].load(Ordering::SeqCst) == 2 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        let got: Vec<usize> = counts.iter().map(|c| c.load(Ordering::SeqCst)).collect();
+        settle(|| stand_ins[0].frames() == 1 && stand_ins[1].frames() == 2).await;
+        let got: Vec<usize> = stand_ins.iter().map(Socket::frames).collect();
         assert_eq!(got, vec![1, 2, 0], "bob's socket gets none of ann's frames");
+    }
+
+    #[actix::test]
+    async fn a_socket_whose_mailbox_is_full_is_told_to_reconnect_not_left_out_silently() {
+        let socket = Socket::default();
+        let local = socket.start_local();
+        // The stand-in does not run until this test awaits: its mailbox
+        // (actix's default bound, 16) fills as a busy node's would.
+        let frame = Deliver("{}".into());
+        let taken = (0..100).filter(|_| local.hand(&frame)).count();
+        assert!(taken < 100, "the mailbox never filled");
+        settle(|| !socket.orders.lock().unwrap().is_empty()).await;
+        assert_eq!(socket.frames(), taken, "every frame handed over arrives");
+        let orders = socket.orders.lock().unwrap().clone();
+        assert!(!orders.is_empty(), "the socket was never told");
+        assert!(
+            orders.iter().all(|o| o == super::super::FELL_BEHIND),
+            "{orders:?}"
+        );
     }
 
     #[actix::test]
