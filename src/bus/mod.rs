@@ -482,18 +482,22 @@ impl Bus {
         }
     }
 
-    fn local_session(&self, s: &SessionRef) -> Option<LocalSession> {
+    /// Runs `f` on the socket `s` if it is on this node and open; `None`
+    /// otherwise. Borrowed, not cloned: a clone is two boxed actix senders
+    /// (atomic counts up, then down again), for every frame to every socket.
+    fn with_local_session<R>(
+        &self,
+        s: &SessionRef,
+        f: impl FnOnce(&LocalSession) -> R,
+    ) -> Option<R> {
         if let Some(l) = &s.local {
-            return Some(l.clone());
+            return Some(f(l));
         }
         if s.node != self.inner.node {
             return None;
         }
-        self.inner
-            .sessions
-            .read()
-            .ok()
-            .and_then(|m| m.get(&s.session).cloned())
+        let map = self.inner.sessions.read().ok()?;
+        map.get(&s.session).map(f)
     }
 
     /// Hands a frame to sockets, local or remote (one envelope per other
@@ -509,12 +513,9 @@ impl Bus {
         let mut gone = Vec::new();
         let mut remote: HashMap<&str, Vec<SessionId>> = HashMap::new();
         for s in to {
-            match self.local_session(s) {
-                Some(l) => {
-                    if !l.hand(frame) {
-                        gone.push(s.session);
-                    }
-                }
+            match self.with_local_session(s, |l| l.hand(frame)) {
+                Some(true) => {}
+                Some(false) => gone.push(s.session),
                 None if s.node == self.inner.node => gone.push(s.session),
                 None => remote.entry(s.node.as_str()).or_default().push(s.session),
             }
@@ -600,9 +601,9 @@ impl Bus {
     /// Ends the given sockets (any node) with `reason`: they reconnect.
     pub fn kick<'a>(&self, to: impl IntoIterator<Item = &'a SessionRef>, reason: &str) {
         for s in to {
-            if let Some(l) = self.local_session(s) {
+            self.with_local_session(s, |l| {
                 let _ = l.control.try_send(Control::Reconnect(reason.to_owned()));
-            }
+            });
             // Remote sockets of an actor that moves are kicked by their own
             // node, which watches the nodes its sockets follow.
         }
