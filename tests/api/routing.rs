@@ -474,6 +474,46 @@ on_both! {
         assert_eq!(loads(&app).await, vec![(a.id, 1)], "capacity 1 held throughout");
     }
 
+    async fn a_reserved_agent_found_full_at_the_commit_leaves_the_newcomer_queued_and_served_later(app) {
+        // The queue's view of an agent can be behind the store: here the
+        // agent's one slot is taken behind its back (another team's
+        // conversation assigned in SQL after the queue read the agent). The
+        // queue reserves the agent, the creating transaction finds them full
+        // and writes the conversation waiting, and the settle (Queued) must
+        // put it in the queue: when the slot frees, it is the one served.
+        let admin = app.admin_token().await;
+        let t = team(&app, &admin, json!({"name": "Support"})).await;
+        team(&app, &admin, json!({"name": "Sales"})).await;
+        let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 1})).await;
+        let (elsewhere, _) = widget_session(&app, json!({"issue_type": "Sales"})).await;
+        let mut sup = Ws::agent(&app, &admin).await;
+        sup.send(json!({"type": "queue.watch", "team_id": t})).await;
+        let mut wa = Ws::agent(&app, &a.token).await;
+        online(&app, &a).await;
+        queue_sees_online(&mut sup, a.id).await;
+        app.db.execute_raw(Statement::from_string(app.db.get_database_backend(), format!(
+            "UPDATE conversations SET state = 'assigned', assignee_id = {} WHERE id = {elsewhere}", a.id
+        ))).await.unwrap();
+        let res = app.send(Method::POST, "/api/v1/widget/sessions", None, Some(&json!({"issue_type": "Support"}))).await;
+        assert_eq!(res.status(), 201);
+        let started: Value = res.json().await.unwrap();
+        let newcomer = started["conversation_id"].as_i64().unwrap();
+        assert_eq!(started["conversation"]["state"], "queued", "the store refused the reserved agent: {started}");
+        wa.expect_no("conversation.assigned", Duration::from_millis(300)).await;
+        assert_eq!(loads(&app).await, vec![(a.id, 1)], "never over capacity");
+        let res = app.post(&format!("/api/v1/conversations/{elsewhere}/close"), &admin, json!({})).await;
+        assert_eq!(res.status(), 200);
+        eventually(&app, &admin, newcomer, "assigned", |c| c["assignee_id"] == a.id).await;
+        // The agent is told (after any word on the conversation assigned
+        // behind the queue's back, whose actor never saw that assignment).
+        let mut told = Vec::new();
+        while told.last() != Some(&json!(newcomer)) && told.len() < 3 {
+            told.push(wa.recv_type("conversation.assigned").await["conversation"]["id"].clone());
+        }
+        assert_eq!(told.last(), Some(&json!(newcomer)), "{told:?}");
+        assert_eq!(loads(&app).await, vec![(a.id, 1)]);
+    }
+
     async fn a_conversation_waiting_for_a_skill_nobody_has_does_not_hold_up_a_newcomer(app) {
         // The newcomer is planned in its place among those waiting, as
         // routing walks them: one waiting for a skill nobody free has is
