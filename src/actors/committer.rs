@@ -356,10 +356,11 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
     // One pass sorts the requests and builds what the writer is sent, in
     // the same order: `creates[i]` is `sent.creations[i]`, `assigns[i]` is
     // `sent.assignments[i]`, `messages[i]` is `sent.batches[i]`. Each
-    // assignment keeps its agent beside it, for the reason of a refusal.
+    // assignment keeps its agent beside it, for the reason of a refusal,
+    // and each batch its conversation, for the answer to a stale one.
     let mut creates: Vec<Request> = Vec::new();
     let mut assigns: Vec<(Request, UserId)> = Vec::new();
-    let mut messages: Vec<Request> = Vec::new();
+    let mut messages: Vec<(Request, ConversationId)> = Vec::new();
     let mut sent = Group::default();
     for r in group {
         match &r {
@@ -397,7 +398,8 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
                     fence: *fence,
                     messages: Arc::clone(batch),
                 });
-                messages.push(r);
+                let conversation = *conversation;
+                messages.push((r, conversation));
             }
         }
     }
@@ -433,12 +435,10 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
             for (req, rows) in creates.into_iter().zip(out.created) {
                 req.answer(Outcome::Create(Box::new(Ok(rows))));
             }
-            for (req, out) in messages.into_iter().zip(out.batches) {
+            for ((req, conversation), out) in messages.into_iter().zip(out.batches) {
                 let res = match out {
                     BatchOutcome::Stored(rows) => Ok(rows),
-                    BatchOutcome::Stale => Err(StoreError::Stale(
-                        "last_seq moved or the writer lost the fence".to_owned(),
-                    )),
+                    BatchOutcome::Stale => Err(stale(conversation)),
                 };
                 req.answer(Outcome::Messages(res));
             }
@@ -454,7 +454,7 @@ async fn commit_on_sqlite(db: &Db, writer: &SqliteWriter, group: Vec<Request>) {
             let group: Vec<Request> = creates
                 .into_iter()
                 .chain(assigns.into_iter().map(|(r, _)| r))
-                .chain(messages)
+                .chain(messages.into_iter().map(|(r, _)| r))
                 .collect();
             tracing::warn!(requests = group.len(), error = %why, "sqlite group commit failed; committing one by one");
             one_by_one(db, group).await;

@@ -6,53 +6,36 @@
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::header::{ContentLength, Header};
 use actix_web::middleware::Next;
-use actix_web::web::{Bytes, BytesMut};
+use actix_web::mime;
+use actix_web::web::{self, Bytes};
 use actix_web::{Error, HttpMessage, ResponseError};
-use futures_util::StreamExt;
 
 use super::ApiError;
 use crate::domain::nul;
 
-/// Whether the request says its body is JSON (`application/json` or a
-/// `+json` type such as `application/merge-patch+json`).
+/// Whether the request says its body is JSON, by the rule `web::Json`
+/// applies (`application/json` or a `+json` type such as
+/// `application/merge-patch+json`).
 fn is_json(req: &ServiceRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|t| {
-            let t = t.trim().to_ascii_lowercase();
-            t == "application/json" || t.ends_with("+json")
-        })
-        .unwrap_or(false)
-}
-
-/// The declared body length, if any.
-fn content_length(req: &ServiceRequest) -> Option<usize> {
-    req.headers()
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
+    matches!(req.mime_type(), Ok(Some(m))
+        if m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
 }
 
 /// Reads the whole body, up to `limit` bytes.
 async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<Bytes, ApiError> {
-    let mut payload = req.take_payload();
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::TooLarge(format!(
-                "body is over the {limit} byte limit"
-            )));
-        }
-        body.extend_from_slice(&chunk);
+    let payload = req
+        .extract::<web::Payload>()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(e)) => Err(ApiError::BadRequest(format!("reading the body: {e}"))),
+        Err(_) => Err(ApiError::TooLarge(format!(
+            "body is over the {limit} byte limit"
+        ))),
     }
-    Ok(body.freeze())
 }
 
 /// The guard: `limit` is the JSON body limit the extractors enforce. A body
@@ -77,7 +60,8 @@ pub async fn refuse_nul(
     if nul::url_holds_nul(req.query_string()) {
         return refuse(req, "query string");
     }
-    if is_json(&req) && content_length(&req).is_none_or(|n| n <= limit) {
+    let declared = ContentLength::parse(&req).ok().map(|c| c.into_inner());
+    if is_json(&req) && declared.is_none_or(|n| n <= limit) {
         let body = match read_body(&mut req, limit).await {
             Ok(body) => body,
             Err(err) => {
