@@ -62,6 +62,17 @@ pub struct RealtimeSettings {
     /// Frames queued for one socket before it counts as too slow and is
     /// disconnected; bounds the memory one client can hold.
     pub outbound_buffer: usize,
+    /// A socket whose oldest queued frame has waited this long is
+    /// disconnected as a client that does not read.
+    pub slow_client_after_ms: u64,
+    /// Frames and orders waiting for a socket's actor. The actor moves each
+    /// frame to its socket's outbound buffer (the slow-client bound) as soon
+    /// as it runs, so only a node far behind fills this; a socket that
+    /// cannot take a frame then is told to reconnect
+    /// (`bus::LocalSession::hand`). Large by default, as a burst of
+    /// committed messages arrives at once and an agent may take thousands a
+    /// second; actix keeps no buffer of this size, only the bound.
+    pub mailbox: usize,
     /// Largest client frame; larger closes the socket with 1009.
     pub max_frame_bytes: usize,
     /// `message.send` allowed per socket in `send_window_s` seconds.
@@ -295,6 +306,8 @@ impl Settings {
             rt.client_timeout_heartbeats.into(),
         )?;
         positive("realtime.outbound_buffer", rt.outbound_buffer as u64)?;
+        positive("realtime.mailbox", rt.mailbox as u64)?;
+        positive("realtime.slow_client_after_ms", rt.slow_client_after_ms)?;
         positive("realtime.send_limit", rt.send_limit.into())?;
         positive("realtime.send_window_s", rt.send_window_s)?;
         positive("realtime.abuse_strikes", rt.abuse_strikes.into())?;

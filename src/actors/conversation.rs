@@ -1217,8 +1217,10 @@ impl Handler<Subscribe> for Conversation {
                     }
                 };
                 let key = ActorKey::Conversation(id);
+                // The socket asked for these: a long history must not be
+                // refused by the mailbox's bound (see `Pace::Requested`).
                 for f in frames {
-                    if !act.bus.deliver_one(&f, &sub.to, Some(key)) {
+                    if !act.bus.deliver_requested(&f, &sub.to, Some(key)) {
                         act.subscribers.remove(&session);
                         return;
                     }

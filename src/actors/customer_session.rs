@@ -194,7 +194,7 @@ impl Actor for CustomerSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(super::socket::MAILBOX);
+        ctx.set_mailbox_capacity(self.core.mailbox);
         self.core.start_heartbeat(ctx, Self::core);
         let hello = ServerFrame::Hello {
             session_id: self.core.id.to_string(),

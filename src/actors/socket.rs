@@ -35,14 +35,6 @@ pub fn next_session_id() -> SessionId {
     *SESSION_SALT | (NEXT_SESSION.fetch_add(1, Ordering::Relaxed) & ((1 << 40) - 1))
 }
 
-/// Frames and orders waiting for a socket's actor. The actor moves each
-/// frame to its socket's outbound buffer (the slow-client bound) as soon as
-/// it runs, so only a node far behind fills this; a socket that cannot take
-/// a frame then is told to reconnect (`bus::LocalSession::hand`). Large, as
-/// a burst of committed messages arrives at once and an agent may take
-/// thousands a second; actix keeps no buffer of this size, only the bound.
-pub const MAILBOX: usize = 16_384;
-
 /// Something for the writer task to do.
 enum Outgoing {
     Text(ByteString),
@@ -55,16 +47,26 @@ enum Outgoing {
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// The frames between a socket's actor and its writer task, with the
-/// writer's waker. Both run on the same arbiter thread (the writer is
+/// writer's waker. A client is too slow when the oldest frame not yet taken
+/// by the writer has waited longer than the stall bound (the writer hands
+/// frames on only as fast as the client reads: actix-ws's channel behind it
+/// holds 32), or, as a bound on memory, when the queue is full. Time rather
+/// than a count tells a client that does not read from a burst a busy node
+/// hands a socket at once: at 5,000 frames/s an agent's socket takes 1,024
+/// frames in a fifth of a second, and a server that fell behind by that
+/// much cut off every busy socket it had. Both run on the same arbiter thread (the writer is
 /// spawned locally), so a `RefCell` suffices. It replaced a tokio bounded
 /// channel, which allocates its first 32-slot block and padded state up
 /// front: about 1.8 KiB per socket before anything is sent, a tenth of an
 /// idle socket's memory.
 struct Queue {
-    /// Frames not yet taken by the writer; at most `capacity`.
-    frames: VecDeque<Outgoing>,
-    /// The slow-client limit (`realtime.outbound_buffer`).
+    /// Frames not yet taken by the writer, each with when it was queued;
+    /// at most `capacity`.
+    frames: VecDeque<(Instant, Outgoing)>,
+    /// The most frames queued (`realtime.outbound_buffer`).
     capacity: usize,
+    /// The longest the oldest frame may wait (`realtime.slow_client_after_ms`).
+    stall: Duration,
     /// The writer task, while it waits for a frame or writes one.
     writer: Option<Waker>,
     /// The [`Outbox`] was dropped: write what is queued, then close.
@@ -84,11 +86,13 @@ enum Next {
 }
 
 impl Queue {
-    /// An empty queue holding at most `capacity` frames.
-    fn new(capacity: usize) -> Self {
+    /// An empty queue holding at most `capacity` frames, none of them
+    /// waiting longer than `stall`.
+    fn new(capacity: usize, stall: Duration) -> Self {
         Queue {
             frames: VecDeque::new(),
             capacity,
+            stall,
             writer: None,
             closed: false,
             aborted: false,
@@ -96,12 +100,17 @@ impl Queue {
         }
     }
 
-    /// Queues a frame unless the writer is gone or the client is too slow.
-    fn push(&mut self, out: Outgoing) -> bool {
-        if self.writer_gone || self.frames.len() >= self.capacity {
+    /// Queues a frame at `now` unless the writer is gone or the client is
+    /// too slow.
+    fn push(&mut self, out: Outgoing, now: Instant) -> bool {
+        let stalled = self
+            .frames
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > self.stall);
+        if self.writer_gone || stalled || self.frames.len() >= self.capacity {
             return false;
         }
-        self.frames.push_back(out);
+        self.frames.push_back((now, out));
         true
     }
 
@@ -121,7 +130,7 @@ impl Queue {
         if self.aborted {
             return Poll::Ready(Next::Abort);
         }
-        if let Some(out) = self.frames.pop_front() {
+        if let Some((_, out)) = self.frames.pop_front() {
             if self.frames.is_empty() {
                 // Give the buffer back once drained: an idle socket then holds
                 // none (an allocation per burst costs less than keeping it).
@@ -153,10 +162,10 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Spawns the writer task owning `session`; at most `capacity` frames
-    /// wait for a client that does not read.
-    pub fn spawn(session: actix_ws::Session, capacity: usize) -> Self {
-        let queue = Rc::new(RefCell::new(Queue::new(capacity)));
+    /// Spawns the writer task owning `session`; a client that leaves a
+    /// frame waiting longer than `stall`, or `capacity` frames, is too slow.
+    pub fn spawn(session: actix_ws::Session, capacity: usize, stall: Duration) -> Self {
+        let queue = Rc::new(RefCell::new(Queue::new(capacity, stall)));
         actix_rt::spawn(write_loop(session, WriterSide(queue.clone())));
         Outbox { queue }
     }
@@ -164,7 +173,7 @@ impl Outbox {
     fn enqueue(&self, out: Outgoing) -> bool {
         let (queued, waker) = {
             let mut q = self.queue.borrow_mut();
-            let queued = q.push(out);
+            let queued = q.push(out, Instant::now());
             (queued, if queued { q.waker() } else { None })
         };
         if let Some(w) = waker {
@@ -173,8 +182,7 @@ impl Outbox {
         queued
     }
 
-    /// Queues a text frame; `false` when the client is too slow (buffer full)
-    /// or gone.
+    /// Queues a text frame; `false` when the client is too slow or gone.
     pub fn push(&self, text: ByteString) -> bool {
         self.enqueue(Outgoing::Text(text))
     }
@@ -184,8 +192,9 @@ impl Outbox {
         self.push(ByteString::from(frame.to_json()))
     }
 
-    fn ping(&self) {
-        let _ = self.enqueue(Outgoing::Ping);
+    /// Queues a ping; `false` when the client is too slow or gone.
+    fn ping(&self) -> bool {
+        self.enqueue(Outgoing::Ping)
     }
 
     fn pong(&self, payload: bytes::Bytes) {
@@ -291,6 +300,8 @@ pub struct SocketCore {
     pub id: SessionId,
     /// Where frames go.
     pub outbox: Outbox,
+    /// The bound of the session actor's mailbox (`realtime.mailbox`).
+    pub mailbox: usize,
     limiter: DefaultDirectRateLimiter,
     strikes: Strikes,
     last_seen: Instant,
@@ -319,7 +330,12 @@ impl SocketCore {
             .allow_burst(burst);
         SocketCore {
             id: next_session_id(),
-            outbox: Outbox::spawn(session, settings.outbound_buffer),
+            outbox: Outbox::spawn(
+                session,
+                settings.outbound_buffer,
+                Duration::from_millis(settings.slow_client_after_ms),
+            ),
+            mailbox: settings.mailbox,
             limiter: RateLimiter::direct(quota),
             strikes: Strikes::new(
                 settings.abuse_strikes,
@@ -347,8 +363,9 @@ impl SocketCore {
             if c.last_seen.elapsed() > c.timeout {
                 c.outbox.close(CloseCode::Policy, "heartbeat timeout");
                 ctx.stop();
-            } else {
-                c.outbox.ping();
+            } else if !c.outbox.ping() {
+                // A quiet socket whose client stopped reading is found here.
+                c.too_slow(ctx);
             }
         });
     }
@@ -374,8 +391,9 @@ impl SocketCore {
         }
     }
 
-    /// The outbound buffer is full: the client does not read. Drop it
-    /// rather than let it hold memory or slow the conversation.
+    /// A frame waited too long, or the outbound buffer is full: the client
+    /// does not read. Drop it rather than let it hold memory or slow the
+    /// conversation.
     fn too_slow<A>(&mut self, ctx: &mut Context<A>)
     where
         A: Actor<Context = Context<A>>,
@@ -461,8 +479,16 @@ impl SocketCore {
 mod tests {
     use super::*;
 
+    const STALL: Duration = Duration::from_secs(10);
+
     fn queue(capacity: usize) -> Queue {
-        Queue::new(capacity)
+        Queue::new(capacity, STALL)
+    }
+
+    /// Queues at one fixed instant: only the count bound applies.
+    fn push(q: &mut Queue, out: Outgoing) -> bool {
+        static AT: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+        q.push(out, *AT)
     }
 
     fn text(s: &'static str) -> Outgoing {
@@ -476,11 +502,32 @@ mod tests {
     #[test]
     fn the_queue_refuses_a_frame_past_its_bound_until_the_writer_takes_one() {
         let mut q = queue(2);
-        assert!(q.push(text("a")));
-        assert!(q.push(text("b")));
-        assert!(!q.push(text("c")), "the slow-client bound");
+        assert!(push(&mut q, text("a")));
+        assert!(push(&mut q, text("b")));
+        assert!(!push(&mut q, text("c")), "the slow-client bound");
         assert!(matches!(next(&mut q), Poll::Ready(Next::Write(Outgoing::Text(t))) if t == "a"));
-        assert!(q.push(text("c")));
+        assert!(push(&mut q, text("c")));
+    }
+
+    #[test]
+    fn a_frame_left_waiting_past_the_stall_bound_marks_the_client_too_slow() {
+        let mut q = queue(100_000);
+        let t0 = Instant::now();
+        // A burst far past any per-second count is fine while frames move.
+        for _ in 0..20_000 {
+            assert!(q.push(text("x"), t0));
+        }
+        while let Poll::Ready(Next::Write(_)) = next(&mut q) {}
+        assert!(q.push(text("a"), t0));
+        assert!(q.push(text("b"), t0 + STALL / 2));
+        assert!(q.push(text("c"), t0 + STALL), "a at the bound, not past it");
+        assert!(
+            !q.push(text("d"), t0 + STALL + Duration::from_millis(1)),
+            "a waited too long"
+        );
+        // The writer took `a`: the oldest is `b`, queued later.
+        assert!(matches!(next(&mut q), Poll::Ready(Next::Write(Outgoing::Text(t))) if t == "a"));
+        assert!(q.push(text("d"), t0 + STALL + Duration::from_millis(1)));
     }
 
     #[test]
@@ -488,8 +535,8 @@ mod tests {
         let mut q = queue(8);
         assert!(next(&mut q).is_pending());
         assert!(q.writer.is_some(), "the writer waits with its waker");
-        q.push(text("a"));
-        q.push(text("b"));
+        push(&mut q, text("a"));
+        push(&mut q, text("b"));
         q.closed = true;
         assert!(matches!(next(&mut q), Poll::Ready(Next::Write(Outgoing::Text(t))) if t == "a"));
         assert!(matches!(next(&mut q), Poll::Ready(Next::Write(Outgoing::Text(t))) if t == "b"));
@@ -500,7 +547,7 @@ mod tests {
     #[test]
     fn an_abort_wins_over_queued_frames_and_a_gone_writer_refuses_frames() {
         let mut q = queue(8);
-        q.push(text("a"));
+        push(&mut q, text("a"));
         q.aborted = true;
         assert!(matches!(next(&mut q), Poll::Ready(Next::Abort)));
         assert!(
@@ -508,6 +555,6 @@ mod tests {
                 .is_ready()
         );
         q.writer_gone = true;
-        assert!(!q.push(text("b")));
+        assert!(!push(&mut q, text("b")));
     }
 }

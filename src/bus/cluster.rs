@@ -316,6 +316,7 @@ impl Cluster {
         sessions: Vec<SessionId>,
         frame: &str,
         source: Option<ActorKey>,
+        pace: super::Pace,
     ) {
         let unheard = match source {
             Some(source) => Unheard::SessionsGone {
@@ -330,6 +331,7 @@ impl Cluster {
                 source,
                 sessions,
                 frame: frame.to_owned(),
+                pace,
             },
         );
         let _ = self.enqueue(self.node_channel(node), &env, unheard);

@@ -154,6 +154,10 @@ pub enum Body {
         sessions: Vec<SessionId>,
         /// The serialised frame.
         frame: String,
+        /// Whether the sockets asked for it (absent from a node that
+        /// predates it: live).
+        #[serde(default, skip_serializing_if = "super::Pace::is_live")]
+        pace: super::Pace,
     },
     /// For the sockets of one agent, wherever they are.
     Agent {
@@ -280,6 +284,47 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_says_its_pace_only_when_the_socket_asked_for_it() {
+        let live = Envelope::new(
+            "a",
+            Body::Deliver {
+                source: None,
+                sessions: vec![1],
+                frame: "{}".into(),
+                pace: crate::bus::Pace::Live,
+            },
+        );
+        let bytes = live.encode().unwrap();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(v.to_string().find("pace").is_none(), "{v}");
+        let requested = Envelope::new(
+            "a",
+            Body::Deliver {
+                source: None,
+                sessions: vec![1],
+                frame: "{}".into(),
+                pace: crate::bus::Pace::Requested,
+            },
+        );
+        let back = Envelope::decode(&requested.encode().unwrap()).unwrap();
+        assert!(matches!(
+            back.body,
+            Body::Deliver {
+                pace: crate::bus::Pace::Requested,
+                ..
+            }
+        ));
+        let old = Envelope::decode(&bytes).unwrap();
+        assert!(matches!(
+            old.body,
+            Body::Deliver {
+                pace: crate::bus::Pace::Live,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn other_versions_oversize_and_garbage_are_refused() {
         let other = br#"{"v": 2, "from": "x", "kind": "reply", "id": 1, "result": {"Ok": null}}"#;
         assert_eq!(Envelope::decode(other), Err(EnvelopeError::Version(2)));
@@ -297,6 +342,7 @@ mod tests {
                 source: None,
                 sessions: vec![1],
                 frame: "x".repeat(MAX_BYTES),
+                pace: crate::bus::Pace::Live,
             },
         );
         assert!(matches!(huge.encode(), Err(EnvelopeError::TooLarge(_))));

@@ -116,8 +116,9 @@ impl Inbound {
                 source,
                 sessions,
                 frame,
+                pace,
             } => {
-                let gone = self.bus.deliver_here(&sessions, frame);
+                let gone = self.bus.deliver_here(&sessions, frame, pace);
                 if !gone.is_empty()
                     && let Some(source) = source
                 {

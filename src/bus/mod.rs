@@ -121,6 +121,45 @@ impl LocalSession {
             Err(SendError::Closed(_)) => false,
         }
     }
+
+    /// Hands `frame` past the mailbox's bound: for frames the socket asked
+    /// for (its `resume`'s history), which that request bounds and this
+    /// node has read into memory already. Under the bound, a resume longer
+    /// than the mailbox would be told to reconnect, and resume again, for
+    /// ever. `false` if the socket is gone.
+    pub(crate) fn hand_requested(&self, frame: &Deliver) -> bool {
+        if !self.frames.connected() {
+            return false;
+        }
+        self.frames.do_send(frame.clone());
+        true
+    }
+
+    fn hand_as(&self, frame: &Deliver, pace: Pace) -> bool {
+        match pace {
+            Pace::Live => self.hand(frame),
+            Pace::Requested => self.hand_requested(frame),
+        }
+    }
+}
+
+/// How a frame meets a socket's mailbox bound.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pace {
+    /// Live traffic: a socket whose mailbox is full is told to reconnect
+    /// ([`LocalSession::hand`]).
+    #[default]
+    Live,
+    /// What the socket asked for ([`LocalSession::hand_requested`]).
+    Requested,
+}
+
+impl Pace {
+    /// Live traffic (left out of envelopes: the default).
+    pub fn is_live(&self) -> bool {
+        *self == Pace::Live
+    }
 }
 
 /// One socket, wherever it is: on this node (reached directly) or on
@@ -510,10 +549,20 @@ impl Bus {
         to: impl IntoIterator<Item = &'a SessionRef>,
         source: Option<ActorKey>,
     ) -> Vec<SessionId> {
+        self.deliver_as(frame, to, source, Pace::Live)
+    }
+
+    fn deliver_as<'a>(
+        &self,
+        frame: &Deliver,
+        to: impl IntoIterator<Item = &'a SessionRef>,
+        source: Option<ActorKey>,
+        pace: Pace,
+    ) -> Vec<SessionId> {
         let mut gone = Vec::new();
         let mut remote: HashMap<&str, Vec<SessionId>> = HashMap::new();
         for s in to {
-            match self.with_local_session(s, |l| l.hand(frame)) {
+            match self.with_local_session(s, |l| l.hand_as(frame, pace)) {
                 Some(true) => {}
                 Some(false) => gone.push(s.session),
                 None if s.node == self.inner.node => gone.push(s.session),
@@ -523,7 +572,7 @@ impl Bus {
         match &self.inner.cluster {
             Some(c) => {
                 for (node, sessions) in remote {
-                    c.send_deliver(node, sessions, &frame.0, source);
+                    c.send_deliver(node, sessions, &frame.0, source, pace);
                 }
             }
             None => gone.extend(remote.into_values().flatten()),
@@ -537,8 +586,20 @@ impl Bus {
         self.deliver(frame, std::iter::once(to), source).is_empty()
     }
 
+    /// Hands a frame the socket asked for (see [`Pace::Requested`]) to one
+    /// socket; `false` if it is a local socket that is gone.
+    pub fn deliver_requested(
+        &self,
+        frame: &Deliver,
+        to: &SessionRef,
+        source: Option<ActorKey>,
+    ) -> bool {
+        self.deliver_as(frame, std::iter::once(to), source, Pace::Requested)
+            .is_empty()
+    }
+
     /// Frames from another node for sockets here; returns the gone ones.
-    fn deliver_here(&self, sessions: &[SessionId], frame: String) -> Vec<SessionId> {
+    fn deliver_here(&self, sessions: &[SessionId], frame: String, pace: Pace) -> Vec<SessionId> {
         let frame = Deliver(ByteString::from(frame));
         let map = match self.inner.sessions.read() {
             Ok(m) => m,
@@ -546,7 +607,7 @@ impl Bus {
         };
         sessions
             .iter()
-            .filter(|s| map.get(s).is_none_or(|l| !l.hand(&frame)))
+            .filter(|s| map.get(s).is_none_or(|l| !l.hand_as(&frame, pace)))
             .copied()
             .collect()
     }

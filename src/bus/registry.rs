@@ -256,6 +256,19 @@ mod tests {
     }
 
     #[actix::test]
+    async fn frames_a_socket_asked_for_pass_a_full_mailbox_without_an_order() {
+        // A resume's history is bounded by the request: were it refused at
+        // the bound, a socket far behind would reconnect and resume for ever.
+        let socket = Socket::default();
+        let local = socket.start_local();
+        let frame = Deliver("{}".into());
+        assert!((0..100).all(|_| local.hand_requested(&frame)));
+        settle(|| socket.frames() == 100).await;
+        assert_eq!(socket.frames(), 100);
+        assert!(socket.orders.lock().unwrap().is_empty());
+    }
+
+    #[actix::test]
     async fn a_stopped_actor_is_not_handed_out_and_a_newer_one_is_not_forgotten() {
         let slots: Slots<u32, Probe> = Slots::new();
         let first = Probe.start();

@@ -677,6 +677,70 @@ mod abuse {
     }
 
     #[actix_web::test]
+    async fn a_socket_its_node_fell_behind_reconnects_and_resumes_without_a_gap() {
+        // Every socket's mailbox holds two frames here, so a committed batch
+        // of the agent's burst overflows the customer's: the customer must
+        // get what its socket took, in order, then 1012, and a resume must
+        // bring exactly the rest.
+        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.mailbox = 2)
+            .await
+            .unwrap();
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        let burst = 60;
+        for i in 1..=burst {
+            agent
+                .send(
+                    json!({"type": "message.send", "conversation_id": s.conversation,
+                    "client_msg_id": format!("a{i}"), "text": format!("m{i}")}),
+                )
+                .await;
+        }
+        let (frames, ended) = customer.frames_until_end().await;
+        assert_eq!(ended, Ended::Closed(Some(1012)), "{frames:?}");
+        let seqs = |frames: &[Value]| -> Vec<i64> {
+            frames
+                .iter()
+                .filter(|f| f["type"] == "message.new")
+                .map(|f| f["message"]["seq"].as_i64().unwrap())
+                .collect()
+        };
+        let before = seqs(&frames);
+        let held = before.len() as i64;
+        assert_eq!(before, (1..=held).collect::<Vec<_>>(), "in order, no gap");
+        // The agent's socket overflows too (its acks), so count what the
+        // server took and committed rather than what was sent.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stored = stored_messages(&app, s.conversation).await;
+        assert!(
+            held < stored,
+            "the customer missed frames before the close ({held} of {stored})"
+        );
+        drop(agent);
+        let mut again = Ws::customer(&app, &s.visitor_token).await;
+        again
+            .send(json!({"type": "resume", "after_seq": held, "ref": "r"}))
+            .await;
+        let mut after = Vec::new();
+        loop {
+            let f = again.recv().await;
+            match f["type"].as_str() {
+                Some("message.new") => after.push(f),
+                Some("resume.done") => {
+                    assert_eq!(f["last_seq"], stored);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(
+            seqs(&after),
+            (held + 1..=stored).collect::<Vec<_>>(),
+            "exactly the rest"
+        );
+        app.finish().await;
+    }
+
+    #[actix_web::test]
     async fn a_refusal_now_and_then_is_forgiven_but_a_flood_still_closes() {
         // A socket open for a whole shift (an agent's) that goes over the
         // limit now and then must not collect strikes for hours: only
@@ -703,7 +767,9 @@ mod abuse {
 
     #[actix_web::test]
     async fn a_client_that_does_not_read_is_dropped_and_does_not_slow_the_others() {
-        let app = spawn_app(Backend::Sqlite).await.unwrap();
+        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.slow_client_after_ms = 500)
+            .await
+            .unwrap();
         let (s, mut stalled, mut agent) = accepted(&app).await;
         // The customer stops reading; the agent keeps talking (and reading its acks).
         let big = "z".repeat(4000);

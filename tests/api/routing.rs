@@ -514,6 +514,50 @@ on_both! {
         assert_eq!(loads(&app).await, vec![(a.id, 1)]);
     }
 
+    async fn a_reservation_whose_conversation_was_never_created_frees_the_agent(app) {
+        // The queue reserves the agent's one slot for a newcomer; the
+        // creating transaction fails (a trigger refuses the visitor), so the
+        // settle (Abandoned) must hand the slot back: the next newcomer is
+        // assigned to that agent, not left waiting behind a phantom.
+        let admin = app.admin_token().await;
+        let t = team(&app, &admin, json!({"name": "Support"})).await;
+        let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 1})).await;
+        let mut sup = Ws::agent(&app, &admin).await;
+        sup.send(json!({"type": "queue.watch", "team_id": t})).await;
+        let mut wa = Ws::agent(&app, &a.token).await;
+        online(&app, &a).await;
+        queue_sees_online(&mut sup, a.id).await;
+        let refused = "https://refused.invalid/";
+        let trigger = match app.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => vec![
+                format!("CREATE FUNCTION refuse_visitor() RETURNS trigger AS $$ BEGIN \
+                         IF NEW.page_url = '{refused}' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+                         RETURN NEW; END $$ LANGUAGE plpgsql"),
+                "CREATE TRIGGER refuse_visitor BEFORE INSERT ON visitors FOR EACH ROW \
+                 EXECUTE FUNCTION refuse_visitor()".to_owned(),
+            ],
+            _ => vec![format!(
+                "CREATE TRIGGER refuse_visitor BEFORE INSERT ON visitors \
+                 WHEN NEW.page_url = '{refused}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )],
+        };
+        for sql in trigger {
+            app.db.execute_raw(Statement::from_string(app.db.get_database_backend(), sql)).await.unwrap();
+        }
+        let (visitors, conversations) = (app.count("visitors").await, app.count("conversations").await);
+        let res = app.send(Method::POST, "/api/v1/widget/sessions", None, Some(&json!({
+            "issue_type": "Support", "page_url": refused
+        }))).await;
+        assert_eq!(res.status(), 500);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        assert_eq!((app.count("visitors").await, app.count("conversations").await), (visitors, conversations),
+            "nothing of the failed start is stored");
+        let (served, _) = widget_session(&app, json!({"issue_type": "Support"})).await;
+        eventually(&app, &admin, served, "assigned", |c| c["assignee_id"] == a.id).await;
+        assert_eq!(wa.recv_type("conversation.assigned").await["conversation"]["id"], served);
+        assert_eq!(loads(&app).await, vec![(a.id, 1)]);
+    }
+
     async fn a_conversation_waiting_for_a_skill_nobody_has_does_not_hold_up_a_newcomer(app) {
         // The newcomer is planned in its place among those waiting, as
         // routing walks them: one waiting for a skill nobody free has is

@@ -185,6 +185,29 @@ impl Ws {
             .expect("socket did not end")
     }
 
+    /// Every JSON frame until the server ends the socket, and how it ended.
+    pub async fn frames_until_end(&mut self) -> (Vec<Value>, Ended) {
+        let mut frames = Vec::new();
+        let fut = async {
+            loop {
+                match self.io.next().await {
+                    Some(Ok(Frame::Text(t))) => {
+                        frames.push(serde_json::from_slice(&t).expect("JSON frame"));
+                    }
+                    Some(Ok(Frame::Close(reason))) => {
+                        return Ended::Closed(reason.map(|r| u16::from(r.code)));
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => return Ended::Eof,
+                }
+            }
+        };
+        let ended = tokio::time::timeout(WAIT, fut)
+            .await
+            .expect("socket did not end");
+        (frames, ended)
+    }
+
     /// `message.send` and its `message.ack`.
     pub async fn say(
         &mut self,
