@@ -508,8 +508,11 @@ impl Conversation {
         }
         let mut last_from = HashMap::<PartyKind, i64>::new();
         let mut customer_texts = Vec::new();
+        // Only a triage bot reads what customers wrote: no copy of every
+        // message's text for conversations without one.
+        let bot_listens = self.bot.is_some();
         for (pending, row) in batch.into_iter().zip(rows) {
-            if row.sender_kind == PartyKind::Customer.as_str() {
+            if bot_listens && row.sender_kind == PartyKind::Customer.as_str() {
                 customer_texts.push(row.text.clone());
             }
             let view = store::messages::view(&row);
