@@ -538,6 +538,7 @@ impl Handler<Control> for AgentSession {
                     .close(actix_ws::CloseCode::Restart, &reason);
                 ctx.stop();
             }
+            Control::Requested(text) => self.core.deliver_requested(ctx, text),
             Control::Follow {
                 conversation,
                 after_seq,

@@ -265,6 +265,7 @@ impl Handler<Control> for CustomerSession {
                     .close(actix_ws::CloseCode::Restart, &reason);
                 ctx.stop();
             }
+            Control::Requested(text) => self.core.deliver_requested(ctx, text),
             // Customers follow their one conversation from the start.
             Control::Follow { .. } => {}
         }

@@ -55,6 +55,11 @@ pub enum Control {
         /// Its last committed seq when it was given.
         after_seq: i64,
     },
+    /// A frame the socket asked for (its `resume`'s history), sent past the
+    /// mailbox's bound and queued past the outbound buffer's count: the
+    /// request bounds it (`bus::LocalSession::hand_requested`). Any socket
+    /// takes it, customer or staff.
+    Requested(bytestring::ByteString),
 }
 
 /// Who is asking: a customer bound to its conversation, or a staff member.

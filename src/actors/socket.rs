@@ -47,14 +47,16 @@ enum Outgoing {
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// The frames between a socket's actor and its writer task, with the
-/// writer's waker. A client is too slow when the oldest frame not yet taken
-/// by the writer has waited longer than the stall bound (the writer hands
-/// frames on only as fast as the client reads: actix-ws's channel behind it
-/// holds 32), or, as a bound on memory, when the queue is full. Time rather
-/// than a count tells a client that does not read from a burst a busy node
-/// hands a socket at once: at 5,000 frames/s an agent's socket takes 1,024
-/// frames in a fifth of a second, and a server that fell behind by that
-/// much cut off every busy socket it had. Both run on the same arbiter thread (the writer is
+/// writer's waker. A client is too slow when frames wait and the writer has
+/// taken none for longer than the stall bound (the writer takes a frame only
+/// once the one before is written, and writes only as fast as the client
+/// reads: actix-ws's channel behind it holds 32), or, as a bound on memory,
+/// when the queue is full. Progress over time rather than a count tells a
+/// client that does not read from a burst a busy node hands a socket at
+/// once: at 5,000 frames/s an agent's socket takes 1,024 frames in a fifth of
+/// a second, and a server that fell behind by that much cut off every busy
+/// socket it had. Progress rather than the oldest frame's age lets a long
+/// burst drain at the pace of a client that keeps reading. Both run on the same arbiter thread (the writer is
 /// spawned locally), so a `RefCell` suffices. It replaced a tokio bounded
 /// channel, which allocates its first 32-slot block and padded state up
 /// front: about 1.8 KiB per socket before anything is sent, a tenth of an
@@ -63,9 +65,12 @@ struct Queue {
     /// Frames not yet taken by the writer, each with when it was queued;
     /// at most `capacity`.
     frames: VecDeque<(Instant, Outgoing)>,
+    /// When the writer last took a frame.
+    taken_at: Option<Instant>,
     /// The most frames queued (`realtime.outbound_buffer`).
     capacity: usize,
-    /// The longest the oldest frame may wait (`realtime.slow_client_after_ms`).
+    /// The longest frames may wait with no progress
+    /// (`realtime.slow_client_after_ms`).
     stall: Duration,
     /// The writer task, while it waits for a frame or writes one.
     writer: Option<Waker>,
@@ -91,6 +96,7 @@ impl Queue {
     fn new(capacity: usize, stall: Duration) -> Self {
         Queue {
             frames: VecDeque::new(),
+            taken_at: None,
             capacity,
             stall,
             writer: None,
@@ -102,12 +108,23 @@ impl Queue {
 
     /// Queues a frame at `now` unless the writer is gone or the client is
     /// too slow.
+    #[cfg(test)]
     fn push(&mut self, out: Outgoing, now: Instant) -> bool {
-        let stalled = self
-            .frames
-            .front()
-            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > self.stall);
-        if self.writer_gone || stalled || self.frames.len() >= self.capacity {
+        self.push_as(out, now, true)
+    }
+
+    /// [`Queue::push`]; `counted: false` for a frame the client asked for,
+    /// which only the stall bound applies to (the request bounds its
+    /// number).
+    fn push_as(&mut self, out: Outgoing, now: Instant, counted: bool) -> bool {
+        // Waiting since the oldest frame was queued or, if later, since the
+        // writer last took one.
+        let stalled = self.frames.front().is_some_and(|(at, _)| {
+            let since = self.taken_at.map_or(*at, |t| t.max(*at));
+            now.saturating_duration_since(since) > self.stall
+        });
+        let full = counted && self.frames.len() >= self.capacity;
+        if self.writer_gone || stalled || full {
             return false;
         }
         self.frames.push_back((now, out));
@@ -126,11 +143,13 @@ impl Queue {
         }
     }
 
-    fn poll_next(&mut self, cx: &mut TaskContext<'_>) -> Poll<Next> {
+    /// The writer's next step at `now`.
+    fn poll_next(&mut self, cx: &mut TaskContext<'_>, now: Instant) -> Poll<Next> {
         if self.aborted {
             return Poll::Ready(Next::Abort);
         }
         if let Some((_, out)) = self.frames.pop_front() {
+            self.taken_at = Some(now);
             if self.frames.is_empty() {
                 // Give the buffer back once drained: an idle socket then holds
                 // none (an allocation per burst costs less than keeping it).
@@ -171,9 +190,13 @@ impl Outbox {
     }
 
     fn enqueue(&self, out: Outgoing) -> bool {
+        self.enqueue_as(out, true)
+    }
+
+    fn enqueue_as(&self, out: Outgoing, counted: bool) -> bool {
         let (queued, waker) = {
             let mut q = self.queue.borrow_mut();
-            let queued = q.push(out, Instant::now());
+            let queued = q.push_as(out, Instant::now(), counted);
             (queued, if queued { q.waker() } else { None })
         };
         if let Some(w) = waker {
@@ -185,6 +208,12 @@ impl Outbox {
     /// Queues a text frame; `false` when the client is too slow or gone.
     pub fn push(&self, text: ByteString) -> bool {
         self.enqueue(Outgoing::Text(text))
+    }
+
+    /// Queues a text frame the client asked for (a `resume`'s history):
+    /// only a client that stopped reading refuses it, however many wait.
+    pub fn push_requested(&self, text: ByteString) -> bool {
+        self.enqueue_as(Outgoing::Text(text), false)
     }
 
     /// Queues a server frame.
@@ -242,7 +271,7 @@ struct WriterSide(Rc<RefCell<Queue>>);
 
 impl WriterSide {
     async fn next(&self) -> Next {
-        poll_fn(|cx| self.0.borrow_mut().poll_next(cx)).await
+        poll_fn(|cx| self.0.borrow_mut().poll_next(cx, Instant::now())).await
     }
 
     /// Resolves when [`Outbox::abort`] was called; never when the outbox was
@@ -391,6 +420,18 @@ impl SocketCore {
         }
     }
 
+    /// Delivers a frame the client asked for (see
+    /// [`Outbox::push_requested`]); a client that stopped reading is
+    /// disconnected.
+    pub fn deliver_requested<A>(&mut self, ctx: &mut Context<A>, text: ByteString)
+    where
+        A: Actor<Context = Context<A>>,
+    {
+        if !self.outbox.push_requested(text) {
+            self.too_slow(ctx);
+        }
+    }
+
     /// A frame waited too long, or the outbound buffer is full: the client
     /// does not read. Drop it rather than let it hold memory or slow the
     /// conversation.
@@ -496,7 +537,11 @@ mod tests {
     }
 
     fn next(q: &mut Queue) -> Poll<Next> {
-        q.poll_next(&mut TaskContext::from_waker(Waker::noop()))
+        next_at(q, Instant::now())
+    }
+
+    fn next_at(q: &mut Queue, now: Instant) -> Poll<Next> {
+        q.poll_next(&mut TaskContext::from_waker(Waker::noop()), now)
     }
 
     #[test]
@@ -510,24 +555,53 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_left_waiting_past_the_stall_bound_marks_the_client_too_slow() {
+    fn a_frame_the_client_asked_for_is_queued_past_the_count_but_not_past_a_stall() {
+        let mut q = queue(2);
+        let t0 = Instant::now();
+        assert!(q.push(text("a"), t0));
+        assert!(q.push(text("b"), t0));
+        assert!(!q.push(text("c"), t0), "live frames meet the count");
+        assert!(
+            (0..100).all(|_| q.push_as(text("h"), t0, false)),
+            "history does not"
+        );
+        assert_eq!(q.frames.len(), 102);
+        assert!(!q.push_as(text("h"), t0 + STALL + Duration::from_millis(1), false));
+    }
+
+    #[test]
+    fn frames_waiting_with_no_progress_past_the_stall_bound_mark_the_client_too_slow() {
         let mut q = queue(100_000);
         let t0 = Instant::now();
+        let ms = Duration::from_millis;
         // A burst far past any per-second count is fine while frames move.
         for _ in 0..20_000 {
             assert!(q.push(text("x"), t0));
         }
-        while let Poll::Ready(Next::Write(_)) = next(&mut q) {}
-        assert!(q.push(text("a"), t0));
-        assert!(q.push(text("b"), t0 + STALL / 2));
-        assert!(q.push(text("c"), t0 + STALL), "a at the bound, not past it");
+        while let Poll::Ready(Next::Write(_)) = next_at(&mut q, t0) {}
+        // Nothing taken since `a` and `b` were queued.
+        assert!(q.push(text("a"), t0 + ms(1)));
+        assert!(q.push(text("b"), t0 + ms(1)));
         assert!(
-            !q.push(text("d"), t0 + STALL + Duration::from_millis(1)),
-            "a waited too long"
+            q.push(text("c"), t0 + STALL + ms(1)),
+            "at the bound, not past it"
         );
-        // The writer took `a`: the oldest is `b`, queued later.
-        assert!(matches!(next(&mut q), Poll::Ready(Next::Write(Outgoing::Text(t))) if t == "a"));
-        assert!(q.push(text("d"), t0 + STALL + Duration::from_millis(1)));
+        assert!(
+            !q.push(text("d"), t0 + STALL + ms(2)),
+            "no progress for longer"
+        );
+        // The writer takes `a`: `b` has waited past the bound, but the
+        // client reads, so more may wait behind it.
+        assert!(matches!(
+            next_at(&mut q, t0 + STALL + ms(2)),
+            Poll::Ready(Next::Write(Outgoing::Text(t))) if t == "a"
+        ));
+        assert!(q.push(text("d"), t0 + STALL + ms(3)));
+        assert!(q.push(text("e"), t0 + 2 * STALL + ms(2)));
+        assert!(
+            !q.push(text("f"), t0 + 2 * STALL + ms(3)),
+            "no progress since `a` was taken"
+        );
     }
 
     #[test]

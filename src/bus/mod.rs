@@ -128,10 +128,12 @@ impl LocalSession {
     /// than the mailbox would be told to reconnect, and resume again, for
     /// ever. `false` if the socket is gone.
     pub(crate) fn hand_requested(&self, frame: &Deliver) -> bool {
-        if !self.frames.connected() {
+        if !self.control.connected() {
             return false;
         }
-        self.frames.do_send(frame.clone());
+        // One mailbox behind both recipients: it stays in order with the
+        // live frames handed before and after it.
+        self.control.do_send(Control::Requested(frame.0.clone()));
         true
     }
 

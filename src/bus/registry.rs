@@ -196,8 +196,15 @@ mod tests {
     impl actix::Handler<crate::actors::Control> for Socket {
         type Result = ();
         fn handle(&mut self, msg: crate::actors::Control, _: &mut Self::Context) {
-            if let crate::actors::Control::Reconnect(reason) = msg {
-                self.orders.lock().unwrap().push(reason);
+            match msg {
+                crate::actors::Control::Reconnect(reason) => {
+                    self.orders.lock().unwrap().push(reason)
+                }
+                crate::actors::Control::Requested(_) => {
+                    self.frames
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                _ => {}
             }
         }
     }

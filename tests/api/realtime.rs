@@ -741,6 +741,34 @@ mod abuse {
     }
 
     #[actix_web::test]
+    async fn a_resume_longer_than_the_outbound_buffer_arrives_whole() {
+        // Live frames meet the outbound buffer's count; a resume's history
+        // is bounded by the request, so a socket reading it must not be cut
+        // off as a slow client (and then resume again, for ever).
+        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.outbound_buffer = 8)
+            .await
+            .unwrap();
+        let (s, customer, mut agent) = accepted(&app).await;
+        drop(customer);
+        let total = 60i64;
+        for i in 1..=total {
+            agent
+                .say(Some(s.conversation), &format!("a{i}"), &format!("m{i}"))
+                .await;
+        }
+        let mut again = Ws::customer(&app, &s.visitor_token).await;
+        again
+            .send(json!({"type": "resume", "after_seq": 0, "ref": "r"}))
+            .await;
+        for i in 1..=total {
+            let m = again.recv_type("message.new").await;
+            assert_eq!(m["message"]["seq"], i);
+        }
+        assert_eq!(again.recv_type("resume.done").await["last_seq"], total);
+        app.finish().await;
+    }
+
+    #[actix_web::test]
     async fn a_refusal_now_and_then_is_forgiven_but_a_flood_still_closes() {
         // A socket open for a whole shift (an agent's) that goes over the
         // limit now and then must not collect strikes for hours: only
