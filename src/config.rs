@@ -62,7 +62,7 @@ pub struct RealtimeSettings {
     /// Frames queued for one socket before it counts as too slow and is
     /// disconnected; bounds the memory one client can hold.
     pub outbound_buffer: usize,
-    /// A socket whose oldest queued frame has waited this long is
+    /// A socket with frames waiting that has taken none for this long is
     /// disconnected as a client that does not read.
     pub slow_client_after_ms: u64,
     /// Frames and orders waiting for a socket's actor. The actor moves each
