@@ -56,8 +56,10 @@ const DRAIN: Duration = Duration::from_secs(5);
 /// once: at 5,000 frames/s an agent's socket takes 1,024 frames in a fifth of
 /// a second, and a server that fell behind by that much cut off every busy
 /// socket it had. Progress rather than the oldest frame's age lets a long
-/// burst drain at the pace of a client that keeps reading. Both run on the same arbiter thread (the writer is
-/// spawned locally), so a `RefCell` suffices. It replaced a tokio bounded
+/// burst drain at the pace of a client that keeps reading.
+///
+/// Both run on the same arbiter thread (the writer is spawned locally), so a
+/// `RefCell` suffices. It replaced a tokio bounded
 /// channel, which allocates its first 32-slot block and padded state up
 /// front: about 1.8 KiB per socket before anything is sent, a tenth of an
 /// idle socket's memory.
@@ -91,8 +93,8 @@ enum Next {
 }
 
 impl Queue {
-    /// An empty queue holding at most `capacity` frames, none of them
-    /// waiting longer than `stall`.
+    /// An empty queue holding at most `capacity` frames, whose writer may
+    /// take none for at most `stall` while frames wait.
     fn new(capacity: usize, stall: Duration) -> Self {
         Queue {
             frames: VecDeque::new(),
@@ -181,8 +183,9 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Spawns the writer task owning `session`; a client that leaves a
-    /// frame waiting longer than `stall`, or `capacity` frames, is too slow.
+    /// Spawns the writer task owning `session`; a client that reads nothing
+    /// for `stall` while frames wait, or lets `capacity` frames pile up, is
+    /// too slow.
     pub fn spawn(session: actix_ws::Session, capacity: usize, stall: Duration) -> Self {
         let queue = Rc::new(RefCell::new(Queue::new(capacity, stall)));
         actix_rt::spawn(write_loop(session, WriterSide(queue.clone())));
@@ -432,8 +435,8 @@ impl SocketCore {
         }
     }
 
-    /// A frame waited too long, or the outbound buffer is full: the client
-    /// does not read. Drop it rather than let it hold memory or slow the
+    /// Frames waited with no progress for too long, or the outbound buffer
+    /// is full: the client does not read. Drop it rather than let it hold memory or slow the
     /// conversation.
     fn too_slow<A>(&mut self, ctx: &mut Context<A>)
     where
