@@ -145,7 +145,8 @@ impl LocalSession {
     }
 }
 
-/// How a frame meets a socket's mailbox bound.
+/// How a frame meets a socket's bounds (its mailbox, its outbound buffer's
+/// count).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Pace {
@@ -153,7 +154,8 @@ pub enum Pace {
     /// ([`LocalSession::hand`]).
     #[default]
     Live,
-    /// What the socket asked for ([`LocalSession::hand_requested`]).
+    /// What the socket asked for ([`LocalSession::hand_requested`]): past
+    /// both counts; only a client that stopped reading refuses it.
     Requested,
 }
 
