@@ -15,7 +15,7 @@ use super::router::AgentEvent;
 use super::socket::{Intake, SocketCore};
 use super::team_queue::{Unwatch, Watch};
 use super::{ActorError, Control, Deliver, Party};
-use crate::bus::{Bus, BusError, ConversationRef, SessionRef, TeamRef};
+use crate::bus::{Bus, BusError, ConversationRef, Pace, SessionRef, TeamRef};
 use crate::config::RealtimeSettings;
 use crate::domain::access::StaffScope;
 use crate::domain::protocol::{ClientEvent, ServerFrame};
@@ -519,7 +519,7 @@ impl Handler<Deliver> for AgentSession {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
-        self.core.deliver(ctx, msg.0);
+        self.core.deliver(ctx, msg.0, Pace::Live);
     }
 }
 
@@ -538,7 +538,7 @@ impl Handler<Control> for AgentSession {
                     .close(actix_ws::CloseCode::Restart, &reason);
                 ctx.stop();
             }
-            Control::Requested(text) => self.core.deliver_requested(ctx, text),
+            Control::Requested(text) => self.core.deliver(ctx, text, Pace::Requested),
             Control::Follow {
                 conversation,
                 after_seq,

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::conversation::{Close, MarkRead, SendMessage, SetTyping, Subscribe, Unsubscribe};
 use super::socket::{Intake, SocketCore};
 use super::{ActorError, Control, Deliver, Party};
-use crate::bus::{Bus, ConversationRef, SessionRef};
+use crate::bus::{Bus, ConversationRef, Pace, SessionRef};
 use crate::config::RealtimeSettings;
 use crate::domain::protocol::{ClientEvent, ServerFrame};
 use crate::domain::{ConversationId, ErrorCode};
@@ -265,7 +265,7 @@ impl Handler<Control> for CustomerSession {
                     .close(actix_ws::CloseCode::Restart, &reason);
                 ctx.stop();
             }
-            Control::Requested(text) => self.core.deliver_requested(ctx, text),
+            Control::Requested(text) => self.core.deliver(ctx, text, Pace::Requested),
             // Customers follow their one conversation from the start.
             Control::Follow { .. } => {}
         }
@@ -276,7 +276,7 @@ impl Handler<Deliver> for CustomerSession {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
-        self.core.deliver(ctx, msg.0);
+        self.core.deliver(ctx, msg.0, Pace::Live);
     }
 }
 

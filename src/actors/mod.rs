@@ -35,7 +35,8 @@ impl Deliver {
     }
 }
 
-/// Orders for a staff socket from the Router.
+/// Orders for a socket (from the Router or the bus), and the frames it
+/// asked for (`Requested`); live frames come as `Deliver`.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub enum Control {

@@ -17,6 +17,7 @@ use bytestring::ByteString;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::SessionId;
+use crate::bus::Pace;
 use crate::config::RealtimeSettings;
 use crate::domain::ErrorCode;
 use crate::domain::flood::Strikes;
@@ -109,23 +110,16 @@ impl Queue {
     }
 
     /// Queues a frame at `now` unless the writer is gone or the client is
-    /// too slow.
-    #[cfg(test)]
-    fn push(&mut self, out: Outgoing, now: Instant) -> bool {
-        self.push_as(out, now, true)
-    }
-
-    /// [`Queue::push`]; `counted: false` for a frame the client asked for,
-    /// which only the stall bound applies to (the request bounds its
-    /// number).
-    fn push_as(&mut self, out: Outgoing, now: Instant, counted: bool) -> bool {
+    /// too slow. Only the stall bound applies to a frame the client asked
+    /// for ([`Pace::Requested`]): the request bounds their number.
+    fn push(&mut self, out: Outgoing, now: Instant, pace: Pace) -> bool {
         // Waiting since the oldest frame was queued or, if later, since the
         // writer last took one.
         let stalled = self.frames.front().is_some_and(|(at, _)| {
             let since = self.taken_at.map_or(*at, |t| t.max(*at));
             now.saturating_duration_since(since) > self.stall
         });
-        let full = counted && self.frames.len() >= self.capacity;
+        let full = pace == Pace::Live && self.frames.len() >= self.capacity;
         if self.writer_gone || stalled || full {
             return false;
         }
@@ -192,14 +186,10 @@ impl Outbox {
         Outbox { queue }
     }
 
-    fn enqueue(&self, out: Outgoing) -> bool {
-        self.enqueue_as(out, true)
-    }
-
-    fn enqueue_as(&self, out: Outgoing, counted: bool) -> bool {
+    fn enqueue(&self, out: Outgoing, pace: Pace) -> bool {
         let (queued, waker) = {
             let mut q = self.queue.borrow_mut();
-            let queued = q.push_as(out, Instant::now(), counted);
+            let queued = q.push(out, Instant::now(), pace);
             (queued, if queued { q.waker() } else { None })
         };
         if let Some(w) = waker {
@@ -209,36 +199,34 @@ impl Outbox {
     }
 
     /// Queues a text frame; `false` when the client is too slow or gone.
-    pub fn push(&self, text: ByteString) -> bool {
-        self.enqueue(Outgoing::Text(text))
-    }
-
-    /// Queues a text frame the client asked for (a `resume`'s history):
-    /// only a client that stopped reading refuses it, however many wait.
-    pub fn push_requested(&self, text: ByteString) -> bool {
-        self.enqueue_as(Outgoing::Text(text), false)
+    /// A frame the client asked for ([`Pace::Requested`], a `resume`'s
+    /// history) is refused only by a client that stopped reading, however
+    /// many wait.
+    pub fn push(&self, text: ByteString, pace: Pace) -> bool {
+        self.enqueue(Outgoing::Text(text), pace)
     }
 
     /// Queues a server frame.
     pub fn send(&self, frame: &ServerFrame) -> bool {
-        self.push(ByteString::from(frame.to_json()))
+        self.push(ByteString::from(frame.to_json()), Pace::Live)
     }
 
     /// Queues a ping; `false` when the client is too slow or gone.
     fn ping(&self) -> bool {
-        self.enqueue(Outgoing::Ping)
+        self.enqueue(Outgoing::Ping, Pace::Live)
     }
 
     fn pong(&self, payload: bytes::Bytes) {
-        let _ = self.enqueue(Outgoing::Pong(payload));
+        let _ = self.enqueue(Outgoing::Pong(payload), Pace::Live);
     }
 
     /// Closes with a code and reason.
     pub fn close(&self, code: CloseCode, description: &str) {
-        let _ = self.enqueue(Outgoing::Close(Some(CloseReason {
+        let reason = CloseReason {
             code,
             description: Some(description.to_owned()),
-        })));
+        };
+        let _ = self.enqueue(Outgoing::Close(Some(reason)), Pace::Live);
     }
 
     /// Drops the connection now, without flushing: for a client that stopped
@@ -412,32 +400,20 @@ impl SocketCore {
         }
     }
 
-    /// Delivers an already serialised frame; a client too slow to take it
-    /// is disconnected.
-    pub fn deliver<A>(&mut self, ctx: &mut Context<A>, text: ByteString)
+    /// Delivers an already serialised frame (see [`Outbox::push`]); a
+    /// client too slow to take it is disconnected.
+    pub fn deliver<A>(&mut self, ctx: &mut Context<A>, text: ByteString, pace: Pace)
     where
         A: Actor<Context = Context<A>>,
     {
-        if !self.outbox.push(text) {
-            self.too_slow(ctx);
-        }
-    }
-
-    /// Delivers a frame the client asked for (see
-    /// [`Outbox::push_requested`]); a client that stopped reading is
-    /// disconnected.
-    pub fn deliver_requested<A>(&mut self, ctx: &mut Context<A>, text: ByteString)
-    where
-        A: Actor<Context = Context<A>>,
-    {
-        if !self.outbox.push_requested(text) {
+        if !self.outbox.push(text, pace) {
             self.too_slow(ctx);
         }
     }
 
     /// Frames waited with no progress for too long, or the outbound buffer
-    /// is full: the client does not read. Drop it rather than let it hold memory or slow the
-    /// conversation.
+    /// is full: the client does not read. Drop it rather than let it hold
+    /// memory or slow the conversation.
     fn too_slow<A>(&mut self, ctx: &mut Context<A>)
     where
         A: Actor<Context = Context<A>>,
@@ -532,7 +508,7 @@ mod tests {
     /// Queues at one fixed instant: only the count bound applies.
     fn push(q: &mut Queue, out: Outgoing) -> bool {
         static AT: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
-        q.push(out, *AT)
+        q.push(out, *AT, Pace::Live)
     }
 
     fn text(s: &'static str) -> Outgoing {
@@ -561,15 +537,22 @@ mod tests {
     fn a_frame_the_client_asked_for_is_queued_past_the_count_but_not_past_a_stall() {
         let mut q = queue(2);
         let t0 = Instant::now();
-        assert!(q.push(text("a"), t0));
-        assert!(q.push(text("b"), t0));
-        assert!(!q.push(text("c"), t0), "live frames meet the count");
+        assert!(q.push(text("a"), t0, Pace::Live));
+        assert!(q.push(text("b"), t0, Pace::Live));
         assert!(
-            (0..100).all(|_| q.push_as(text("h"), t0, false)),
+            !q.push(text("c"), t0, Pace::Live),
+            "live frames meet the count"
+        );
+        assert!(
+            (0..100).all(|_| q.push(text("h"), t0, Pace::Requested)),
             "history does not"
         );
         assert_eq!(q.frames.len(), 102);
-        assert!(!q.push_as(text("h"), t0 + STALL + Duration::from_millis(1), false));
+        assert!(!q.push(
+            text("h"),
+            t0 + STALL + Duration::from_millis(1),
+            Pace::Requested
+        ));
     }
 
     #[test]
@@ -579,18 +562,18 @@ mod tests {
         let ms = Duration::from_millis;
         // A burst far past any per-second count is fine while frames move.
         for _ in 0..20_000 {
-            assert!(q.push(text("x"), t0));
+            assert!(q.push(text("x"), t0, Pace::Live));
         }
         while let Poll::Ready(Next::Write(_)) = next_at(&mut q, t0) {}
         // Nothing taken since `a` and `b` were queued.
-        assert!(q.push(text("a"), t0 + ms(1)));
-        assert!(q.push(text("b"), t0 + ms(1)));
+        assert!(q.push(text("a"), t0 + ms(1), Pace::Live));
+        assert!(q.push(text("b"), t0 + ms(1), Pace::Live));
         assert!(
-            q.push(text("c"), t0 + STALL + ms(1)),
+            q.push(text("c"), t0 + STALL + ms(1), Pace::Live),
             "at the bound, not past it"
         );
         assert!(
-            !q.push(text("d"), t0 + STALL + ms(2)),
+            !q.push(text("d"), t0 + STALL + ms(2), Pace::Live),
             "no progress for longer"
         );
         // The writer takes `a`: `b` has waited past the bound, but the
@@ -599,10 +582,10 @@ mod tests {
             next_at(&mut q, t0 + STALL + ms(2)),
             Poll::Ready(Next::Write(Outgoing::Text(t))) if t == "a"
         ));
-        assert!(q.push(text("d"), t0 + STALL + ms(3)));
-        assert!(q.push(text("e"), t0 + 2 * STALL + ms(2)));
+        assert!(q.push(text("d"), t0 + STALL + ms(3), Pace::Live));
+        assert!(q.push(text("e"), t0 + 2 * STALL + ms(2), Pace::Live));
         assert!(
-            !q.push(text("f"), t0 + 2 * STALL + ms(3)),
+            !q.push(text("f"), t0 + 2 * STALL + ms(3), Pace::Live),
             "no progress since `a` was taken"
         );
     }
