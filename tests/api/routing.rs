@@ -436,6 +436,17 @@ async fn queue_sees_online(sup: &mut Ws, agent: i64) {
     panic!("the queue never saw agent {agent} online");
 }
 
+/// Puts `agent` online and waits until `team`'s queue, watched on the
+/// socket returned (a supervisor's), has seen it.
+async fn online_in_queue(app: &TestApp, admin: &str, team: i64, agent: &TestUser) -> Ws {
+    let mut sup = Ws::agent(app, admin).await;
+    sup.send(json!({"type": "queue.watch", "team_id": team}))
+        .await;
+    online(app, agent).await;
+    queue_sees_online(&mut sup, agent.id).await;
+    sup
+}
+
 on_both! {
     async fn a_customer_arriving_while_an_agent_is_free_is_written_assigned(app) {
         // With room free now, the queue reserves the agent before the
@@ -447,11 +458,8 @@ on_both! {
         let admin = app.admin_token().await;
         let t = team(&app, &admin, json!({"name": "Support"})).await;
         let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 1})).await;
-        let mut sup = Ws::agent(&app, &admin).await;
-        sup.send(json!({"type": "queue.watch", "team_id": t})).await;
         let mut wa = Ws::agent(&app, &a.token).await;
-        online(&app, &a).await;
-        queue_sees_online(&mut sup, a.id).await;
+        let _sup = online_in_queue(&app, &admin, t, &a).await;
         let res = app.send(Method::POST, "/api/v1/widget/sessions", None, Some(&json!({}))).await;
         assert_eq!(res.status(), 201);
         let started: Value = res.json().await.unwrap();
@@ -486,11 +494,8 @@ on_both! {
         team(&app, &admin, json!({"name": "Sales"})).await;
         let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 1})).await;
         let (elsewhere, _) = widget_session(&app, json!({"issue_type": "Sales"})).await;
-        let mut sup = Ws::agent(&app, &admin).await;
-        sup.send(json!({"type": "queue.watch", "team_id": t})).await;
         let mut wa = Ws::agent(&app, &a.token).await;
-        online(&app, &a).await;
-        queue_sees_online(&mut sup, a.id).await;
+        let _sup = online_in_queue(&app, &admin, t, &a).await;
         app.db.execute_raw(Statement::from_string(app.db.get_database_backend(), format!(
             "UPDATE conversations SET state = 'assigned', assignee_id = {} WHERE id = {elsewhere}", a.id
         ))).await.unwrap();
@@ -522,11 +527,8 @@ on_both! {
         let admin = app.admin_token().await;
         let t = team(&app, &admin, json!({"name": "Support"})).await;
         let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 1})).await;
-        let mut sup = Ws::agent(&app, &admin).await;
-        sup.send(json!({"type": "queue.watch", "team_id": t})).await;
         let mut wa = Ws::agent(&app, &a.token).await;
-        online(&app, &a).await;
-        queue_sees_online(&mut sup, a.id).await;
+        let _sup = online_in_queue(&app, &admin, t, &a).await;
         let refused = "https://refused.invalid/";
         let trigger = match app.db.get_database_backend() {
             sea_orm::DbBackend::Postgres => vec![
@@ -569,10 +571,7 @@ on_both! {
             "required_skills": {"language:de": 2}
         })).await;
         let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 2})).await;
-        let mut sup = Ws::agent(&app, &admin).await;
-        sup.send(json!({"type": "queue.watch", "team_id": t})).await;
-        online(&app, &a).await;
-        queue_sees_online(&mut sup, a.id).await;
+        let _sup = online_in_queue(&app, &admin, t, &a).await;
         let (german, _) = widget_session(&app, json!({"language": "de"})).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(conversation(&app, &admin, german).await["state"], "queued", "nobody speaks German");
