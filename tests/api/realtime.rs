@@ -170,6 +170,43 @@ on_both! {
         assert_eq!(again.recv_type("resume.done").await["last_seq"], 9);
     }
 
+    async fn live_messages_after_a_resume_follow_its_history_in_order(app) {
+        // A resume's history reaches the socket by another message than
+        // live frames (past the mailbox's bound): live messages committed
+        // while that history is on its way must still come after it, each
+        // once, in seq order. An admin's socket follows the conversation
+        // only from its resume on, so the live burst may race it freely.
+        let (s, _customer, mut agent) = accepted(&app).await;
+        let history = 150i64;
+        for i in 1..=history {
+            agent.say(Some(s.conversation), &format!("h{i}"), &format!("m{i}")).await;
+        }
+        let mut admin = Ws::agent(&app, &s.admin).await;
+        admin.send(json!({"type": "resume", "conversation_id": s.conversation, "after_seq": 0, "ref": "r"})).await;
+        let live = 30i64;
+        for i in 1..=live {
+            agent.send(json!({"type": "message.send", "conversation_id": s.conversation,
+                "client_msg_id": format!("l{i}"), "text": format!("live {i}")})).await;
+        }
+        let total = history + live;
+        let (mut seqs, mut done) = (Vec::new(), false);
+        while (seqs.len() as i64) < total || !done {
+            let f = admin.recv().await;
+            match f["type"].as_str() {
+                Some("message.new") if f["message"]["conversation_id"] == s.conversation => {
+                    seqs.push(f["message"]["seq"].as_i64().unwrap())
+                }
+                Some("resume.done") => {
+                    assert!(f["last_seq"].as_i64().unwrap() >= history, "{f}");
+                    assert_eq!(seqs.last(), f["last_seq"].as_i64().as_ref(), "everything up to last_seq came first");
+                    done = true;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
+    }
+
     async fn the_same_client_msg_id_twice_gives_one_message_and_the_same_ack(app) {
         let (s, mut customer, _agent) = accepted(&app).await;
         // Twice back to back (the second arrives while the first is in flight)…
