@@ -14,6 +14,7 @@ pub mod refresh_tokens;
 pub mod routing_rules;
 pub mod skills;
 pub mod sla;
+pub mod sqlite_checkpoint;
 pub mod sqlite_writer;
 pub mod tags;
 pub mod teams;
@@ -84,6 +85,8 @@ impl From<DbErr> for StoreError {
 /// 1,000 pages and 3–7 ms in those of 16,000, and the messages that queued
 /// behind them set the delivery p99 (docs/benchmarks.md §4k). The cost is a
 /// log of up to 16,000 × 4 KiB = 64 MiB on disk, replayed after a crash.
+/// The group-commit writer keeps the bound but copies most of the log on a
+/// thread beside it (`store::sqlite_checkpoint`).
 pub const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 16_000;
 
 /// A pooled connection idle at least this long is pinged before it is

@@ -21,7 +21,8 @@
 //! (PostgreSQL and everything else keep using those); values are stored in
 //! the formats the pool's driver reads back (timestamps as RFC 3339 text
 //! with nanoseconds, JSON as text). Durability is the pool's: WAL with
-//! `synchronous=FULL`, checkpoints as seldom as the pool's.
+//! `synchronous=FULL`, the log bounded as the pool's; its checkpoints are
+//! mostly copied on a thread beside this one (`store::sqlite_checkpoint`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
@@ -34,6 +35,7 @@ use tokio::sync::oneshot;
 
 use super::conversations::{Fence, NewConversation};
 use super::messages::{NewMessage, Tally};
+use super::sqlite_checkpoint::{self, Checkpointer, Policy, Step, Thread};
 use crate::domain::ConversationId;
 
 /// How long a write waits for another connection's write lock (the pool's
@@ -136,6 +138,12 @@ impl SqliteWriter {
     /// the pool) and starts the writer thread.
     pub fn open(path: &Path) -> Result<Self, WriterError> {
         let mut conn = connect(path)?;
+        sqlite_checkpoint::watch_log(&conn);
+        let checkpointer = Checkpointer::start(path)?;
+        let mut policy = Policy::new(
+            sqlite_checkpoint::BACKGROUND_STEP,
+            super::SQLITE_WAL_AUTOCHECKPOINT_PAGES,
+        );
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
@@ -154,6 +162,12 @@ impl SqliteWriter {
                         );
                     }
                     let _ = job.reply.send(res);
+                    // After the answer: nobody waits on this group any more.
+                    match policy.after_commit(sqlite_checkpoint::log_pages()) {
+                        Step::Wait => {}
+                        Step::Background => checkpointer.request(),
+                        Step::Here => sqlite_checkpoint::checkpoint(&conn, Thread::Writer),
+                    }
                 }
             })
             .map_err(|_| WriterError::Gone)?;
@@ -183,7 +197,8 @@ impl SqliteWriter {
     }
 }
 
-fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
+/// A connection to the database file at `path`, as durable as the pool's.
+pub(super) fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
