@@ -882,6 +882,53 @@ mod abuse {
     }
 
     #[actix_web::test]
+    async fn a_quiet_socket_whose_client_stopped_reading_is_dropped_by_its_heartbeat() {
+        // The stall bound is longer than the flood takes, so no push after
+        // it is refused: only the heartbeat's ping can find the stall. The
+        // silence timeout is far away (the client stops reading, not
+        // sending, but this one sends nothing either).
+        let app = spawn_app_with(Backend::Sqlite, |s| {
+            s.realtime.slow_client_after_ms = 5_000;
+            s.realtime.heartbeat_ms = 200;
+            s.realtime.client_timeout_heartbeats = 1_000;
+        })
+        .await
+        .unwrap();
+        let (s, mut stalled, mut agent) = accepted(&app).await;
+        let big = "q".repeat(4000);
+        let total = 4000i64;
+        for chunk in 0..(total / 100) {
+            for i in 0..100 {
+                let n = chunk * 100 + i;
+                agent.send(json!({"type": "message.send", "conversation_id": s.conversation, "client_msg_id": format!("q{n}"), "text": big})).await;
+            }
+            for _ in 0..100 {
+                agent.recv_type("message.ack").await;
+            }
+        }
+        // Nothing more is pushed to the stalled socket but pings.
+        tokio::time::sleep(Duration::from_millis(6_500)).await;
+        let mut last_seq = 0;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), stalled.next_frame()).await {
+                Ok(Some(v)) if v["type"] == "message.new" => {
+                    last_seq = v["message"]["seq"].as_i64().unwrap()
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => {
+                    panic!("the quiet stalled socket was never cut off (read up to seq {last_seq})")
+                }
+            }
+        }
+        assert!(
+            last_seq < total,
+            "the stalled client got everything: {last_seq}"
+        );
+        app.finish().await;
+    }
+
+    #[actix_web::test]
     async fn a_silent_client_is_dropped_after_three_heartbeats() {
         let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.heartbeat_ms = 200)
             .await
