@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::sqlite_writer::WriterError;
+
 /// Log pages between two background checkpoints. Smaller copies the pages
 /// every commit rewrites (conversation rows, index tails) more often; larger
 /// leaves more for the writer's own pass at the bound.
@@ -118,9 +120,10 @@ pub fn checkpoint(conn: &Connection, on: Thread) {
             r.get::<_, i64>(2)?,
         ))
     });
-    let took_ms = started.elapsed().as_secs_f64() * 1e3;
+    let took = started.elapsed();
+    let took_ms = took.as_secs_f64() * 1e3;
     match res {
-        Ok((busy, log, copied)) if on == Thread::Writer && started.elapsed() > SLOW => {
+        Ok((busy, log, copied)) if on == Thread::Writer && took > SLOW => {
             tracing::warn!(by, busy, log, copied, took_ms, "slow sqlite checkpoint")
         }
         Ok((busy, log, copied)) => {
@@ -159,7 +162,7 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// Opens a connection of its own to the database at `path` and starts
     /// the thread.
-    pub fn start(path: &Path) -> Result<Self, rusqlite::Error> {
+    pub fn start(path: &Path) -> Result<Self, WriterError> {
         let conn = super::sqlite_writer::connect(path)?;
         // Its own (read-only) use never commits; it should not checkpoint
         // on a commit either.
@@ -174,12 +177,7 @@ impl Checkpointer {
                     checkpoint(&conn, Thread::Background);
                 }
             })
-            .map_err(|e| {
-                rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-                    Some(format!("cannot start the checkpoint thread: {e}")),
-                )
-            })?;
+            .map_err(WriterError::Thread)?;
         Ok(Checkpointer { tx })
     }
 

@@ -119,6 +119,9 @@ pub enum WriterError {
     /// The writer thread is gone.
     #[error("the sqlite writer thread stopped")]
     Gone,
+    /// The writer's or the checkpoint thread could not be started.
+    #[error("cannot start a sqlite thread: {0}")]
+    Thread(std::io::Error),
 }
 
 struct Job {
@@ -170,7 +173,7 @@ impl SqliteWriter {
                     }
                 }
             })
-            .map_err(|_| WriterError::Gone)?;
+            .map_err(WriterError::Thread)?;
         Ok(SqliteWriter { tx })
     }
 
