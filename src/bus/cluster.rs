@@ -32,7 +32,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::envelope::{ActorKey, AgentBroadcast, Body, Envelope, RemoteError};
+use super::envelope::{ActorKey, AgentBroadcast, Body, Envelope, RemoteError, SeenSerials, Serial};
 use super::{Bus, BusError};
 use crate::actors::{Control, SessionId};
 use crate::domain::UserId;
@@ -131,6 +131,10 @@ pub struct Cluster {
     /// Taken by the publisher task when it starts.
     outbox_rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     next_call: AtomicU64,
+    /// This process's stream of envelopes: random at start ([`Serial::run`]).
+    run: u64,
+    /// The serial of the next envelope queued.
+    next_serial: Mutex<u64>,
     pending: Mutex<HashMap<u64, oneshot::Sender<Result<Value, RemoteError>>>>,
     /// Actors this node claimed (their directory entries name it).
     hosted: Mutex<HashSet<ActorKey>>,
@@ -218,6 +222,8 @@ impl Cluster {
             outbox: tx,
             outbox_rx: Mutex::new(Some(rx)),
             next_call: AtomicU64::new(1),
+            run: uuid::Uuid::new_v4().as_u64_pair().0,
+            next_serial: Mutex::new(1),
             pending: Mutex::new(HashMap::new()),
             hosted: Mutex::new(HashSet::new()),
             followed: Mutex::new(HashMap::new()),
@@ -254,7 +260,20 @@ impl Cluster {
             && lock(&self.renewed).is_some_and(|t| t.elapsed() < self.config.lease)
     }
 
-    fn enqueue(&self, channel: String, env: &Envelope, unheard: Unheard) -> Result<(), BusError> {
+    /// Numbers `env` and queues it for the publisher. Numbering and
+    /// queueing happen under one lock, so serials rise in the order the
+    /// publisher sends (threads of this node enqueue concurrently).
+    fn enqueue(
+        &self,
+        channel: String,
+        mut env: Envelope,
+        unheard: Unheard,
+    ) -> Result<(), BusError> {
+        let mut next = lock(&self.next_serial);
+        env.serial = Some(Serial {
+            run: self.run,
+            n: *next,
+        });
         let bytes = env
             .encode()
             .map_err(|e| BusError::Unavailable(e.to_string()))?;
@@ -267,7 +286,9 @@ impl Cluster {
             .map_err(|_| {
                 tracing::warn!("cluster outbox full or closed; envelope dropped");
                 BusError::Unavailable("the cluster link is saturated".into())
-            })
+            })?;
+        *next += 1;
+        Ok(())
     }
 
     /// Sends a call to `node` now (so calls keep their order); with
@@ -302,7 +323,7 @@ impl Cluster {
         } else {
             Unheard::Ignore
         };
-        if let Err(e) = self.enqueue(self.node_channel(node), &env, unheard) {
+        if let Err(e) = self.enqueue(self.node_channel(node), env, unheard) {
             lock(&self.pending).remove(&id);
             return Err(e);
         }
@@ -334,13 +355,13 @@ impl Cluster {
                 pace,
             },
         );
-        let _ = self.enqueue(self.node_channel(node), &env, unheard);
+        let _ = self.enqueue(self.node_channel(node), env, unheard);
     }
 
     /// Something for an agent's sockets on every node.
     pub(super) fn broadcast_agent(&self, agent: UserId, event: AgentBroadcast) {
         let env = Envelope::new(&self.node, Body::Agent { agent, event });
-        let _ = self.enqueue(self.key("all"), &env, Unheard::Ignore);
+        let _ = self.enqueue(self.key("all"), env, Unheard::Ignore);
     }
 
     /// The node hosting `key`, claiming it for this node when no live node
@@ -614,8 +635,9 @@ async fn publisher(cluster: Arc<Cluster>, bus: Bus, mut rx: mpsc::Receiver<Outgo
                     break;
                 }
                 Err(e) => {
-                    // The whole batch again: as with one envelope, one that
-                    // went out before the failure may arrive twice.
+                    // The whole batch again: what went out before the
+                    // failure arrives twice, and receivers drop the copies
+                    // by their serials.
                     tracing::warn!(error = %e, envelopes = batch.len(), "publish failed; reconnecting");
                     conn = None;
                     tokio::time::sleep(backoff(attempt)).await;
@@ -643,6 +665,8 @@ fn unheard(cluster: &Cluster, bus: &Bus, what: Unheard) {
 async fn subscriber(cluster: Arc<Cluster>, bus: Bus) {
     let mut attempt = 0;
     let mut reconnect = false;
+    // Kept across reconnections: a copy may come on the next subscription.
+    let mut seen = SeenSerials::default();
     loop {
         let pubsub = async {
             let mut p = cluster.client.get_async_pubsub().await?;
@@ -673,6 +697,9 @@ async fn subscriber(cluster: Arc<Cluster>, bus: Bus) {
         let mut stream = pubsub.on_message();
         while let Some(msg) = stream.next().await {
             match Envelope::decode(msg.get_payload_bytes()) {
+                Ok(env) if !seen.first_time(&env.from, env.serial) => {
+                    tracing::debug!(from = %env.from, serial = ?env.serial, "dropped a copy of an envelope");
+                }
                 Ok(env) => router.handle(env).await,
                 Err(e) => tracing::warn!(error = %e, "dropped an envelope"),
             }
@@ -723,7 +750,7 @@ impl Cluster {
     /// Answers a call from `node`.
     pub(super) fn reply(&self, node: &str, id: u64, result: Result<Value, RemoteError>) {
         let env = Envelope::new(&self.node, Body::Reply { id, result });
-        let _ = self.enqueue(self.node_channel(node), &env, Unheard::Ignore);
+        let _ = self.enqueue(self.node_channel(node), env, Unheard::Ignore);
     }
 }
 

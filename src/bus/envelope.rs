@@ -2,6 +2,7 @@
 //! published message, versioned and bounded in size. Pure (no I/O), so the
 //! format is unit-tested on its own.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -175,9 +176,59 @@ pub struct Envelope {
     pub v: u8,
     /// The sending node.
     pub from: String,
+    /// Its place in what the sending process published (set when it is
+    /// queued for publishing; absent from a node that predates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<Serial>,
     /// What it says.
     #[serde(flatten)]
     pub body: Body,
+}
+
+/// Where an envelope stands in its sender's stream: Redis delivers one
+/// connection's publishes in order, so serials arrive rising, and one that
+/// does not rise is a copy (the publisher sends a whole pipeline again
+/// after a failed round trip, and Redis may have delivered part of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Serial {
+    /// The sending process, random at its start: a node restarted under
+    /// the same id begins a new stream.
+    pub run: u64,
+    /// Counts that process's envelopes in the order it publishes them.
+    pub n: u64,
+}
+
+/// The last serial received from each sending node, to recognise copies.
+#[derive(Debug, Default)]
+pub struct SeenSerials {
+    last: HashMap<String, Serial>,
+}
+
+impl SeenSerials {
+    /// True the first time an envelope from `from` with `serial` arrives;
+    /// false for a copy of one already received (or older). Envelopes
+    /// without a serial are always new. One entry per sending process's
+    /// node id: a node restarted under the same id replaces its entry.
+    pub fn first_time(&mut self, from: &str, serial: Option<Serial>) -> bool {
+        let Some(s) = serial else { return true };
+        match self.last.get_mut(from) {
+            Some(last) if last.run == s.run => {
+                if s.n <= last.n {
+                    return false;
+                }
+                last.n = s.n;
+                true
+            }
+            Some(last) => {
+                *last = s;
+                true
+            }
+            None => {
+                self.last.insert(from.to_owned(), s);
+                true
+            }
+        }
+    }
 }
 
 /// An envelope that cannot be sent or read.
@@ -200,6 +251,7 @@ impl Envelope {
         Envelope {
             v: VERSION,
             from: from.to_owned(),
+            serial: None,
             body,
         }
     }
@@ -237,6 +289,58 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_serial_travels_in_the_envelope_and_an_older_nodes_envelope_has_none() {
+        let mut e = Envelope::new(
+            "n1",
+            Body::Reply {
+                id: 1,
+                result: Ok(json!(null)),
+            },
+        );
+        e.serial = Some(Serial { run: 9, n: 4 });
+        let bytes = e.encode().unwrap();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["serial"], json!({"run": 9, "n": 4}));
+        assert_eq!(Envelope::decode(&bytes).unwrap(), e);
+        let old = br#"{"v":1,"from":"n1","kind":"reply","id":1,"result":{"Ok":null}}"#;
+        assert_eq!(Envelope::decode(old).unwrap().serial, None);
+    }
+
+    #[test]
+    fn a_copy_of_an_envelope_already_received_is_recognised() {
+        let mut seen = SeenSerials::default();
+        let s = |run, n| Some(Serial { run, n });
+        // A pipeline of 1..=3, cut after 2 went out, sent again whole.
+        let arrivals = [
+            ("a", s(1, 1)),
+            ("a", s(1, 2)),
+            ("b", s(7, 1)),
+            ("a", s(1, 1)),
+            ("a", s(1, 2)),
+            ("a", s(1, 3)),
+            // A gap (a queue overflow dropped one) is not a copy.
+            ("a", s(1, 5)),
+            ("a", s(1, 4)),
+            // Restarted under the same id: a new stream from 1.
+            ("a", s(2, 1)),
+            ("a", s(2, 2)),
+            // From a node without serials: always new.
+            ("c", None),
+            ("c", None),
+        ];
+        let firsts: Vec<bool> = arrivals
+            .iter()
+            .map(|(from, serial)| seen.first_time(from, *serial))
+            .collect();
+        assert_eq!(
+            firsts,
+            [
+                true, true, true, false, false, true, true, false, true, true, true, true
+            ]
+        );
+    }
 
     #[test]
     fn envelopes_round_trip_in_a_stable_shape() {

@@ -13,6 +13,7 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
@@ -811,6 +812,78 @@ async fn a_killed_node_loses_its_conversations_and_nothing_acknowledged_is_lost(
     assert_eq!(
         staff.recv_type("message.new").await["message"]["text"],
         "yes!"
+    );
+}
+
+#[actix_web::test]
+async fn an_envelope_published_twice_reaches_its_socket_once() {
+    // What the publisher does after a failed round trip: it sends the whole
+    // pipeline again, and Redis may already have delivered part of it.
+    // Here the envelope carrying a message to the agent's node is caught
+    // on its way and published once more, byte for byte.
+    let Some(c) = Cluster::start(2, None).await else {
+        return;
+    };
+    let (a, b) = (c.app(0), c.app(1));
+    let admin = a.admin_token().await;
+    let t = team(a, &admin, json!({"name": "Support", "auto_assign": false})).await;
+    let agent = b
+        .create_user(&admin, "agent", json!({"team_ids": [t]}))
+        .await;
+    let (id, token) = widget_session(a, json!({"name": "Ana"})).await;
+    let mut customer = Ws::customer(a, &token).await;
+    let mut staff = Ws::agent(b, &agent.token).await;
+    staff
+        .send(json!({"type": "conversation.accept", "conversation_id": id, "ref": "acc"}))
+        .await;
+    customer.recv_type("conversation.updated").await;
+    staff.recv_answer().await;
+
+    let channel = format!("{}:node:n1", c.prefix);
+    let client = redis::Client::open(c.redis.as_str()).expect("redis url");
+    let mut sniffer = client.get_async_pubsub().await.expect("pubsub");
+    sniffer.subscribe(&channel).await.expect("subscribe");
+    customer
+        .send(json!({"type": "message.send", "client_msg_id": "once", "text": "only once"}))
+        .await;
+    customer.recv_type("message.ack").await;
+    let caught: Vec<u8> = {
+        let mut stream = sniffer.on_message();
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), stream.next())
+                .await
+                .expect("the envelope to the agent's node")
+                .expect("subscription open");
+            let bytes = msg.get_payload_bytes().to_vec();
+            if String::from_utf8_lossy(&bytes).contains("only once") {
+                break bytes;
+            }
+        }
+    };
+    let first = staff.recv_type("message.new").await;
+    assert_eq!(first["message"]["text"], "only once");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let heard: i64 = redis::cmd("PUBLISH")
+        .arg(&channel)
+        .arg(caught)
+        .query_async(&mut conn)
+        .await
+        .expect("PUBLISH");
+    assert!(heard >= 1, "the agent's node listens on {channel}");
+    staff
+        .expect_no("message.new", Duration::from_millis(1500))
+        .await;
+    // The link still carries what comes after.
+    customer
+        .send(json!({"type": "message.send", "client_msg_id": "next", "text": "and then"}))
+        .await;
+    let next = staff.recv_type("message.new").await;
+    assert_eq!(
+        next["message"]["seq"],
+        first["message"]["seq"].as_i64().unwrap() + 1
     );
 }
 
