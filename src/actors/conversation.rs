@@ -55,7 +55,30 @@ struct Subscriber {
     to: SessionRef,
     /// While a `resume` reads history, live frames wait here so the client
     /// sees history first and nothing twice.
-    catching_up: Option<Vec<Deliver>>,
+    catching_up: Option<CatchUp>,
+}
+
+/// A resume in progress on one socket.
+struct CatchUp {
+    /// Which resume (a later one on the same socket supersedes it).
+    resume: u64,
+    /// Live frames committed since its history was bounded, in order.
+    held: Vec<Deliver>,
+}
+
+/// Where a resume's history reading stands: pages of [`RESUME_PAGE`] are
+/// read and sent one at a time, so the node holds one page, not the whole
+/// history, however long it is.
+struct HistoryRead {
+    session: SessionId,
+    resume: u64,
+    /// The last seq sent.
+    from: i64,
+    /// The last committed seq when the resume began: later ones are held
+    /// live frames.
+    upto: i64,
+    reference: Option<String>,
+    quiet: bool,
 }
 
 /// Who waits for a message's commit.
@@ -118,6 +141,8 @@ pub struct Conversation {
     next_seq: i64,
     /// client_msg_id → seq of committed messages (idempotence memory).
     committed_ids: HashMap<String, i64>,
+    /// Numbers resumes, so a superseded one stops reading.
+    resumes: u64,
     /// Accepted, waiting for the next batch.
     pending: Vec<Pending>,
     /// Being committed now.
@@ -218,6 +243,7 @@ impl Conversation {
             committed_seq: 0,
             next_seq: 1,
             committed_ids: HashMap::new(),
+            resumes: 0,
             pending: Vec::new(),
             in_flight: Vec::new(),
             subscribers: HashMap::new(),
@@ -416,7 +442,7 @@ impl Conversation {
             }
             reached.push((sub.kind, sub.id));
             match sub.catching_up.as_mut() {
-                Some(buffer) => buffer.push(deliver.clone()),
+                Some(c) => c.held.push(deliver.clone()),
                 None => targets.push(&sub.to),
             }
         }
@@ -1162,10 +1188,10 @@ impl Handler<Subscribe> for Conversation {
         if msg.quiet && self.subscribers.contains_key(&msg.session) {
             return Ok(());
         }
-        let quiet = msg.quiet;
         // Everything up to `upto` comes from the store; anything committed
         // later arrives live and is held until the history is out.
-        let upto = self.committed_seq;
+        self.resumes += 1;
+        let resume = self.resumes;
         self.subscribers.insert(
             msg.session,
             Subscriber {
@@ -1173,64 +1199,115 @@ impl Handler<Subscribe> for Conversation {
                 id: msg.party.id(),
                 party: msg.party,
                 to: msg.to,
-                catching_up: Some(Vec::new()),
+                catching_up: Some(CatchUp {
+                    resume,
+                    held: Vec::new(),
+                }),
             },
         );
-        let db = self.db.clone();
-        let id = self.id;
-        let session = msg.session;
-        let reference = msg.reference;
-        ctx.spawn(
-            async move {
-                let mut out = Vec::new();
-                let mut from = after;
-                while from < upto {
-                    let page = store::messages::after(&db, id, from, RESUME_PAGE).await?;
-                    let Some(last) = page.last() else { break };
-                    from = last.seq;
-                    out.extend(page.into_iter().filter(|m| m.seq <= upto));
-                }
-                Ok::<_, store::StoreError>(out)
-            }
-            .into_actor(self)
-            .map(move |res, act, _| {
-                let Some(sub) = act.subscribers.get_mut(&session) else {
-                    return;
-                };
-                let buffered = sub.catching_up.take().unwrap_or_default();
-                let frames: Vec<Deliver> = match res {
-                    Ok(rows) => rows
-                        .iter()
-                        .map(|m| {
-                            Deliver::frame(&ServerFrame::MessageNew {
-                                message: store::messages::view(m),
-                            })
-                        })
-                        .chain(buffered)
-                        .chain((!quiet).then(|| {
-                            Deliver::frame(&ServerFrame::ResumeDone {
-                                reference,
-                                conversation_id: id.0,
-                                last_seq: act.committed_seq,
-                            })
-                        }))
-                        .collect(),
-                    Err(e) => {
-                        vec![Deliver::frame(&ActorError::from(e).frame(reference))]
-                    }
-                };
-                let key = ActorKey::Conversation(id);
-                // The socket asked for these: a long history must not be
-                // refused by the mailbox's bound (see `Pace::Requested`).
-                for f in frames {
-                    if !act.bus.deliver_requested(&f, &sub.to, Some(key)) {
-                        act.subscribers.remove(&session);
-                        return;
-                    }
-                }
-            }),
+        self.read_history(
+            ctx,
+            HistoryRead {
+                session: msg.session,
+                resume,
+                from: after,
+                upto: self.committed_seq,
+                reference: msg.reference,
+                quiet: msg.quiet,
+            },
         );
         Ok(())
+    }
+}
+
+impl Conversation {
+    /// Reads the next page of a resume's history and sends it; then the
+    /// next page, or, once the history is out, the held live frames and
+    /// `resume.done`. Stops when the socket is gone or resumed again.
+    fn read_history(&mut self, ctx: &mut Context<Self>, mut r: HistoryRead) {
+        if r.from >= r.upto {
+            self.end_resume(r);
+            return;
+        }
+        let db = self.db.clone();
+        let id = self.id;
+        let from = r.from;
+        ctx.spawn(
+            async move { store::messages::after(&db, id, from, RESUME_PAGE).await }
+                .into_actor(self)
+                .map(move |res, act, ctx| {
+                    let Some(sub) = act.subscribers.get(&r.session) else {
+                        return;
+                    };
+                    if sub.catching_up.as_ref().map(|c| c.resume) != Some(r.resume) {
+                        return;
+                    }
+                    let page = match res {
+                        Ok(page) => page,
+                        Err(e) => {
+                            let error = Deliver::frame(&ActorError::from(e).frame(r.reference));
+                            if let Some(sub) = act.subscribers.get_mut(&r.session) {
+                                sub.catching_up = None;
+                            }
+                            act.hand_requested(r.session, &error);
+                            return;
+                        }
+                    };
+                    let Some(last) = page.last().map(|m| m.seq) else {
+                        act.end_resume(r);
+                        return;
+                    };
+                    for m in page.iter().filter(|m| m.seq <= r.upto) {
+                        let frame = Deliver::frame(&ServerFrame::MessageNew {
+                            message: store::messages::view(m),
+                        });
+                        if !act.hand_requested(r.session, &frame) {
+                            return;
+                        }
+                    }
+                    r.from = last;
+                    act.read_history(ctx, r);
+                }),
+        );
+    }
+
+    /// The history is out: the live frames held meanwhile, then
+    /// `resume.done` (unless quiet), and the socket follows live.
+    fn end_resume(&mut self, r: HistoryRead) {
+        let Some(sub) = self.subscribers.get_mut(&r.session) else {
+            return;
+        };
+        let held = sub.catching_up.take().map(|c| c.held).unwrap_or_default();
+        for f in held {
+            if !self.hand_requested(r.session, &f) {
+                return;
+            }
+        }
+        if !r.quiet {
+            let done = Deliver::frame(&ServerFrame::ResumeDone {
+                reference: r.reference,
+                conversation_id: self.id.0,
+                last_seq: self.committed_seq,
+            });
+            self.hand_requested(r.session, &done);
+        }
+    }
+
+    /// Hands a frame the socket asked for (see `Pace::Requested`: a long
+    /// history must not be refused by the mailbox's bound); a socket that
+    /// is gone stops following. False when it is gone.
+    fn hand_requested(&mut self, session: SessionId, frame: &Deliver) -> bool {
+        let Some(sub) = self.subscribers.get(&session) else {
+            return false;
+        };
+        if self
+            .bus
+            .deliver_requested(frame, &sub.to, Some(ActorKey::Conversation(self.id)))
+        {
+            return true;
+        }
+        self.subscribers.remove(&session);
+        false
     }
 }
 

@@ -207,6 +207,52 @@ on_both! {
         assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
     }
 
+    async fn a_resume_of_many_pages_arrives_whole_with_live_messages_after_it(app) {
+        // The history is read and sent a page at a time (500 rows): the
+        // pages must join without a gap or a repeat, and what is committed
+        // meanwhile must wait for the last page.
+        let (s, _customer, mut agent) = accepted(&app).await;
+        let history = 1_100i64;
+        for chunk in 0..(history / 100) {
+            for i in 1..=100 {
+                let n = chunk * 100 + i;
+                agent.send(json!({"type": "message.send", "conversation_id": s.conversation,
+                    "client_msg_id": format!("p{n}"), "text": format!("page text {n}")})).await;
+            }
+            for _ in 0..100 {
+                agent.recv_type("message.ack").await;
+            }
+        }
+        let mut admin = Ws::agent(&app, &s.admin).await;
+        admin.send(json!({"type": "resume", "conversation_id": s.conversation, "after_seq": 0, "ref": "r"})).await;
+        let live = 30i64;
+        for i in 1..=live {
+            agent.send(json!({"type": "message.send", "conversation_id": s.conversation,
+                "client_msg_id": format!("l{i}"), "text": format!("live {i}")})).await;
+        }
+        let total = history + live;
+        let (mut seqs, mut done) = (Vec::new(), false);
+        while (seqs.len() as i64) < total || !done {
+            let f = admin.recv().await;
+            match f["type"].as_str() {
+                Some("message.new") if f["message"]["conversation_id"] == s.conversation => {
+                    let seq = f["message"]["seq"].as_i64().unwrap();
+                    if seq <= history {
+                        assert_eq!(f["message"]["text"], format!("page text {seq}"));
+                    }
+                    seqs.push(seq)
+                }
+                Some("resume.done") => {
+                    assert!(f["last_seq"].as_i64().unwrap() >= history, "{f}");
+                    assert_eq!(seqs.last(), f["last_seq"].as_i64().as_ref(), "everything up to last_seq came first");
+                    done = true;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
+    }
+
     async fn the_same_client_msg_id_twice_gives_one_message_and_the_same_ack(app) {
         let (s, mut customer, _agent) = accepted(&app).await;
         // Twice back to back (the second arrives while the first is in flight)…
