@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -201,30 +202,48 @@ pub struct Serial {
 /// The last serial received from each sending node, to recognise copies.
 #[derive(Debug, Default)]
 pub struct SeenSerials {
-    last: HashMap<String, Serial>,
+    last: HashMap<String, Heard>,
 }
+
+#[derive(Debug)]
+struct Heard {
+    serial: Serial,
+    at: Instant,
+}
+
+/// A sending node not heard from for this long is forgotten when another
+/// one appears (node ids carry a random suffix unless configured, so each
+/// restart is a new id). A copy follows its original within seconds.
+const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
 impl SeenSerials {
     /// True the first time an envelope from `from` with `serial` arrives;
     /// false for a copy of one already received (or older). Envelopes
-    /// without a serial are always new. One entry per sending process's
-    /// node id: a node restarted under the same id replaces its entry.
+    /// without a serial are always new. A node restarted under the same id
+    /// is a new stream and replaces its entry.
     pub fn first_time(&mut self, from: &str, serial: Option<Serial>) -> bool {
+        self.first_time_at(from, serial, Instant::now())
+    }
+
+    fn first_time_at(&mut self, from: &str, serial: Option<Serial>, now: Instant) -> bool {
         let Some(s) = serial else { return true };
         match self.last.get_mut(from) {
-            Some(last) if last.run == s.run => {
-                if s.n <= last.n {
+            Some(last) if last.serial.run == s.run => {
+                if s.n <= last.serial.n {
                     return false;
                 }
-                last.n = s.n;
+                *last = Heard { serial: s, at: now };
                 true
             }
             Some(last) => {
-                *last = s;
+                *last = Heard { serial: s, at: now };
                 true
             }
             None => {
-                self.last.insert(from.to_owned(), s);
+                self.last
+                    .retain(|_, h| now.saturating_duration_since(h.at) < FORGET_AFTER);
+                self.last
+                    .insert(from.to_owned(), Heard { serial: s, at: now });
                 true
             }
         }
@@ -340,6 +359,23 @@ mod tests {
                 true, true, true, false, false, true, true, false, true, true, true, true
             ]
         );
+    }
+
+    #[test]
+    fn a_node_silent_for_an_hour_is_forgotten_when_another_appears() {
+        let mut seen = SeenSerials::default();
+        let t0 = Instant::now();
+        let s = |n| Some(Serial { run: 1, n });
+        assert!(seen.first_time_at("old", s(5), t0));
+        assert!(seen.first_time_at("busy", s(1), t0));
+        let later = t0 + FORGET_AFTER / 2;
+        assert!(seen.first_time_at("busy", s(2), later));
+        let hour_on = t0 + FORGET_AFTER + Duration::from_secs(1);
+        assert!(seen.first_time_at("new", s(1), hour_on));
+        assert_eq!(seen.last.len(), 2, "{:?}", seen.last.keys());
+        assert!(!seen.last.contains_key("old"));
+        // Still recognised: the busy node's copies.
+        assert!(!seen.first_time_at("busy", s(2), hour_on));
     }
 
     #[test]
