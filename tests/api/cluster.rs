@@ -389,11 +389,16 @@ async fn resume(ws: &mut Ws, conversation: Option<i64>, after: i64) -> Vec<Value
     }
 }
 
-#[actix_web::test]
-async fn a_customer_and_an_agent_on_different_nodes_chat_with_every_guarantee() {
-    let Some(c) = Cluster::start(2, None).await else {
-        return;
-    };
+/// A conversation whose customer is on node 0 (which hosts it) and whose
+/// agent, on node 1, has just sent `conversation.accept` (ref `acc`).
+struct Split {
+    id: i64,
+    customer: Ws,
+    staff: Ws,
+    agent: TestUser,
+}
+
+async fn split(c: &Cluster) -> Split {
     let (a, b) = (c.app(0), c.app(1));
     let admin = a.admin_token().await;
     let t = team(a, &admin, json!({"name": "Support", "auto_assign": false})).await;
@@ -406,13 +411,33 @@ async fn a_customer_and_an_agent_on_different_nodes_chat_with_every_guarantee() 
         c.owner(&format!("conversation:{id}")).await.as_deref(),
         Some("n0")
     );
-    let mut customer = Ws::customer(a, &token).await;
+    let customer = Ws::customer(a, &token).await;
     let mut staff = Ws::agent(b, &agent.token).await;
     assert_eq!(customer.hello["node_id"], "n0");
     assert_eq!(staff.hello["node_id"], "n1");
     staff
         .send(json!({"type": "conversation.accept", "conversation_id": id, "ref": "acc"}))
         .await;
+    Split {
+        id,
+        customer,
+        staff,
+        agent,
+    }
+}
+
+#[actix_web::test]
+async fn a_customer_and_an_agent_on_different_nodes_chat_with_every_guarantee() {
+    let Some(c) = Cluster::start(2, None).await else {
+        return;
+    };
+    let b = c.app(1);
+    let Split {
+        id,
+        mut customer,
+        mut staff,
+        agent,
+    } = split(&c).await;
     // The customer writes the moment it sees the agent join, before the
     // agent's node has even had its `ok`: the accept itself subscribes the
     // agent's socket, so not even the first message can miss it.
@@ -824,18 +849,11 @@ async fn an_envelope_published_twice_reaches_its_socket_once() {
     let Some(c) = Cluster::start(2, None).await else {
         return;
     };
-    let (a, b) = (c.app(0), c.app(1));
-    let admin = a.admin_token().await;
-    let t = team(a, &admin, json!({"name": "Support", "auto_assign": false})).await;
-    let agent = b
-        .create_user(&admin, "agent", json!({"team_ids": [t]}))
-        .await;
-    let (id, token) = widget_session(a, json!({"name": "Ana"})).await;
-    let mut customer = Ws::customer(a, &token).await;
-    let mut staff = Ws::agent(b, &agent.token).await;
-    staff
-        .send(json!({"type": "conversation.accept", "conversation_id": id, "ref": "acc"}))
-        .await;
+    let Split {
+        mut customer,
+        mut staff,
+        ..
+    } = split(&c).await;
     customer.recv_type("conversation.updated").await;
     staff.recv_answer().await;
 

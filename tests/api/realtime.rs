@@ -99,6 +99,88 @@ async fn stored_messages(app: &TestApp, conversation: i64) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
+/// Sends `total` messages of `text` from `agent` into `conversation`, a
+/// hundred at a time, each hundred's acks read (in seq order from 1)
+/// before the next: as fast as a client that keeps reading its acks.
+async fn burst(agent: &mut Ws, conversation: i64, key: &str, total: i64, text: &str) {
+    for chunk in 0..(total / 100) {
+        for i in 0..100 {
+            let n = chunk * 100 + i;
+            agent
+                .send(
+                    json!({"type": "message.send", "conversation_id": conversation,
+                    "client_msg_id": format!("{key}{n}"), "text": text}),
+                )
+                .await;
+        }
+        for i in 0..100 {
+            let ack = agent.recv_type("message.ack").await;
+            assert_eq!(ack["message"]["seq"], chunk * 100 + i + 1);
+        }
+    }
+}
+
+/// An agent writes `history` messages (a multiple of 100); an admin's
+/// socket resumes the conversation from 0 while the agent sends 30 more
+/// without waiting. The admin must get seqs 1 to `history` + 30, each once,
+/// in order, and `resume.done` right after the seq it names (at least
+/// `history`).
+async fn resume_while_live_messages_come(app: &TestApp, history: i64) {
+    let (s, _customer, mut agent) = accepted(app).await;
+    burst(&mut agent, s.conversation, "h", history, "history").await;
+    let mut admin = Ws::agent(app, &s.admin).await;
+    admin
+        .send(json!({"type": "resume", "conversation_id": s.conversation, "after_seq": 0, "ref": "r"}))
+        .await;
+    let live = 30i64;
+    for i in 1..=live {
+        agent
+            .send(
+                json!({"type": "message.send", "conversation_id": s.conversation,
+                "client_msg_id": format!("l{i}"), "text": format!("live {i}")}),
+            )
+            .await;
+    }
+    let total = history + live;
+    let (mut seqs, mut done) = (Vec::new(), false);
+    while (seqs.len() as i64) < total || !done {
+        let f = admin.recv().await;
+        match f["type"].as_str() {
+            Some("message.new") if f["message"]["conversation_id"] == s.conversation => {
+                seqs.push(f["message"]["seq"].as_i64().unwrap())
+            }
+            Some("resume.done") => {
+                assert!(f["last_seq"].as_i64().unwrap() >= history, "{f}");
+                assert_eq!(
+                    seqs.last(),
+                    f["last_seq"].as_i64().as_ref(),
+                    "everything up to last_seq came first"
+                );
+                done = true;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
+}
+
+/// Reads what a socket that stopped reading can still read, until the
+/// server ends it (each frame within 5 s, else the test fails); returns
+/// the last message seq it had.
+async fn read_until_cut_off(stalled: &mut Ws) -> i64 {
+    let mut last_seq = 0;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), stalled.next_frame()).await {
+            Ok(Some(v)) if v["type"] == "message.new" => {
+                last_seq = v["message"]["seq"].as_i64().unwrap()
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return last_seq,
+            Err(_) => panic!("the stalled socket was never cut off (read up to seq {last_seq})"),
+        }
+    }
+}
+
 on_both! {
     async fn hello_tells_each_side_who_it_is(app) {
         let s = scene(&app).await;
@@ -176,81 +258,14 @@ on_both! {
         // while that history is on its way must still come after it, each
         // once, in seq order. An admin's socket follows the conversation
         // only from its resume on, so the live burst may race it freely.
-        let (s, _customer, mut agent) = accepted(&app).await;
-        let history = 150i64;
-        for i in 1..=history {
-            agent.say(Some(s.conversation), &format!("h{i}"), &format!("m{i}")).await;
-        }
-        let mut admin = Ws::agent(&app, &s.admin).await;
-        admin.send(json!({"type": "resume", "conversation_id": s.conversation, "after_seq": 0, "ref": "r"})).await;
-        let live = 30i64;
-        for i in 1..=live {
-            agent.send(json!({"type": "message.send", "conversation_id": s.conversation,
-                "client_msg_id": format!("l{i}"), "text": format!("live {i}")})).await;
-        }
-        let total = history + live;
-        let (mut seqs, mut done) = (Vec::new(), false);
-        while (seqs.len() as i64) < total || !done {
-            let f = admin.recv().await;
-            match f["type"].as_str() {
-                Some("message.new") if f["message"]["conversation_id"] == s.conversation => {
-                    seqs.push(f["message"]["seq"].as_i64().unwrap())
-                }
-                Some("resume.done") => {
-                    assert!(f["last_seq"].as_i64().unwrap() >= history, "{f}");
-                    assert_eq!(seqs.last(), f["last_seq"].as_i64().as_ref(), "everything up to last_seq came first");
-                    done = true;
-                }
-                _ => {}
-            }
-        }
-        assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
+        resume_while_live_messages_come(&app, 200).await;
     }
 
     async fn a_resume_of_many_pages_arrives_whole_with_live_messages_after_it(app) {
         // The history is read and sent a page at a time (500 rows): the
         // pages must join without a gap or a repeat, and what is committed
         // meanwhile must wait for the last page.
-        let (s, _customer, mut agent) = accepted(&app).await;
-        let history = 1_100i64;
-        for chunk in 0..(history / 100) {
-            for i in 1..=100 {
-                let n = chunk * 100 + i;
-                agent.send(json!({"type": "message.send", "conversation_id": s.conversation,
-                    "client_msg_id": format!("p{n}"), "text": format!("page text {n}")})).await;
-            }
-            for _ in 0..100 {
-                agent.recv_type("message.ack").await;
-            }
-        }
-        let mut admin = Ws::agent(&app, &s.admin).await;
-        admin.send(json!({"type": "resume", "conversation_id": s.conversation, "after_seq": 0, "ref": "r"})).await;
-        let live = 30i64;
-        for i in 1..=live {
-            agent.send(json!({"type": "message.send", "conversation_id": s.conversation,
-                "client_msg_id": format!("l{i}"), "text": format!("live {i}")})).await;
-        }
-        let total = history + live;
-        let (mut seqs, mut done) = (Vec::new(), false);
-        while (seqs.len() as i64) < total || !done {
-            let f = admin.recv().await;
-            match f["type"].as_str() {
-                Some("message.new") if f["message"]["conversation_id"] == s.conversation => {
-                    let seq = f["message"]["seq"].as_i64().unwrap();
-                    if seq <= history {
-                        assert_eq!(f["message"]["text"], format!("page text {seq}"));
-                    }
-                    seqs.push(seq)
-                }
-                Some("resume.done") => {
-                    assert!(f["last_seq"].as_i64().unwrap() >= history, "{f}");
-                    assert_eq!(seqs.last(), f["last_seq"].as_i64().as_ref(), "everything up to last_seq came first");
-                    done = true;
-                }
-                _ => {}
-            }
-        }
-        assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
+        resume_while_live_messages_come(&app, 1_100).await;
     }
 
     async fn the_same_client_msg_id_twice_gives_one_message_and_the_same_ack(app) {
@@ -883,34 +898,12 @@ mod abuse {
             .unwrap();
         let (s, mut stalled, mut agent) = accepted(&app).await;
         // The customer stops reading; the agent keeps talking (and reading its acks).
-        let big = "z".repeat(4000);
         let total = 4000i64;
-        for chunk in 0..(total / 100) {
-            for i in 0..100 {
-                let n = chunk * 100 + i;
-                agent.send(json!({"type": "message.send", "conversation_id": s.conversation, "client_msg_id": format!("a{n}"), "text": big})).await;
-            }
-            for i in 0..100 {
-                let ack = agent.recv_type("message.ack").await;
-                assert_eq!(ack["message"]["seq"], chunk * 100 + i + 1);
-            }
-        }
+        burst(&mut agent, s.conversation, "a", total, &"z".repeat(4000)).await;
         assert_eq!(stored_messages(&app, s.conversation).await, total);
         // The stalled socket was cut off part-way: what it can still read
         // ends before the last message, and then the socket ends.
-        let mut last_seq = 0;
-        loop {
-            match tokio::time::timeout(Duration::from_secs(5), stalled.next_frame()).await {
-                Ok(Some(v)) if v["type"] == "message.new" => {
-                    last_seq = v["message"]["seq"].as_i64().unwrap()
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(_) => {
-                    panic!("the stalled socket was never cut off (read up to seq {last_seq})")
-                }
-            }
-        }
+        let last_seq = read_until_cut_off(&mut stalled).await;
         assert!(
             last_seq < total,
             "the stalled client got everything: {last_seq}"
@@ -941,32 +934,11 @@ mod abuse {
         .await
         .unwrap();
         let (s, mut stalled, mut agent) = accepted(&app).await;
-        let big = "q".repeat(4000);
         let total = 4000i64;
-        for chunk in 0..(total / 100) {
-            for i in 0..100 {
-                let n = chunk * 100 + i;
-                agent.send(json!({"type": "message.send", "conversation_id": s.conversation, "client_msg_id": format!("q{n}"), "text": big})).await;
-            }
-            for _ in 0..100 {
-                agent.recv_type("message.ack").await;
-            }
-        }
+        burst(&mut agent, s.conversation, "q", total, &"q".repeat(4000)).await;
         // Nothing more is pushed to the stalled socket but pings.
         tokio::time::sleep(Duration::from_millis(6_500)).await;
-        let mut last_seq = 0;
-        loop {
-            match tokio::time::timeout(Duration::from_secs(5), stalled.next_frame()).await {
-                Ok(Some(v)) if v["type"] == "message.new" => {
-                    last_seq = v["message"]["seq"].as_i64().unwrap()
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(_) => {
-                    panic!("the quiet stalled socket was never cut off (read up to seq {last_seq})")
-                }
-            }
-        }
+        let last_seq = read_until_cut_off(&mut stalled).await;
         assert!(
             last_seq < total,
             "the stalled client got everything: {last_seq}"
