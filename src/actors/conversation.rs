@@ -1249,7 +1249,7 @@ impl Conversation {
                             if let Some(sub) = act.subscribers.get_mut(&r.session) {
                                 sub.catching_up = None;
                             }
-                            act.hand_requested(r.session, &error);
+                            act.send_asked_for(r.session, &error);
                             return;
                         }
                     };
@@ -1261,7 +1261,7 @@ impl Conversation {
                         let frame = Deliver::frame(&ServerFrame::MessageNew {
                             message: store::messages::view(m),
                         });
-                        if !act.hand_requested(r.session, &frame) {
+                        if !act.send_asked_for(r.session, &frame) {
                             return;
                         }
                     }
@@ -1279,7 +1279,7 @@ impl Conversation {
         };
         let held = sub.catching_up.take().map(|c| c.held).unwrap_or_default();
         for f in held {
-            if !self.hand_requested(r.session, &f) {
+            if !self.send_asked_for(r.session, &f) {
                 return;
             }
         }
@@ -1289,14 +1289,14 @@ impl Conversation {
                 conversation_id: self.id.0,
                 last_seq: self.committed_seq,
             });
-            self.hand_requested(r.session, &done);
+            self.send_asked_for(r.session, &done);
         }
     }
 
     /// Hands a frame the socket asked for (see `Pace::Requested`: a long
     /// history must not be refused by the mailbox's bound); a socket that
     /// is gone stops following. False when it is gone.
-    fn hand_requested(&mut self, session: SessionId, frame: &Deliver) -> bool {
+    fn send_asked_for(&mut self, session: SessionId, frame: &Deliver) -> bool {
         let Some(sub) = self.subscribers.get(&session) else {
             return false;
         };

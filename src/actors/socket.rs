@@ -65,11 +65,11 @@ const DRAIN: Duration = Duration::from_secs(5);
 /// front: about 1.8 KiB per socket before anything is sent, a tenth of an
 /// idle socket's memory.
 struct Queue {
-    /// Frames not yet taken by the writer, each with when it was queued;
-    /// at most `capacity`.
-    frames: VecDeque<(Instant, Outgoing)>,
-    /// When the writer last took a frame.
-    taken_at: Option<Instant>,
+    /// Frames not yet taken by the writer; at most `capacity` live ones.
+    frames: VecDeque<Outgoing>,
+    /// Since when frames have waited without the writer taking one: the
+    /// last take, or the first frame queued into an empty queue.
+    progress_at: Instant,
     /// The most frames queued (`realtime.outbound_buffer`).
     capacity: usize,
     /// The longest frames may wait with no progress
@@ -99,7 +99,7 @@ impl Queue {
     fn new(capacity: usize, stall: Duration) -> Self {
         Queue {
             frames: VecDeque::new(),
-            taken_at: None,
+            progress_at: Instant::now(),
             capacity,
             stall,
             writer: None,
@@ -113,17 +113,16 @@ impl Queue {
     /// too slow. Only the stall bound applies to a frame the client asked
     /// for ([`Pace::Requested`]): the request bounds their number.
     fn push(&mut self, out: Outgoing, now: Instant, pace: Pace) -> bool {
-        // Waiting since the oldest frame was queued or, if later, since the
-        // writer last took one.
-        let stalled = self.frames.front().is_some_and(|(at, _)| {
-            let since = self.taken_at.map_or(*at, |t| t.max(*at));
-            now.saturating_duration_since(since) > self.stall
-        });
+        let stalled =
+            !self.frames.is_empty() && now.saturating_duration_since(self.progress_at) > self.stall;
         let full = pace == Pace::Live && self.frames.len() >= self.capacity;
         if self.writer_gone || stalled || full {
             return false;
         }
-        self.frames.push_back((now, out));
+        if self.frames.is_empty() {
+            self.progress_at = now;
+        }
+        self.frames.push_back(out);
         true
     }
 
@@ -144,8 +143,8 @@ impl Queue {
         if self.aborted {
             return Poll::Ready(Next::Abort);
         }
-        if let Some((_, out)) = self.frames.pop_front() {
-            self.taken_at = Some(now);
+        if let Some(out) = self.frames.pop_front() {
+            self.progress_at = now;
             if self.frames.is_empty() {
                 // Give the buffer back once drained: an idle socket then holds
                 // none (an allocation per burst costs less than keeping it).

@@ -32,7 +32,8 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::envelope::{ActorKey, AgentBroadcast, Body, Envelope, RemoteError, SeenSerials, Serial};
+use super::envelope::{ActorKey, AgentBroadcast, Body, Envelope, RemoteError, Serial};
+use super::inbound::SeenSerials;
 use super::{Bus, BusError};
 use crate::actors::{Control, SessionId};
 use crate::domain::UserId;

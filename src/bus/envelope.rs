@@ -2,10 +2,8 @@
 //! published message, versioned and bounded in size. Pure (no I/O), so the
 //! format is unit-tested on its own.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -199,57 +197,6 @@ pub struct Serial {
     pub n: u64,
 }
 
-/// The last serial received from each sending node, to recognise copies.
-#[derive(Debug, Default)]
-pub struct SeenSerials {
-    last: HashMap<String, Heard>,
-}
-
-#[derive(Debug)]
-struct Heard {
-    serial: Serial,
-    at: Instant,
-}
-
-/// A sending node not heard from for this long is forgotten when another
-/// one appears (node ids carry a random suffix unless configured, so each
-/// restart is a new id). A copy follows its original within seconds.
-const FORGET_AFTER: Duration = Duration::from_secs(3600);
-
-impl SeenSerials {
-    /// True the first time an envelope from `from` with `serial` arrives;
-    /// false for a copy of one already received (or older). Envelopes
-    /// without a serial are always new. A node restarted under the same id
-    /// is a new stream and replaces its entry.
-    pub fn first_time(&mut self, from: &str, serial: Option<Serial>) -> bool {
-        self.first_time_at(from, serial, Instant::now())
-    }
-
-    fn first_time_at(&mut self, from: &str, serial: Option<Serial>, now: Instant) -> bool {
-        let Some(s) = serial else { return true };
-        match self.last.get_mut(from) {
-            Some(last) if last.serial.run == s.run => {
-                if s.n <= last.serial.n {
-                    return false;
-                }
-                *last = Heard { serial: s, at: now };
-                true
-            }
-            Some(last) => {
-                *last = Heard { serial: s, at: now };
-                true
-            }
-            None => {
-                self.last
-                    .retain(|_, h| now.saturating_duration_since(h.at) < FORGET_AFTER);
-                self.last
-                    .insert(from.to_owned(), Heard { serial: s, at: now });
-                true
-            }
-        }
-    }
-}
-
 /// An envelope that cannot be sent or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvelopeError {
@@ -328,57 +275,6 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_of_an_envelope_already_received_is_recognised() {
-        let mut seen = SeenSerials::default();
-        let s = |run, n| Some(Serial { run, n });
-        // A pipeline of 1..=3, cut after 2 went out, sent again whole.
-        let arrivals = [
-            ("a", s(1, 1)),
-            ("a", s(1, 2)),
-            ("b", s(7, 1)),
-            ("a", s(1, 1)),
-            ("a", s(1, 2)),
-            ("a", s(1, 3)),
-            // A gap (a queue overflow dropped one) is not a copy.
-            ("a", s(1, 5)),
-            ("a", s(1, 4)),
-            // Restarted under the same id: a new stream from 1.
-            ("a", s(2, 1)),
-            ("a", s(2, 2)),
-            // From a node without serials: always new.
-            ("c", None),
-            ("c", None),
-        ];
-        let firsts: Vec<bool> = arrivals
-            .iter()
-            .map(|(from, serial)| seen.first_time(from, *serial))
-            .collect();
-        assert_eq!(
-            firsts,
-            [
-                true, true, true, false, false, true, true, false, true, true, true, true
-            ]
-        );
-    }
-
-    #[test]
-    fn a_node_silent_for_an_hour_is_forgotten_when_another_appears() {
-        let mut seen = SeenSerials::default();
-        let t0 = Instant::now();
-        let s = |n| Some(Serial { run: 1, n });
-        assert!(seen.first_time_at("old", s(5), t0));
-        assert!(seen.first_time_at("busy", s(1), t0));
-        let later = t0 + FORGET_AFTER / 2;
-        assert!(seen.first_time_at("busy", s(2), later));
-        let hour_on = t0 + FORGET_AFTER + Duration::from_secs(1);
-        assert!(seen.first_time_at("new", s(1), hour_on));
-        assert_eq!(seen.last.len(), 2, "{:?}", seen.last.keys());
-        assert!(!seen.last.contains_key("old"));
-        // Still recognised: the busy node's copies.
-        assert!(!seen.first_time_at("busy", s(2), hour_on));
-    }
-
-    #[test]
     fn envelopes_round_trip_in_a_stable_shape() {
         let e = Envelope::new(
             "node-a",
@@ -425,28 +321,22 @@ mod tests {
 
     #[test]
     fn a_delivery_says_its_pace_only_when_the_socket_asked_for_it() {
-        let live = Envelope::new(
-            "a",
-            Body::Deliver {
-                source: None,
-                sessions: vec![1],
-                frame: "{}".into(),
-                pace: crate::bus::Pace::Live,
-            },
-        );
-        let bytes = live.encode().unwrap();
+        let deliver = |pace| {
+            Envelope::new(
+                "a",
+                Body::Deliver {
+                    source: None,
+                    sessions: vec![1],
+                    frame: "{}".into(),
+                    pace,
+                },
+            )
+        };
+        let bytes = deliver(crate::bus::Pace::Live).encode().unwrap();
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         assert!(v.to_string().find("pace").is_none(), "{v}");
-        let requested = Envelope::new(
-            "a",
-            Body::Deliver {
-                source: None,
-                sessions: vec![1],
-                frame: "{}".into(),
-                pace: crate::bus::Pace::Requested,
-            },
-        );
-        let back = Envelope::decode(&requested.encode().unwrap()).unwrap();
+        let back =
+            Envelope::decode(&deliver(crate::bus::Pace::Requested).encode().unwrap()).unwrap();
         assert!(matches!(
             back.body,
             Body::Deliver {

@@ -123,8 +123,8 @@ impl LocalSession {
     }
 
     /// Hands `frame` past the mailbox's bound: for frames the socket asked
-    /// for (its `resume`'s history), which that request bounds and this
-    /// node has read into memory already. Under the bound, a resume longer
+    /// for (its `resume`'s history), which that request bounds and which
+    /// come a page at a time. Under the bound, a resume longer
     /// than the mailbox would be told to reconnect, and resume again, for
     /// ever. `false` if the socket is gone.
     pub(crate) fn hand_requested(&self, frame: &Deliver) -> bool {

@@ -111,7 +111,6 @@ pub fn log_pages() -> u32 {
 /// One on the writer's thread that takes longer than [`SLOW`] is logged
 /// too: the groups behind it waited that long.
 pub fn checkpoint(conn: &Connection, on: Thread) {
-    let by = on.name();
     let started = Instant::now();
     let res = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
         Ok((
@@ -124,12 +123,12 @@ pub fn checkpoint(conn: &Connection, on: Thread) {
     let took_ms = took.as_secs_f64() * 1e3;
     match res {
         Ok((busy, log, copied)) if on == Thread::Writer && took > SLOW => {
-            tracing::warn!(by, busy, log, copied, took_ms, "slow sqlite checkpoint")
+            tracing::warn!(by = ?on, busy, log, copied, took_ms, "slow sqlite checkpoint")
         }
         Ok((busy, log, copied)) => {
-            tracing::debug!(by, busy, log, copied, took_ms, "sqlite checkpoint")
+            tracing::debug!(by = ?on, busy, log, copied, took_ms, "sqlite checkpoint")
         }
-        Err(e) => tracing::warn!(by, error = %e, took_ms, "sqlite checkpoint failed"),
+        Err(e) => tracing::warn!(by = ?on, error = %e, took_ms, "sqlite checkpoint failed"),
     }
 }
 
@@ -140,15 +139,6 @@ pub enum Thread {
     Writer,
     /// The checkpoint thread's, beside the writer.
     Background,
-}
-
-impl Thread {
-    fn name(self) -> &'static str {
-        match self {
-            Thread::Writer => "writer",
-            Thread::Background => "background",
-        }
-    }
 }
 
 /// A checkpoint on the writer's thread slower than this is logged.

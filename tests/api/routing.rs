@@ -447,6 +447,17 @@ async fn online_in_queue(app: &TestApp, admin: &str, team: i64, agent: &TestUser
     sup
 }
 
+/// An agent of `team` with one slot, its socket open, online and seen so
+/// by the team's queue; with the supervisor's socket watching that queue.
+async fn one_free_slot(app: &TestApp, admin: &str, team: i64) -> (TestUser, Ws, Ws) {
+    let agent = app
+        .create_user(admin, "agent", json!({"team_ids": [team], "capacity": 1}))
+        .await;
+    let ws = Ws::agent(app, &agent.token).await;
+    let sup = online_in_queue(app, admin, team, &agent).await;
+    (agent, ws, sup)
+}
+
 on_both! {
     async fn a_customer_arriving_while_an_agent_is_free_is_written_assigned(app) {
         // With room free now, the queue reserves the agent before the
@@ -457,9 +468,7 @@ on_both! {
         // counting would keep the agent full).
         let admin = app.admin_token().await;
         let t = team(&app, &admin, json!({"name": "Support"})).await;
-        let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 1})).await;
-        let mut wa = Ws::agent(&app, &a.token).await;
-        let _sup = online_in_queue(&app, &admin, t, &a).await;
+        let (a, mut wa, _sup) = one_free_slot(&app, &admin, t).await;
         let res = app.send(Method::POST, "/api/v1/widget/sessions", None, Some(&json!({}))).await;
         assert_eq!(res.status(), 201);
         let started: Value = res.json().await.unwrap();
@@ -492,10 +501,8 @@ on_both! {
         let admin = app.admin_token().await;
         let t = team(&app, &admin, json!({"name": "Support"})).await;
         team(&app, &admin, json!({"name": "Sales"})).await;
-        let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 1})).await;
         let (elsewhere, _) = widget_session(&app, json!({"issue_type": "Sales"})).await;
-        let mut wa = Ws::agent(&app, &a.token).await;
-        let _sup = online_in_queue(&app, &admin, t, &a).await;
+        let (a, mut wa, _sup) = one_free_slot(&app, &admin, t).await;
         app.db.execute_raw(Statement::from_string(app.db.get_database_backend(), format!(
             "UPDATE conversations SET state = 'assigned', assignee_id = {} WHERE id = {elsewhere}", a.id
         ))).await.unwrap();
@@ -526,9 +533,7 @@ on_both! {
         // assigned to that agent, not left waiting behind a phantom.
         let admin = app.admin_token().await;
         let t = team(&app, &admin, json!({"name": "Support"})).await;
-        let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 1})).await;
-        let mut wa = Ws::agent(&app, &a.token).await;
-        let _sup = online_in_queue(&app, &admin, t, &a).await;
+        let (a, mut wa, _sup) = one_free_slot(&app, &admin, t).await;
         let refused = "https://refused.invalid/";
         let trigger = match app.db.get_database_backend() {
             sea_orm::DbBackend::Postgres => vec![
