@@ -19,7 +19,8 @@
 use std::cell::Cell;
 use std::os::raw::c_int;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -147,6 +148,7 @@ const SLOW: Duration = Duration::from_millis(20);
 /// The background checkpoint thread. Dropping it ends the thread.
 pub struct Checkpointer {
     tx: mpsc::SyncSender<()>,
+    passes: Arc<AtomicU64>,
 }
 
 impl Checkpointer {
@@ -160,15 +162,23 @@ impl Checkpointer {
         // One request waiting is enough: a checkpoint copies everything up
         // to the moment it starts.
         let (tx, rx) = mpsc::sync_channel::<()>(1);
+        let passes = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&passes);
         std::thread::Builder::new()
             .name("sqlite-checkpoint".to_owned())
             .spawn(move || {
                 for () in rx {
                     checkpoint(&conn, Thread::Background);
+                    counted.fetch_add(1, Ordering::Release);
                 }
             })
             .map_err(WriterError::Thread)?;
-        Ok(Checkpointer { tx })
+        Ok(Checkpointer { tx, passes })
+    }
+
+    /// How many checkpoints the thread has finished, failed ones included.
+    pub fn passes(&self) -> u64 {
+        self.passes.load(Ordering::Acquire)
     }
 
     /// Asks for a checkpoint; returns at once. A request already waiting
@@ -233,15 +243,18 @@ mod tests {
         insert(1_100);
         assert!(log_pages() > 1_100, "log at {}", log_pages());
 
-        // A checkpoint from another connection copies it all; the next
-        // write restarts the log from its beginning.
+        // A checkpoint from another connection copies it all (nothing is
+        // written while it runs: a commit meanwhile would leave a page it
+        // did not copy); the next write restarts the log from its
+        // beginning.
         let other = Checkpointer::start(&path).expect("checkpointer");
         other.request();
-        let restarted = (0..200).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            insert(1);
-            log_pages() < 10
-        });
-        assert!(restarted, "log still at {} pages", log_pages());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while other.passes() == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(other.passes(), 1, "the checkpoint did not finish");
+        insert(1);
+        assert!(log_pages() < 10, "log still at {} pages", log_pages());
     }
 }
