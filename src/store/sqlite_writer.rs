@@ -140,13 +140,21 @@ impl SqliteWriter {
     /// Opens the database file at `path` (already created and migrated by
     /// the pool) and starts the writer thread.
     pub fn open(path: &Path) -> Result<Self, WriterError> {
+        Self::open_with(
+            path,
+            Policy::new(
+                sqlite_checkpoint::BACKGROUND_STEP,
+                super::SQLITE_WAL_AUTOCHECKPOINT_PAGES,
+            ),
+        )
+    }
+
+    /// [`Self::open`] with the log's checkpoints decided by `policy`
+    /// instead of the defaults.
+    pub fn open_with(path: &Path, mut policy: Policy) -> Result<Self, WriterError> {
         let mut conn = connect(path)?;
         sqlite_checkpoint::watch_log(&conn);
         let checkpointer = Checkpointer::start(path)?;
-        let mut policy = Policy::new(
-            sqlite_checkpoint::BACKGROUND_STEP,
-            super::SQLITE_WAL_AUTOCHECKPOINT_PAGES,
-        );
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())

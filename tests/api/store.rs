@@ -119,6 +119,55 @@ async fn sqlite_runs_in_wal_mode_with_full_sync_foreign_keys_and_seldom_checkpoi
     app.finish().await;
 }
 
+#[actix_web::test]
+async fn at_its_bound_the_sqlite_writer_checkpoints_the_log_itself_so_the_log_restarts() {
+    use std::sync::Arc;
+    use switchboard::store::conversations::Fence;
+    use switchboard::store::sqlite_checkpoint::Policy;
+    use switchboard::store::sqlite_writer::{Batch, Group, SqliteWriter};
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let path = app.data_dir.path().join("switchboard.db");
+    // No background pass (its step is never reached): only the writer's
+    // own checkpoint at 64 pages can restart the log, which its hook keeps
+    // SQLite from doing.
+    let writer = SqliteWriter::open_with(&path, Policy::new(1_000_000, 64)).unwrap();
+    let c = bare_conversation(&app).await;
+    // The file keeps its size when the log restarts: what the set-up wrote
+    // (migrations, the admin) stays its floor.
+    let wal_path = path.with_extension("db-wal");
+    let before = std::fs::metadata(&wal_path).unwrap().len();
+    const COMMITS: i64 = 300;
+    for seq in 1..=COMMITS {
+        let group = Group {
+            batches: vec![Batch {
+                conversation: c,
+                fence: Fence::default(),
+                messages: Arc::new(messages(seq, 1)),
+            }],
+            ..Group::default()
+        };
+        let out = writer.commit(group).await.unwrap();
+        assert!(matches!(
+            out.batches[..],
+            [switchboard::store::sqlite_writer::BatchOutcome::Stored(_)]
+        ));
+    }
+    assert_eq!(message_count(&app, c).await, COMMITS);
+    // Each commit logs two pages at least (the message's and its
+    // conversation's): without a restart the file would grow by 600.
+    let frame = 4096 + 24;
+    let grown = std::fs::metadata(&wal_path)
+        .unwrap()
+        .len()
+        .saturating_sub(before);
+    assert!(
+        grown < 150 * frame,
+        "the log grew by {} pages",
+        grown / frame
+    );
+    app.finish().await;
+}
+
 /// A conversation row without an actor (none is started for it).
 async fn bare_conversation(app: &TestApp) -> switchboard::domain::ConversationId {
     conversation_with_visitor(app, None).await.0
