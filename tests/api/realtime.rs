@@ -164,6 +164,27 @@ async fn resume_while_live_messages_come(app: &TestApp, history: i64) {
     assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
 }
 
+/// Seqs as runs of consecutive ones, e.g. `1-500, 1001-1100, 501-1000`.
+fn runs(seqs: &[i64]) -> String {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for &s in seqs {
+        match out.last_mut() {
+            Some((_, end)) if *end + 1 == s => *end = s,
+            _ => out.push((s, s)),
+        }
+    }
+    out.iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Reads what a socket that stopped reading can still read, until the
 /// server ends it (each frame within 5 s, else the test fails); returns
 /// the last message seq it had.
@@ -266,6 +287,43 @@ on_both! {
         // pages must join without a gap or a repeat, and what is committed
         // meanwhile must wait for the last page.
         resume_while_live_messages_come(&app, 1_100).await;
+    }
+
+    async fn a_second_resume_on_a_socket_stops_the_first_ones_history(app) {
+        // Two resumes back to back: the first's pages stop where the second
+        // began (a page it had read may already be out), and only the
+        // second's history and `resume.done` follow; nothing twice.
+        let (s, _customer, mut agent) = accepted(&app).await;
+        burst(&mut agent, s.conversation, "h", 1_100, "history").await;
+        let mut admin = Ws::agent(&app, &s.admin).await;
+        for (after, r) in [(0, "first"), (1_000, "second")] {
+            admin.send(json!({"type": "resume", "conversation_id": s.conversation, "after_seq": after, "ref": r})).await;
+        }
+        let (mut seqs, mut dones) = (Vec::new(), Vec::new());
+        let mut marker_sent = false;
+        // A message sent after the second's `resume.done` marks the end:
+        // anything the first still sent would arrive before it.
+        while seqs.last() != Some(&1_101) {
+            let f = admin.recv().await;
+            match f["type"].as_str() {
+                Some("message.new") => seqs.push(f["message"]["seq"].as_i64().unwrap()),
+                Some("resume.done") => {
+                    dones.push(f["ref"].as_str().unwrap_or_default().to_owned());
+                    if !marker_sent {
+                        marker_sent = true;
+                        agent.send(json!({"type": "message.send", "conversation_id": s.conversation,
+                            "client_msg_id": "marker", "text": "after"})).await;
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(dones, ["second"]);
+        let tail: Vec<i64> = (1_001..=1_101).collect();
+        assert!(seqs.ends_with(&tail), "seqs came as {}", runs(&seqs));
+        let head = &seqs[..seqs.len() - tail.len()];
+        assert!(head.len() <= 1_000, "the first resume went on: seqs came as {}", runs(&seqs));
+        assert_eq!(head, (1..=head.len() as i64).collect::<Vec<_>>(), "the first's pages, whole, in order");
     }
 
     async fn the_same_client_msg_id_twice_gives_one_message_and_the_same_ack(app) {
