@@ -1185,9 +1185,89 @@ async fn down_then_up(db: DatabaseConnection) {
     find_all_entities(db).await.unwrap();
 }
 
+/// (e) Step 41 rebuilds `messages` on SQLite: rows and ids survive, the id
+/// counter is not set back (the last rows were deleted before it), and
+/// inserting a message no longer builds a temporary B-tree for its check.
+async fn messages_rebuild(db: DatabaseConnection) {
+    let db = &db;
+    let before_41 = Migrator::migrations().len() as u32 - 1;
+    Migrator::up(db, Some(before_41)).await.unwrap();
+    let plan = |db: &DatabaseConnection| {
+        let db = db.clone();
+        async move {
+            db.query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "EXPLAIN INSERT INTO messages (conversation_id, seq, sender_kind, text, attachments, created_at) \
+                 VALUES (1, 1, 'agent', 't', '[]', '2026-12-07T00:00:00Z')",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get_by_index::<String>(1).unwrap())
+            .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        plan(db).await.iter().any(|op| op == "OpenEphemeral"),
+        "the IN list's B-tree, before"
+    );
+    let visitor = new_visitor().insert(db).await.unwrap();
+    let conversation = new_conversation(visitor.id, "queued")
+        .insert(db)
+        .await
+        .unwrap();
+    let mut kept = Vec::new();
+    for seq in 1..=3 {
+        kept.push(
+            new_message(conversation.id, seq, Some(&format!("c{seq}")))
+                .insert(db)
+                .await
+                .unwrap(),
+        );
+    }
+    let deleted = kept.pop().unwrap();
+    deleted.clone().delete(db).await.unwrap();
+
+    Migrator::up(db, None).await.unwrap();
+    let rows = messages::Entity::find().all(db).await.unwrap();
+    assert_eq!(rows, kept);
+    assert!(
+        !plan(db).await.iter().any(|op| op == "OpenEphemeral"),
+        "no B-tree after"
+    );
+    let next = new_message(conversation.id, 3, Some("c3-again"))
+        .insert(db)
+        .await
+        .unwrap();
+    assert!(
+        next.id > deleted.id,
+        "id {} reused after {}",
+        next.id,
+        deleted.id
+    );
+    assert_check_violation(
+        messages::ActiveModel {
+            sender_kind: Set("robot".to_owned()),
+            ..new_message(conversation.id, 4, None)
+        }
+        .insert(db)
+        .await,
+        "ck_messages_sender_kind",
+    );
+    // Its down rebuilds the table with the list again, rows kept.
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert!(plan(db).await.iter().any(|op| op == "OpenEphemeral"));
+    assert_eq!(messages::Entity::find().all(db).await.unwrap().len(), 3);
+}
+
 // ---------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sqlite_messages_rebuild() {
+    on_sqlite(messages_rebuild).await;
+}
 
 #[tokio::test]
 async fn sqlite_round_trip() {
