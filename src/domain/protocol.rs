@@ -201,8 +201,8 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
     }
 }
 
-/// A `message.send` frame as clients send it: `type` first or anywhere,
-/// each field once, no escapes in `type`. Anything else is none of this.
+/// A `message.send` frame as clients send it: each field once, in any
+/// order, `type` without escapes.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PlainSend<'a> {
