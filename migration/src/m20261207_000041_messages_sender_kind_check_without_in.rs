@@ -99,28 +99,27 @@ async fn rebuild(manager: &SchemaManager<'_>, check: SimpleExpr) -> Result<(), D
                 .to_owned(),
         )
         .await?;
-    manager
-        .create_index(
-            Index::create()
-                .name("uq_messages_conversation_id_seq")
-                .table(Messages::Table)
-                .col(Messages::ConversationId)
-                .col(Messages::Seq)
-                .unique()
-                .to_owned(),
-        )
-        .await?;
-    manager
-        .create_index(
-            Index::create()
-                .name("uq_messages_conversation_id_client_msg_id")
-                .table(Messages::Table)
-                .col(Messages::ConversationId)
-                .col(Messages::ClientMsgId)
-                .unique()
-                .to_owned(),
-        )
-        .await
+    // The indexes went with the old table; the same ones again.
+    for (name, second) in [
+        ("uq_messages_conversation_id_seq", Messages::Seq),
+        (
+            "uq_messages_conversation_id_client_msg_id",
+            Messages::ClientMsgId,
+        ),
+    ] {
+        manager
+            .create_index(
+                Index::create()
+                    .name(name)
+                    .table(Messages::Table)
+                    .col(Messages::ConversationId)
+                    .col(second)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 #[derive(DeriveIden)]

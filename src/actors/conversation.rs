@@ -1236,7 +1236,7 @@ impl Conversation {
             async move { store::messages::after(&db, id, from, RESUME_PAGE).await }
                 .into_actor(self)
                 .map(move |res, act, ctx| {
-                    let Some(sub) = act.subscribers.get(&r.session) else {
+                    let Some(sub) = act.subscribers.get_mut(&r.session) else {
                         return;
                     };
                     if sub.catching_up.as_ref().map(|c| c.resume) != Some(r.resume) {
@@ -1245,10 +1245,8 @@ impl Conversation {
                     let page = match res {
                         Ok(page) => page,
                         Err(e) => {
+                            sub.catching_up = None;
                             let error = Deliver::frame(&ActorError::from(e).frame(r.reference));
-                            if let Some(sub) = act.subscribers.get_mut(&r.session) {
-                                sub.catching_up = None;
-                            }
                             act.send_asked_for(r.session, &error);
                             return;
                         }

@@ -225,11 +225,7 @@ fn parse_plain_send(text: &str) -> Option<Result<ClientFrame, FrameError>> {
         return None;
     }
     let f: PlainSend<'_> = serde_json::from_str(text).ok()?;
-    if f.kind != "message.send"
-        || f.reference
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > MAX_REF)
-    {
+    if f.kind != "message.send" || f.reference.as_deref().is_some_and(|r| !ref_fits(r)) {
         return None;
     }
     let wire = Wire::MessageSend {
@@ -237,15 +233,25 @@ fn parse_plain_send(text: &str) -> Option<Result<ClientFrame, FrameError>> {
         client_msg_id: f.client_msg_id,
         text: f.text,
     };
-    let reference = f.reference;
-    Some(match validate(wire) {
+    Some(checked(f.reference, wire))
+}
+
+/// Whether a `ref` is short enough to be echoed back.
+fn ref_fits(reference: &str) -> bool {
+    reference.chars().count() <= MAX_REF
+}
+
+/// The frame `wire` asks for once validated, or why not; with its `ref`
+/// either way.
+fn checked(reference: Option<String>, wire: Wire) -> Result<ClientFrame, FrameError> {
+    match validate(wire) {
         Ok(event) => Ok(ClientFrame { reference, event }),
         Err((code, message)) => Err(FrameError {
             reference,
             code,
             message,
         }),
-    })
+    }
 }
 
 /// Parses any frame, each of its faults named.
@@ -258,7 +264,7 @@ fn parse_any_frame(text: &str) -> Result<ClientFrame, FrameError> {
     };
     let reference = match map.remove("ref") {
         None | Some(Value::Null) => None,
-        Some(Value::String(r)) if r.chars().count() <= MAX_REF => Some(r),
+        Some(Value::String(r)) if ref_fits(&r) => Some(r),
         Some(Value::String(_)) => {
             return Err(FrameError::bad(
                 &none,
@@ -288,12 +294,7 @@ fn parse_any_frame(text: &str) -> Result<ClientFrame, FrameError> {
     }
     let wire: Wire = serde_json::from_value(Value::Object(map))
         .map_err(|e| FrameError::bad(&reference, format!("{kind}: {e}")))?;
-    let event = validate(wire).map_err(|(code, message)| FrameError {
-        reference: reference.clone(),
-        code,
-        message,
-    })?;
-    Ok(ClientFrame { reference, event })
+    checked(reference, wire)
 }
 
 fn positive_id(field: &str, id: i64) -> Result<i64, (ErrorCode, String)> {
