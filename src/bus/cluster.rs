@@ -32,7 +32,8 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::envelope::{ActorKey, AgentBroadcast, Body, Envelope, RemoteError, Serial};
+use super::envelope::{ActorKey, AgentBroadcast, Body, Envelope, RemoteError};
+use super::envelope_queue::{EnvelopeQueue, Outgoing, Unheard};
 use super::inbound::SeenSerials;
 use super::{Bus, BusError};
 use crate::actors::{Control, SessionId};
@@ -102,40 +103,16 @@ pub struct ClusterConfig {
     pub renew: Duration,
 }
 
-/// What to do when nobody received a published envelope (its node is gone).
-enum Unheard {
-    /// Fail the waiting call at once instead of after its timeout.
-    FailCall(u64),
-    /// Tell the actor that sent a frame that these sockets are gone.
-    SessionsGone {
-        source: ActorKey,
-        sessions: Vec<SessionId>,
-    },
-    /// Nothing.
-    Ignore,
-}
-
-/// One envelope for the publisher.
-struct Outgoing {
-    channel: String,
-    bytes: Vec<u8>,
-    unheard: Unheard,
-}
-
 /// This node's end of the cluster.
 pub struct Cluster {
     node: String,
     config: ClusterConfig,
     client: redis::Client,
     pool: deadpool_redis::Pool,
-    outbox: mpsc::Sender<Outgoing>,
+    outbox: EnvelopeQueue,
     /// Taken by the publisher task when it starts.
     outbox_rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     next_call: AtomicU64,
-    /// This process's stream of envelopes: random at start ([`Serial::run`]).
-    run: u64,
-    /// The serial of the next envelope queued.
-    next_serial: Mutex<u64>,
     pending: Mutex<HashMap<u64, oneshot::Sender<Result<Value, RemoteError>>>>,
     /// Actors this node claimed (their directory entries name it).
     hosted: Mutex<HashSet<ActorKey>>,
@@ -214,17 +191,15 @@ impl Cluster {
             .map_err(|e| ClusterError::Config(e.to_string()))?;
         let mut conn = pool.get().await?;
         let _: String = redis::cmd("PING").query_async(&mut conn).await?;
-        let (tx, rx) = mpsc::channel(OUTBOX);
+        let (outbox, rx) = EnvelopeQueue::new(uuid::Uuid::new_v4().as_u64_pair().0, OUTBOX);
         Ok(Arc::new(Cluster {
             node: node.to_owned(),
             config,
             client,
             pool,
-            outbox: tx,
+            outbox,
             outbox_rx: Mutex::new(Some(rx)),
             next_call: AtomicU64::new(1),
-            run: uuid::Uuid::new_v4().as_u64_pair().0,
-            next_serial: Mutex::new(1),
             pending: Mutex::new(HashMap::new()),
             hosted: Mutex::new(HashSet::new()),
             followed: Mutex::new(HashMap::new()),
@@ -261,35 +236,9 @@ impl Cluster {
             && lock(&self.renewed).is_some_and(|t| t.elapsed() < self.config.lease)
     }
 
-    /// Numbers `env` and queues it for the publisher. Numbering and
-    /// queueing happen under one lock, so serials rise in the order the
-    /// publisher sends (threads of this node enqueue concurrently).
-    fn enqueue(
-        &self,
-        channel: String,
-        mut env: Envelope,
-        unheard: Unheard,
-    ) -> Result<(), BusError> {
-        let mut next = lock(&self.next_serial);
-        env.serial = Some(Serial {
-            run: self.run,
-            n: *next,
-        });
-        let bytes = env
-            .encode()
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
-        self.outbox
-            .try_send(Outgoing {
-                channel,
-                bytes,
-                unheard,
-            })
-            .map_err(|_| {
-                tracing::warn!("cluster outbox full or closed; envelope dropped");
-                BusError::Unavailable("the cluster link is saturated".into())
-            })?;
-        *next += 1;
-        Ok(())
+    /// Numbers `env` and queues it for the publisher ([`EnvelopeQueue`]).
+    fn enqueue(&self, channel: String, env: Envelope, unheard: Unheard) -> Result<(), BusError> {
+        self.outbox.push(channel, env, unheard)
     }
 
     /// Sends a call to `node` now (so calls keep their order); with

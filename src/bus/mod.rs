@@ -11,12 +11,14 @@
 //! - `envelope`: the versioned, bounded wire format between nodes (pure).
 //! - `calls`: which actor messages may cross nodes, by name.
 //! - `cluster`: Redis: leases, directory, channels, presence.
+//! - `envelope_queue`: numbers envelopes in the order the publisher sends.
 //! - `inbound`: what a node does with the envelopes it receives.
 //! - `registry`: this node's running actors by id (the Router writes it).
 
 pub mod calls;
 pub mod cluster;
 pub mod envelope;
+mod envelope_queue;
 mod inbound;
 pub mod registry;
 
