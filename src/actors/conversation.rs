@@ -16,6 +16,7 @@ use chrono::Utc;
 use entity::{conversations, visitors};
 use tokio::sync::oneshot;
 
+use self::sent_ids::{BOT_REPLY_PREFIX, SentIds};
 use super::committer::Committer;
 use super::router::{AgentEvent, Passivated, Router};
 use super::team_queue::{Dequeue, Enqueue, SlaAlert};
@@ -37,6 +38,7 @@ use crate::store::messages::NewMessage;
 use crate::store::{self, Db};
 
 mod csat;
+mod sent_ids;
 mod tags;
 pub use csat::Rated;
 pub use tags::SetTags;
@@ -139,8 +141,8 @@ pub struct Conversation {
     committed_seq: i64,
     /// Seq the next accepted message gets.
     next_seq: i64,
-    /// client_msg_id → seq of committed messages (idempotence memory).
-    committed_ids: HashMap<String, i64>,
+    /// The committed messages' client_msg_ids (idempotence memory).
+    sent_ids: SentIds,
     /// Numbers resumes, so a superseded one stops reading.
     resumes: u64,
     /// Accepted, waiting for the next batch.
@@ -194,7 +196,7 @@ pub struct Created {
 /// The state a conversation's actor starts from.
 struct Loaded {
     row: conversations::Model,
-    ids: HashMap<String, i64>,
+    ids: Vec<String>,
     activity: Option<chrono::DateTime<Utc>>,
     required: BTreeMap<String, u8>,
     sla: SlaTargets,
@@ -217,7 +219,7 @@ struct Bot {
 /// Idempotency key of the bot's `n`th reply: replaying the flow after a
 /// restart finds the replies already stored and sends only the missing.
 fn bot_reply_id(n: usize) -> String {
-    format!("bot:{n}")
+    format!("{BOT_REPLY_PREFIX}{n}")
 }
 
 impl Conversation {
@@ -242,7 +244,7 @@ impl Conversation {
             missing: false,
             committed_seq: 0,
             next_seq: 1,
-            committed_ids: HashMap::new(),
+            sent_ids: SentIds::new(),
             resumes: 0,
             pending: Vec::new(),
             in_flight: Vec::new(),
@@ -270,7 +272,7 @@ impl Conversation {
         self.responded = l.row.first_response_at.is_some();
         self.committed_seq = l.row.last_seq;
         self.next_seq = l.row.last_seq + 1;
-        self.committed_ids = l.ids;
+        self.sent_ids = SentIds::from_ids(l.ids);
         self.read_marks
             .insert(PartyKind::Customer, l.row.customer_last_read_seq);
         self.read_marks
@@ -344,7 +346,7 @@ impl Conversation {
             ctx,
             Loaded {
                 row: as_queued.clone().unwrap_or_else(|| row.clone()),
-                ids: HashMap::new(),
+                ids: Vec::new(),
                 activity: None,
                 required: created.required,
                 sla: SlaTargets::default(),
@@ -544,7 +546,7 @@ impl Conversation {
             let view = store::messages::view(&row);
             self.committed_seq = row.seq;
             if let Some(c) = &row.client_msg_id {
-                self.committed_ids.insert(c.clone(), row.seq);
+                self.sent_ids.remember(c);
             }
             if let Some(r) = self.row.as_mut() {
                 r.last_seq = row.seq;
@@ -650,7 +652,7 @@ impl Conversation {
         }
         for (n, text) in replies.into_iter().enumerate() {
             let key = bot_reply_id(n);
-            let known = self.committed_ids.contains_key(&key)
+            let known = self.sent_ids.holds_bot_reply(&key)
                 || self
                     .in_flight
                     .iter()
@@ -1097,7 +1099,7 @@ impl Conversation {
                 // ids to remember and no activity: two statements fewer on
                 // that path, each a round trip to the driver's thread.
                 let (ids, activity) = if row.last_seq == 0 {
-                    (HashMap::new(), None)
+                    (Vec::new(), None)
                 } else {
                     futures_util::try_join!(
                         store::messages::client_ids(&db, id),
@@ -1388,7 +1390,7 @@ pub struct SendMessage {
 impl Handler<SendMessage> for Conversation {
     type Result = ResponseFuture<Result<Option<MessageView>, ActorError>>;
 
-    fn handle(&mut self, msg: SendMessage, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, mut msg: SendMessage, ctx: &mut Self::Context) -> Self::Result {
         if let Err(e) = self.authorize_write(&msg.party) {
             return Box::pin(async move { Err(e) });
         }
@@ -1396,7 +1398,7 @@ impl Handler<SendMessage> for Conversation {
         if msg.party.kind() == PartyKind::Customer {
             self.arm_idle(ctx, Duration::from_secs(self.settings.idle_close_after_s));
         }
-        let (waiter, rx) = match msg.reply_to {
+        let (waiter, rx) = match msg.reply_to.take() {
             Some((to, reference)) => (Waiter::Socket { to, reference }, None),
             None => {
                 let (tx, rx) = oneshot::channel();
@@ -1404,51 +1406,10 @@ impl Handler<SendMessage> for Conversation {
             }
         };
         // Invariant 3: the same client_msg_id gives the same message.
-        if self.committed_ids.contains_key(&msg.client_msg_id) {
-            let db = self.db.clone();
-            let bus = self.bus.clone();
-            let id = self.id;
-            let cid = msg.client_msg_id;
-            return Box::pin(async move {
-                let found = store::messages::by_client_id(&db, id, &cid)
-                    .await
-                    .map_err(ActorError::from)?
-                    .map(|m| store::messages::view(&m))
-                    .ok_or_else(|| ActorError::internal("committed message vanished"));
-                match waiter {
-                    Waiter::Socket { .. } => {
-                        waiter.answer(&bus, found.as_ref(), &cid);
-                        Ok(None)
-                    }
-                    Waiter::Call(_) => found.map(Some),
-                }
-            });
-        }
-        if let Some(p) = self
-            .in_flight
-            .iter_mut()
-            .chain(self.pending.iter_mut())
-            .find(|p| p.msg.client_msg_id.as_deref() == Some(msg.client_msg_id.as_str()))
-        {
-            p.waiters.push(waiter);
+        if self.sent_ids.may_hold(&msg.client_msg_id) {
+            self.answer_resend(ctx, msg, waiter);
         } else {
-            let seq = self.next_seq;
-            self.next_seq += 1;
-            self.pending.push(Pending {
-                msg: NewMessage {
-                    seq,
-                    client_msg_id: Some(msg.client_msg_id),
-                    sender: Sender {
-                        kind: msg.party.kind(),
-                        id: Some(msg.party.id()),
-                        name: msg.party.name(),
-                    },
-                    text: msg.text,
-                },
-                origin: msg.session,
-                waiters: vec![waiter],
-            });
-            self.flush(ctx);
+            self.accept(ctx, msg, waiter);
         }
         Box::pin(async move {
             match rx {
@@ -1461,6 +1422,57 @@ impl Handler<SendMessage> for Conversation {
                     .map(Some),
             }
         })
+    }
+}
+
+impl Conversation {
+    /// Queues a send for the next batch, or adds `waiter` to the same
+    /// send already on its way to the store.
+    fn accept(&mut self, ctx: &mut Context<Self>, msg: SendMessage, waiter: Waiter) {
+        if let Some(p) = self
+            .in_flight
+            .iter_mut()
+            .chain(self.pending.iter_mut())
+            .find(|p| p.msg.client_msg_id.as_deref() == Some(msg.client_msg_id.as_str()))
+        {
+            p.waiters.push(waiter);
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.pending.push(Pending {
+            msg: NewMessage {
+                seq,
+                client_msg_id: Some(msg.client_msg_id),
+                sender: Sender {
+                    kind: msg.party.kind(),
+                    id: Some(msg.party.id()),
+                    name: msg.party.name(),
+                },
+                text: msg.text,
+            },
+            origin: msg.session,
+            waiters: vec![waiter],
+        });
+        self.flush(ctx);
+    }
+
+    /// A send whose client_msg_id was (almost surely) committed: answers
+    /// with the stored message. If the store holds none (the fingerprint
+    /// was another id's, or the message is gone), the send is new.
+    fn answer_resend(&mut self, ctx: &mut Context<Self>, msg: SendMessage, waiter: Waiter) {
+        let db = self.db.clone();
+        let id = self.id;
+        let cid = msg.client_msg_id.clone();
+        let lookup = async move { store::messages::by_client_id(&db, id, &cid).await };
+        ctx.spawn(lookup.into_actor(self).map(move |found, act, ctx| {
+            let cid = msg.client_msg_id.as_str();
+            match found {
+                Ok(Some(m)) => waiter.answer(&act.bus, Ok(&store::messages::view(&m)), cid),
+                Ok(None) => act.accept(ctx, msg, waiter),
+                Err(e) => waiter.answer(&act.bus, Err(&ActorError::from(e)), cid),
+            }
+        }));
     }
 }
 

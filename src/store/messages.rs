@@ -481,25 +481,21 @@ pub async fn by_client_id(
         .await?)
 }
 
-/// Every `client_msg_id` used in a conversation, with its seq: the
-/// Conversation actor's idempotence memory, loaded on activation.
+/// Every `client_msg_id` used in a conversation: the Conversation actor's
+/// idempotence memory, loaded on activation.
 pub async fn client_ids(
     db: &impl ConnectionTrait,
     conversation: ConversationId,
-) -> Result<HashMap<String, i64>, StoreError> {
-    let rows: Vec<(Option<String>, i64)> = messages::Entity::find()
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<Option<String>> = messages::Entity::find()
         .select_only()
         .column(messages::Column::ClientMsgId)
-        .column(messages::Column::Seq)
         .filter(messages::Column::ConversationId.eq(conversation.0))
         .filter(messages::Column::ClientMsgId.is_not_null())
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(c, s)| c.map(|c| (c, s)))
-        .collect())
+    Ok(rows.into_iter().flatten().collect())
 }
 
 /// Messages after `seq` sent by one of `kinds` (unread counting).

@@ -358,6 +358,25 @@ on_both! {
         assert_eq!(next["message"]["seq"], 2);
     }
 
+    async fn a_resend_of_a_message_the_store_no_longer_holds_is_a_new_message(app) {
+        use sea_orm::{ConnectionTrait, Statement};
+        let (s, mut customer, _agent) = accepted(&app).await;
+        let first = customer.say(None, "gone", "once").await;
+        assert_eq!(first["message"]["seq"], 1);
+        // The running conversation remembers the id; the store decides.
+        app.db.execute_raw(Statement::from_string(app.db.get_database_backend(), format!(
+            "DELETE FROM messages WHERE conversation_id = {} AND client_msg_id = 'gone'", s.conversation,
+        ))).await.unwrap();
+        let again = customer.say(None, "gone", "once more").await;
+        assert_eq!(again["message"]["seq"], 2, "{again}");
+        assert_eq!(again["message"]["text"], "once more");
+        assert_eq!(stored_messages(&app, s.conversation).await, 1);
+        // Now stored again, it is a resend once more.
+        let third = customer.say(None, "gone", "a third time").await;
+        assert_eq!(third["message"], again["message"]);
+        assert_eq!(stored_messages(&app, s.conversation).await, 1);
+    }
+
     async fn an_agent_cannot_reach_a_conversation_outside_its_scope(app) {
         let s = scene(&app).await;
         let other_team = app.create_team(&s.admin, "Elsewhere").await;
