@@ -42,10 +42,6 @@ use crate::domain::ConversationId;
 /// busy timeout too).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long the writer sleeps between tries for a write lock another
-/// connection holds (see [`wait_for_lock`]).
-const LOCK_RETRY_STEP: Duration = Duration::from_micros(100);
-
 /// A group commit slower than this is logged (a disk or lock stall).
 const SLOW_COMMIT: Duration = Duration::from_millis(20);
 
@@ -215,7 +211,7 @@ impl SqliteWriter {
 /// A connection to the database file at `path`, as durable as the pool's.
 pub(super) fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open(path)?;
-    conn.busy_handler(Some(wait_for_lock))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -225,27 +221,6 @@ pub(super) fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
         super::SQLITE_WAL_AUTOCHECKPOINT_PAGES,
     )?;
     Ok(conn)
-}
-
-/// SQLite's busy handler for the writer's connections: called with the
-/// number of tries so far while another connection (the pool's: a close, a
-/// read mark) holds the write lock; `true` tries again after a short sleep,
-/// `false` gives up with "database is locked".
-///
-/// It replaces `busy_timeout`, whose handler sleeps 1, 2, 5, 10 … ms
-/// between tries: a pool commit holding the lock for one sync (0.3–0.9 ms)
-/// cost the writer a whole millisecond, and two in a row three, on the
-/// path of every message and assignment. This one tries every
-/// [`LOCK_RETRY_STEP`] and gives up once the sleeps alone add up to
-/// [`BUSY_TIMEOUT`] (a sleep is never shorter than asked, so the wait is
-/// at least that long).
-fn wait_for_lock(tries: i32) -> bool {
-    let most = BUSY_TIMEOUT.as_micros() / LOCK_RETRY_STEP.as_micros();
-    if u128::try_from(tries).unwrap_or(u128::MAX) >= most {
-        return false;
-    }
-    std::thread::sleep(LOCK_RETRY_STEP);
-    true
 }
 
 /// The conditional update of `store::messages::claim`.
@@ -521,51 +496,6 @@ mod tests {
             get("wal_autocheckpoint"),
             format!("Integer({})", crate::store::SQLITE_WAL_AUTOCHECKPOINT_PAGES)
         );
-    }
-
-    #[test]
-    fn the_lock_wait_gives_up_after_the_busy_timeout_and_not_before() {
-        let most =
-            i32::try_from(BUSY_TIMEOUT.as_micros() / LOCK_RETRY_STEP.as_micros()).expect("fits");
-        assert!(wait_for_lock(0));
-        assert!(wait_for_lock(most - 1));
-        assert!(!wait_for_lock(most));
-        assert!(!wait_for_lock(i32::MAX));
-    }
-
-    #[test]
-    fn a_writer_waits_for_a_lock_another_connection_holds_then_commits() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("w.db");
-        let mut writer = connect(&path).expect("open");
-        writer
-            .execute_batch("CREATE TABLE t (n INTEGER)")
-            .expect("create");
-        let mut other = connect(&path).expect("open");
-        let held = other
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .expect("lock");
-        held.execute("INSERT INTO t VALUES (1)", [])
-            .expect("insert");
-        let (locked, release) = std::sync::mpsc::channel::<()>();
-        let waiter = std::thread::spawn(move || {
-            locked.send(()).expect("main thread waits");
-            let txn = writer
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .expect("the writer waits for the lock instead of failing");
-            txn.execute("INSERT INTO t VALUES (2)", []).expect("insert");
-            txn.commit().expect("commit");
-            writer
-        });
-        release.recv().expect("waiter started");
-        // The waiter is now (or soon) retrying against the held lock.
-        std::thread::sleep(Duration::from_millis(30));
-        held.commit().expect("commit");
-        let writer = waiter.join().expect("waiter");
-        let rows: i64 = writer
-            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
-            .expect("count");
-        assert_eq!(rows, 2);
     }
 
     #[test]
