@@ -652,31 +652,15 @@ impl Conversation {
         }
         for (n, text) in replies.into_iter().enumerate() {
             let key = bot_reply_id(n);
-            let known = self.sent_ids.holds_bot_reply(&key)
-                || self
-                    .in_flight
-                    .iter()
-                    .chain(self.pending.iter())
-                    .any(|p| p.msg.client_msg_id.as_deref() == Some(key.as_str()));
-            if known {
+            if self.sent_ids.holds_bot_reply(&key) || self.uncommitted(&key).is_some() {
                 continue;
             }
-            let seq = self.next_seq;
-            self.next_seq += 1;
-            self.pending.push(Pending {
-                msg: NewMessage {
-                    seq,
-                    client_msg_id: Some(key),
-                    sender: Sender {
-                        kind: PartyKind::Bot,
-                        id: None,
-                        name: Some(bot_name.clone()),
-                    },
-                    text,
-                },
-                origin: None,
-                waiters: Vec::new(),
-            });
+            let sender = Sender {
+                kind: PartyKind::Bot,
+                id: None,
+                name: Some(bot_name.clone()),
+            };
+            self.queue_new(key, sender, text, None, Vec::new());
         }
         self.flush(ctx);
         if start_handoff {
@@ -1429,32 +1413,55 @@ impl Conversation {
     /// Queues a send for the next batch, or adds `waiter` to the same
     /// send already on its way to the store.
     fn accept(&mut self, ctx: &mut Context<Self>, msg: SendMessage, waiter: Waiter) {
-        if let Some(p) = self
-            .in_flight
-            .iter_mut()
-            .chain(self.pending.iter_mut())
-            .find(|p| p.msg.client_msg_id.as_deref() == Some(msg.client_msg_id.as_str()))
-        {
+        if let Some(p) = self.uncommitted(&msg.client_msg_id) {
             p.waiters.push(waiter);
             return;
         }
+        let sender = Sender {
+            kind: msg.party.kind(),
+            id: Some(msg.party.id()),
+            name: msg.party.name(),
+        };
+        self.queue_new(
+            msg.client_msg_id,
+            sender,
+            msg.text,
+            msg.session,
+            vec![waiter],
+        );
+        self.flush(ctx);
+    }
+
+    /// The accepted message keyed `client_msg_id` that is not committed
+    /// yet (pending or in flight), if any.
+    fn uncommitted(&mut self, client_msg_id: &str) -> Option<&mut Pending> {
+        self.in_flight
+            .iter_mut()
+            .chain(self.pending.iter_mut())
+            .find(|p| p.msg.client_msg_id.as_deref() == Some(client_msg_id))
+    }
+
+    /// Gives a new message the next seq and queues it for the next batch.
+    fn queue_new(
+        &mut self,
+        client_msg_id: String,
+        sender: Sender,
+        text: String,
+        origin: Option<SessionId>,
+        waiters: Vec<Waiter>,
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.pending.push(Pending {
             msg: NewMessage {
                 seq,
-                client_msg_id: Some(msg.client_msg_id),
-                sender: Sender {
-                    kind: msg.party.kind(),
-                    id: Some(msg.party.id()),
-                    name: msg.party.name(),
-                },
-                text: msg.text,
+                client_msg_id: Some(client_msg_id),
+                sender,
+                text,
             },
-            origin: msg.session,
-            waiters: vec![waiter],
+            origin,
+            waiters,
         });
-        self.flush(ctx);
     }
 
     /// A send whose client_msg_id was (almost surely) committed: answers

@@ -109,6 +109,8 @@ pub struct Cluster {
     config: ClusterConfig,
     client: redis::Client,
     pool: deadpool_redis::Pool,
+    /// Numbers every envelope this node sends and queues it for the
+    /// publisher, in one order.
     outbox: EnvelopeQueue,
     /// Taken by the publisher task when it starts.
     outbox_rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
@@ -236,11 +238,6 @@ impl Cluster {
             && lock(&self.renewed).is_some_and(|t| t.elapsed() < self.config.lease)
     }
 
-    /// Numbers `env` and queues it for the publisher ([`EnvelopeQueue`]).
-    fn enqueue(&self, channel: String, env: Envelope, unheard: Unheard) -> Result<(), BusError> {
-        self.outbox.push(channel, env, unheard)
-    }
-
     /// Sends a call to `node` now (so calls keep their order); with
     /// `reply`, the receiver gets the answer.
     pub(super) fn send_call(
@@ -273,7 +270,7 @@ impl Cluster {
         } else {
             Unheard::Ignore
         };
-        if let Err(e) = self.enqueue(self.node_channel(node), env, unheard) {
+        if let Err(e) = self.outbox.push(self.node_channel(node), env, unheard) {
             lock(&self.pending).remove(&id);
             return Err(e);
         }
@@ -305,13 +302,13 @@ impl Cluster {
                 pace,
             },
         );
-        let _ = self.enqueue(self.node_channel(node), env, unheard);
+        let _ = self.outbox.push(self.node_channel(node), env, unheard);
     }
 
     /// Something for an agent's sockets on every node.
     pub(super) fn broadcast_agent(&self, agent: UserId, event: AgentBroadcast) {
         let env = Envelope::new(&self.node, Body::Agent { agent, event });
-        let _ = self.enqueue(self.key("all"), env, Unheard::Ignore);
+        let _ = self.outbox.push(self.key("all"), env, Unheard::Ignore);
     }
 
     /// The node hosting `key`, claiming it for this node when no live node
@@ -700,7 +697,9 @@ impl Cluster {
     /// Answers a call from `node`.
     pub(super) fn reply(&self, node: &str, id: u64, result: Result<Value, RemoteError>) {
         let env = Envelope::new(&self.node, Body::Reply { id, result });
-        let _ = self.enqueue(self.node_channel(node), env, Unheard::Ignore);
+        let _ = self
+            .outbox
+            .push(self.node_channel(node), env, Unheard::Ignore);
     }
 }
 
