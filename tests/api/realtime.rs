@@ -1118,6 +1118,43 @@ mod abuse {
     }
 
     #[actix_web::test]
+    async fn a_resend_to_a_reactivated_conversation_gives_the_stored_message() {
+        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.passivate_after_s = 1)
+            .await
+            .unwrap();
+        let (s, mut customer, agent) = accepted(&app).await;
+        let first = customer.say(None, "early", "before the break").await;
+        drop(customer);
+        drop(agent);
+        let res = app
+            .post(
+                &format!("/api/v1/conversations/{}/close", s.conversation),
+                &s.admin,
+                json!({"reason": "done"}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        // The closed conversation's actor passivates; the reopen starts a
+        // fresh one, whose idempotence memory comes from the store.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let res = app
+            .post(
+                &format!("/api/v1/conversations/{}/reopen", s.conversation),
+                &s.admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let mut customer = Ws::customer(&app, &s.visitor_token).await;
+        let again = customer.say(None, "early", "before the break").await;
+        assert_eq!(again["message"], first["message"]);
+        let next = customer.say(None, "late", "after it").await;
+        assert_eq!(next["message"]["seq"], 2);
+        assert_eq!(stored_messages(&app, s.conversation).await, 2);
+        app.finish().await;
+    }
+
+    #[actix_web::test]
     async fn a_stopped_conversation_actor_is_reactivated_from_the_store() {
         let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.passivate_after_s = 1)
             .await
