@@ -1117,15 +1117,10 @@ mod abuse {
         app.finish().await;
     }
 
-    #[actix_web::test]
-    async fn a_resend_to_a_reactivated_conversation_gives_the_stored_message() {
-        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.passivate_after_s = 1)
-            .await
-            .unwrap();
-        let (s, mut customer, agent) = accepted(&app).await;
-        let first = customer.say(None, "early", "before the break").await;
-        drop(customer);
-        drop(agent);
+    /// Closes the conversation of `s` (its sockets already gone), waits
+    /// for its actor to passivate (the app's `passivate_after_s` is 1),
+    /// and reopens it: the next use activates a fresh actor from the store.
+    async fn close_passivate_reopen(app: &TestApp, s: &Scene) {
         let res = app
             .post(
                 &format!("/api/v1/conversations/{}/close", s.conversation),
@@ -1134,8 +1129,6 @@ mod abuse {
             )
             .await;
         assert_eq!(res.status(), 200);
-        // The closed conversation's actor passivates; the reopen starts a
-        // fresh one, whose idempotence memory comes from the store.
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let res = app
             .post(
@@ -1145,6 +1138,20 @@ mod abuse {
             )
             .await;
         assert_eq!(res.status(), 200);
+    }
+
+    #[actix_web::test]
+    async fn a_resend_to_a_reactivated_conversation_gives_the_stored_message() {
+        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.passivate_after_s = 1)
+            .await
+            .unwrap();
+        let (s, mut customer, agent) = accepted(&app).await;
+        let first = customer.say(None, "early", "before the break").await;
+        drop(customer);
+        drop(agent);
+        // Its actor, passivated, restarts with an idempotence memory read
+        // from the store.
+        close_passivate_reopen(&app, &s).await;
         let mut customer = Ws::customer(&app, &s.visitor_token).await;
         let again = customer.say(None, "early", "before the break").await;
         assert_eq!(again["message"], first["message"]);
@@ -1162,25 +1169,7 @@ mod abuse {
         let (s, customer, agent) = accepted(&app).await;
         drop(customer);
         drop(agent);
-        let res = app
-            .post(
-                &format!("/api/v1/conversations/{}/close", s.conversation),
-                &s.admin,
-                json!({"reason": "done"}),
-            )
-            .await;
-        assert_eq!(res.status(), 200);
-        // With no subscribers the closed conversation's actor passivates…
-        tokio::time::sleep(Duration::from_millis(2500)).await;
-        // …and the next use activates a fresh one with the stored state.
-        let res = app
-            .post(
-                &format!("/api/v1/conversations/{}/reopen", s.conversation),
-                &s.admin,
-                json!({}),
-            )
-            .await;
-        assert_eq!(res.status(), 200);
+        close_passivate_reopen(&app, &s).await;
         let mut customer = Ws::customer(&app, &s.visitor_token).await;
         let m = customer.say(None, "back", "I'm back").await;
         assert_eq!(m["message"]["seq"], 1);
