@@ -21,6 +21,7 @@ mod m20261201_000021_add_visitor_page_url;
 mod m20261201_000030_visitor_email_index;
 mod m20261207_000040_drop_conversations_state_updated_at_index;
 mod m20261207_000041_messages_sender_kind_check_without_in;
+mod m20261207_000042_messages_client_msg_id_per_sender;
 
 /// The ordered list of Switchboard migrations; run it with `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000030_visitor_email_index::Migration),
             Box::new(m20261207_000040_drop_conversations_state_updated_at_index::Migration),
             Box::new(m20261207_000041_messages_sender_kind_check_without_in::Migration),
+            Box::new(m20261207_000042_messages_client_msg_id_per_sender::Migration),
         ]
     }
 }

@@ -65,7 +65,10 @@ const INDEXES: [(&str, &str); 20] = [
     ("conversations", "idx_conversations_visitor_id"),
     ("visitors", "idx_visitors_email"),
     ("messages", "uq_messages_conversation_id_seq"),
-    ("messages", "uq_messages_conversation_id_client_msg_id"),
+    (
+        "messages",
+        "uq_messages_conversation_id_client_msg_id_sender",
+    ),
     ("notes", "idx_notes_conversation_id"),
     ("conversation_tags", "idx_conversation_tags_tag_id"),
     ("macros", "idx_macros_owner_id"),
@@ -78,9 +81,12 @@ const INDEXES: [(&str, &str); 20] = [
 ];
 
 /// Indexes a later migration dropped, as (table, index): gone once every
-/// migration has run (step 40: every message rewrote this one).
-const DROPPED_INDEXES: [(&str, &str); 1] =
-    [("conversations", "idx_conversations_state_updated_at")];
+/// migration has run (step 40: every message rewrote this one; step 42:
+/// a `client_msg_id` became unique per sender).
+const DROPPED_INDEXES: [(&str, &str); 2] = [
+    ("conversations", "idx_conversations_state_updated_at"),
+    ("messages", "uq_messages_conversation_id_client_msg_id"),
+];
 
 // ---------------------------------------------------------------------------
 // Database set-up
@@ -976,8 +982,36 @@ async fn unique_constraints(db: DatabaseConnection) {
         new_message(conversation.id, 2, Some("c-1"))
             .insert(db)
             .await,
-        "duplicate (conversation_id, client_msg_id)",
+        "duplicate (conversation_id, client_msg_id) of one sender",
     );
+    // Another sender's key may be the same string: each side's clients
+    // number their own sends.
+    let from = |seq: i64, kind: &str, sender: Option<i64>, key: &str| {
+        let mut m = new_message(conversation.id, seq, Some(key));
+        m.sender_kind = Set(kind.to_owned());
+        m.sender_id = Set(sender);
+        m
+    };
+    from(10, "agent", Some(5), "c-1").insert(db).await.unwrap();
+    from(11, "agent", Some(6), "c-1").insert(db).await.unwrap();
+    from(12, "customer", Some(5), "c-1")
+        .insert(db)
+        .await
+        .unwrap();
+    assert_unique_violation(
+        from(13, "agent", Some(5), "c-1").insert(db).await,
+        "an agent's key twice",
+    );
+    // The bot has no sender id; its keys are unique all the same.
+    from(14, "bot", None, "bot:0").insert(db).await.unwrap();
+    assert_unique_violation(
+        from(15, "bot", None, "bot:0").insert(db).await,
+        "the bot's key twice",
+    );
+    from(16, "customer", Some(5), "bot:0")
+        .insert(db)
+        .await
+        .unwrap();
     // NULL client_msg_id never collides.
     new_message(conversation.id, 2, None)
         .insert(db)
@@ -999,7 +1033,7 @@ async fn unique_constraints(db: DatabaseConnection) {
             .await
             .unwrap()
             .len(),
-        3
+        8
     );
 
     new_rating(conversation.id, visitor.id, 4)
@@ -1190,7 +1224,10 @@ async fn down_then_up(db: DatabaseConnection) {
 /// inserting a message no longer builds a temporary B-tree for its check.
 async fn messages_rebuild(db: DatabaseConnection) {
     let db = &db;
-    let before_41 = Migrator::migrations().len() as u32 - 1;
+    let before_41 = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261207_000041_messages_sender_kind_check_without_in")
+        .unwrap() as u32;
     Migrator::up(db, Some(before_41)).await.unwrap();
     let plan = |db: &DatabaseConnection| {
         let db = db.clone();
@@ -1254,8 +1291,10 @@ async fn messages_rebuild(db: DatabaseConnection) {
         .await,
         "ck_messages_sender_kind",
     );
-    // Its down rebuilds the table with the list again, rows kept.
-    Migrator::down(db, Some(1)).await.unwrap();
+    // Its down (after the later steps') rebuilds the table with the list
+    // again, rows kept.
+    let from_41 = Migrator::migrations().len() as u32 - before_41;
+    Migrator::down(db, Some(from_41)).await.unwrap();
     assert!(plan(db).await.iter().any(|op| op == "OpenEphemeral"));
     assert_eq!(messages::Entity::find().all(db).await.unwrap().len(), 3);
 }

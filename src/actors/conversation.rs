@@ -16,7 +16,7 @@ use chrono::Utc;
 use entity::{conversations, visitors};
 use tokio::sync::oneshot;
 
-use self::sent_ids::{BOT_REPLY_PREFIX, SentIds};
+use self::sent_ids::{BOT_REPLY_PREFIX, Key, SentIds};
 use super::committer::Committer;
 use super::router::{AgentEvent, Passivated, Router};
 use super::team_queue::{Dequeue, Enqueue, SlaAlert};
@@ -196,7 +196,7 @@ pub struct Created {
 /// The state a conversation's actor starts from.
 struct Loaded {
     row: conversations::Model,
-    ids: Vec<String>,
+    ids: Vec<store::messages::SentKey>,
     activity: Option<chrono::DateTime<Utc>>,
     required: BTreeMap<String, u8>,
     sla: SlaTargets,
@@ -272,7 +272,7 @@ impl Conversation {
         self.responded = l.row.first_response_at.is_some();
         self.committed_seq = l.row.last_seq;
         self.next_seq = l.row.last_seq + 1;
-        self.sent_ids = SentIds::from_ids(l.ids);
+        self.sent_ids = SentIds::from_keys(&l.ids);
         self.read_marks
             .insert(PartyKind::Customer, l.row.customer_last_read_seq);
         self.read_marks
@@ -546,7 +546,7 @@ impl Conversation {
             let view = store::messages::view(&row);
             self.committed_seq = row.seq;
             if let Some(c) = &row.client_msg_id {
-                self.sent_ids.remember(c);
+                self.sent_ids.remember(Key::sent_by(&pending.msg.sender, c));
             }
             if let Some(r) = self.row.as_mut() {
                 r.last_seq = row.seq;
@@ -652,7 +652,7 @@ impl Conversation {
         }
         for (n, text) in replies.into_iter().enumerate() {
             let key = bot_reply_id(n);
-            if self.sent_ids.holds_bot_reply(&key) || self.uncommitted(&key).is_some() {
+            if self.sent_ids.holds_bot_reply(&key) || self.uncommitted(Key::bot(&key)).is_some() {
                 continue;
             }
             let sender = Sender {
@@ -1371,6 +1371,17 @@ pub struct SendMessage {
     pub text: String,
 }
 
+impl SendMessage {
+    /// Its idempotency key: the sender and its `client_msg_id`.
+    fn key(&self) -> Key<'_> {
+        Key {
+            kind: self.party.kind(),
+            sender: Some(self.party.id()),
+            client_msg_id: &self.client_msg_id,
+        }
+    }
+}
+
 impl Handler<SendMessage> for Conversation {
     type Result = ResponseFuture<Result<Option<MessageView>, ActorError>>;
 
@@ -1389,8 +1400,8 @@ impl Handler<SendMessage> for Conversation {
                 (Waiter::Call(tx), Some(rx))
             }
         };
-        // Invariant 3: the same client_msg_id gives the same message.
-        if self.sent_ids.may_hold(&msg.client_msg_id) {
+        // Invariant 3: the same sender's client_msg_id gives the same message.
+        if self.sent_ids.may_hold(msg.key()) {
             self.answer_resend(ctx, msg, waiter);
         } else {
             self.accept(ctx, msg, waiter);
@@ -1413,7 +1424,7 @@ impl Conversation {
     /// Queues a send for the next batch, or adds `waiter` to the same
     /// send already on its way to the store.
     fn accept(&mut self, ctx: &mut Context<Self>, msg: SendMessage, waiter: Waiter) {
-        if let Some(p) = self.uncommitted(&msg.client_msg_id) {
+        if let Some(p) = self.uncommitted(msg.key()) {
             p.waiters.push(waiter);
             return;
         }
@@ -1432,13 +1443,18 @@ impl Conversation {
         self.flush(ctx);
     }
 
-    /// The accepted message keyed `client_msg_id` that is not committed
-    /// yet (pending or in flight), if any.
-    fn uncommitted(&mut self, client_msg_id: &str) -> Option<&mut Pending> {
+    /// The accepted message keyed `key` that is not committed yet
+    /// (pending or in flight), if any.
+    fn uncommitted(&mut self, key: Key<'_>) -> Option<&mut Pending> {
         self.in_flight
             .iter_mut()
             .chain(self.pending.iter_mut())
-            .find(|p| p.msg.client_msg_id.as_deref() == Some(client_msg_id))
+            .find(|p| {
+                p.msg
+                    .client_msg_id
+                    .as_deref()
+                    .is_some_and(|c| Key::sent_by(&p.msg.sender, c) == key)
+            })
     }
 
     /// Gives a new message the next seq and queues it for the next batch.
@@ -1471,7 +1487,9 @@ impl Conversation {
         let db = self.db.clone();
         let id = self.id;
         let cid = msg.client_msg_id.clone();
-        let lookup = async move { store::messages::by_client_id(&db, id, &cid).await };
+        let (kind, sender) = (msg.party.kind(), Some(msg.party.id()));
+        let lookup =
+            async move { store::messages::by_client_id(&db, id, kind, sender, &cid).await };
         ctx.spawn(lookup.into_actor(self).map(move |found, act, ctx| {
             let cid = msg.client_msg_id.as_str();
             match found {

@@ -468,34 +468,67 @@ pub async fn before(
     Ok(rows)
 }
 
-/// The message a `client_msg_id` produced, if any.
+/// The message one sender's `client_msg_id` produced, if any. The key is
+/// the sender's own: another party's message with the same id is not it.
 pub async fn by_client_id(
     db: &impl ConnectionTrait,
     conversation: ConversationId,
+    sender_kind: PartyKind,
+    sender_id: Option<i64>,
     client_msg_id: &str,
 ) -> Result<Option<messages::Model>, StoreError> {
+    let sender = match sender_id {
+        Some(id) => messages::Column::SenderId.eq(id),
+        None => messages::Column::SenderId.is_null(),
+    };
     Ok(messages::Entity::find()
         .filter(messages::Column::ConversationId.eq(conversation.0))
         .filter(messages::Column::ClientMsgId.eq(client_msg_id))
+        .filter(messages::Column::SenderKind.eq(sender_kind.as_str()))
+        .filter(sender)
         .one(db)
         .await?)
 }
 
-/// Every `client_msg_id` used in a conversation: the Conversation actor's
+/// A committed message's idempotency key: who sent it and the
+/// `client_msg_id` it gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentKey {
+    /// The sender's side.
+    pub sender_kind: PartyKind,
+    /// Visitor or user id; `None` for the bot.
+    pub sender_id: Option<i64>,
+    /// The sender's key.
+    pub client_msg_id: String,
+}
+
+/// Every idempotency key used in a conversation: the Conversation actor's
 /// idempotence memory, loaded on activation.
 pub async fn client_ids(
     db: &impl ConnectionTrait,
     conversation: ConversationId,
-) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<Option<String>> = messages::Entity::find()
+) -> Result<Vec<SentKey>, StoreError> {
+    let rows: Vec<(String, Option<i64>, Option<String>)> = messages::Entity::find()
         .select_only()
+        .column(messages::Column::SenderKind)
+        .column(messages::Column::SenderId)
         .column(messages::Column::ClientMsgId)
         .filter(messages::Column::ConversationId.eq(conversation.0))
         .filter(messages::Column::ClientMsgId.is_not_null())
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows.into_iter().flatten().collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|(kind, sender_id, id)| {
+            Some(SentKey {
+                // The column's CHECK admits only the kinds parse knows.
+                sender_kind: PartyKind::parse(&kind)?,
+                sender_id,
+                client_msg_id: id?,
+            })
+        })
+        .collect())
 }
 
 /// Messages after `seq` sent by one of `kinds` (unread counting).

@@ -358,6 +358,29 @@ on_both! {
         assert_eq!(next["message"]["seq"], 2);
     }
 
+    async fn the_same_client_msg_id_from_each_side_is_each_sides_own_message(app) {
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        // Each side's client numbers its own sends: a customer's `1` is not
+        // the agent's `1`, committed or not.
+        let mine = customer.say(None, "1", "from the customer").await;
+        let theirs = agent.say(Some(s.conversation), "1", "from the agent").await;
+        assert_eq!(theirs["message"]["seq"], 2, "{theirs}");
+        assert_eq!(theirs["message"]["text"], "from the agent");
+        assert_eq!(theirs["message"]["sender"]["kind"], "agent");
+        // Both at once: the second may come while the first is uncommitted.
+        customer.send(json!({"type": "message.send", "client_msg_id": "2", "text": "c2"})).await;
+        agent.send(json!({"type": "message.send", "conversation_id": s.conversation, "client_msg_id": "2", "text": "a2"})).await;
+        let c2 = customer.recv_type("message.ack").await;
+        let a2 = agent.recv_type("message.ack").await;
+        assert_eq!((c2["message"]["text"].clone(), a2["message"]["text"].clone()), (json!("c2"), json!("a2")));
+        assert_ne!(c2["message"]["seq"], a2["message"]["seq"]);
+        assert_eq!(stored_messages(&app, s.conversation).await, 4);
+        // Each side's resend still gives its own message.
+        assert_eq!(customer.say(None, "1", "from the customer").await["message"], mine["message"]);
+        assert_eq!(agent.say(Some(s.conversation), "1", "from the agent").await["message"], theirs["message"]);
+        assert_eq!(stored_messages(&app, s.conversation).await, 4);
+    }
+
     async fn a_resend_of_a_message_the_store_no_longer_holds_is_a_new_message(app) {
         use sea_orm::{ConnectionTrait, Statement};
         let (s, mut customer, _agent) = accepted(&app).await;

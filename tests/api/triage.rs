@@ -145,6 +145,25 @@ on_both! {
         assert_eq!(seqs, (1..=6).collect::<Vec<_>>());
     }
 
+    async fn a_customer_id_spelled_like_the_bots_reply_key_takes_nothing_from_the_bot(app) {
+        let admin = app.admin_token().await;
+        let support = team(&app, &admin, json!({"name": "Support", "auto_assign": false})).await;
+        let billing = team(&app, &admin, json!({"name": "Billing", "auto_assign": false})).await;
+        app.put(&format!("/api/v1/teams/{support}/triage"), &admin, flow(billing, support)).await;
+        let (_, token) = widget_session(&app, json!({"name": "Ana", "issue_type": "support"})).await;
+        let mut customer = Ws::customer(&app, &token).await;
+        assert_eq!(history(&mut customer, 2).await.len(), 2);
+        // `bot:2` is the key of the bot's next reply; sent by the customer
+        // it is the customer's key, and the bot still asks.
+        let sent = customer.say(None, "bot:2", "billing").await;
+        assert_eq!(sent["message"]["sender"]["kind"], "customer");
+        let next = bot_says(&mut customer).await;
+        assert_eq!((next["seq"].clone(), next["text"].clone()), (json!(4), json!("Your order number?")));
+        assert_eq!(next["client_msg_id"], "bot:2");
+        // The customer's resend of its `bot:2` is still its own message.
+        assert_eq!(customer.say(None, "bot:2", "billing").await["message"], sent["message"]);
+    }
+
     async fn typing_a_handoff_word_skips_to_the_queue_at_once(app) {
         let admin = app.admin_token().await;
         let support = team(&app, &admin, json!({"name": "Support", "auto_assign": false})).await;
