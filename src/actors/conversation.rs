@@ -27,7 +27,8 @@ use crate::config::RealtimeSettings;
 use crate::domain::access::{staff_may_access, staff_may_reassign};
 use crate::domain::conversation::{ConversationState, Transition};
 use crate::domain::protocol::{
-    ConversationView, MessageView, NoteView, PartyKind, ReceiptKind, Sender, ServerFrame,
+    ConversationView, MessageJson, MessageView, NoteView, PartyKind, ReceiptKind, Sender,
+    ServerFrame,
 };
 use crate::domain::routing::{Facts, Otherwise, QueuedConversation};
 use crate::domain::sla::{Deadline, SlaKind, SlaTargets, deadlines};
@@ -112,6 +113,19 @@ impl Waiter {
             }
             Waiter::Call(tx) => {
                 let _ = tx.send(result.cloned().map_err(Clone::clone));
+            }
+        }
+    }
+
+    /// Answers with `message`, just committed and serialised as `json`.
+    fn committed(self, bus: &Bus, message: &MessageView, json: &MessageJson, client_msg_id: &str) {
+        match self {
+            Waiter::Socket { to, reference } => {
+                let ack = Deliver(json.ack_frame(reference.as_deref(), client_msg_id).into());
+                bus.deliver_one(&ack, &to, None);
+            }
+            Waiter::Call(tx) => {
+                let _ = tx.send(Ok(message.clone()));
             }
         }
     }
@@ -551,12 +565,14 @@ impl Conversation {
             if let Some(r) = self.row.as_mut() {
                 r.last_seq = row.seq;
             }
-            let cid = row.client_msg_id.clone().unwrap_or_default();
+            let cid = row.client_msg_id.as_deref().unwrap_or_default();
+            // Serialised once for the sender's ack and everyone's `message.new`.
+            let json = MessageJson::of(&view);
             for w in pending.waiters {
-                w.answer(&self.bus, Ok(&view), &cid);
+                w.committed(&self.bus, &view, &json, cid);
             }
             let side = side_of(view.sender.kind);
-            let deliver = Deliver::frame(&ServerFrame::MessageNew { message: view });
+            let deliver = Deliver(json.new_frame().into());
             let reached = self.broadcast_deliver(&deliver, pending.origin, |_| true);
             if reached.iter().any(|(k, _)| *k != side) {
                 last_from.insert(side, row.seq);

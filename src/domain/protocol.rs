@@ -10,6 +10,9 @@ use super::conversation::ConversationState;
 use super::nul;
 use super::{AgentStatus, ConversationId, ErrorCode, TeamId, UserId};
 
+mod message_json;
+pub use message_json::MessageJson;
+
 /// Longest message text, in characters.
 pub const MAX_TEXT_CHARS: usize = 4000;
 /// Longest `client_msg_id`.
