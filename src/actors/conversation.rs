@@ -16,7 +16,7 @@ use chrono::Utc;
 use entity::{conversations, visitors};
 use tokio::sync::oneshot;
 
-use self::sent_ids::{BOT_REPLY_PREFIX, Key, SentIds};
+use self::sent_ids::{Key, SentIds};
 use super::committer::Committer;
 use super::router::{AgentEvent, Passivated, Router};
 use super::team_queue::{Dequeue, Enqueue, SlaAlert};
@@ -98,27 +98,8 @@ pub enum Waiter {
 }
 
 impl Waiter {
-    fn answer(self, bus: &Bus, result: Result<&MessageView, &ActorError>, client_msg_id: &str) {
-        match self {
-            Waiter::Socket { to, reference } => {
-                let frame = match result {
-                    Ok(m) => ServerFrame::MessageAck {
-                        reference,
-                        client_msg_id: client_msg_id.to_owned(),
-                        message: m.clone(),
-                    },
-                    Err(e) => e.frame(reference),
-                };
-                bus.deliver_one(&Deliver::frame(&frame), &to, None);
-            }
-            Waiter::Call(tx) => {
-                let _ = tx.send(result.cloned().map_err(Clone::clone));
-            }
-        }
-    }
-
-    /// Answers with `message`, just committed and serialised as `json`.
-    fn committed(self, bus: &Bus, message: &MessageView, json: &MessageJson, client_msg_id: &str) {
+    /// Answers with the stored `message`, serialised as `json`.
+    fn acked(self, bus: &Bus, message: &MessageView, json: &MessageJson, client_msg_id: &str) {
         match self {
             Waiter::Socket { to, reference } => {
                 let ack = Deliver(json.ack_frame(reference.as_deref(), client_msg_id).into());
@@ -126,6 +107,18 @@ impl Waiter {
             }
             Waiter::Call(tx) => {
                 let _ = tx.send(Ok(message.clone()));
+            }
+        }
+    }
+
+    /// Answers that the send was not stored.
+    fn failed(self, bus: &Bus, error: &ActorError) {
+        match self {
+            Waiter::Socket { to, reference } => {
+                bus.deliver_one(&Deliver::frame(&error.frame(reference)), &to, None);
+            }
+            Waiter::Call(tx) => {
+                let _ = tx.send(Err(error.clone()));
             }
         }
     }
@@ -233,7 +226,7 @@ struct Bot {
 /// Idempotency key of the bot's `n`th reply: replaying the flow after a
 /// restart finds the replies already stored and sends only the missing.
 fn bot_reply_id(n: usize) -> String {
-    format!("{BOT_REPLY_PREFIX}{n}")
+    format!("bot:{n}")
 }
 
 impl Conversation {
@@ -569,7 +562,7 @@ impl Conversation {
             // Serialised once for the sender's ack and everyone's `message.new`.
             let json = MessageJson::of(&view);
             for w in pending.waiters {
-                w.committed(&self.bus, &view, &json, cid);
+                w.acked(&self.bus, &view, &json, cid);
             }
             let side = side_of(view.sender.kind);
             let deliver = Deliver(json.new_frame().into());
@@ -633,9 +626,8 @@ impl Conversation {
             self.id
         ));
         for p in batch {
-            let cid = p.msg.client_msg_id.clone().unwrap_or_default();
             for w in p.waiters {
-                w.answer(&self.bus, Err(&err), &cid);
+                w.failed(&self.bus, &err);
             }
         }
         self.next_seq = self.committed_seq + 1;
@@ -1502,18 +1494,23 @@ impl Conversation {
     fn answer_resend(&mut self, ctx: &mut Context<Self>, msg: SendMessage, waiter: Waiter) {
         let db = self.db.clone();
         let id = self.id;
+        let Key { kind, sender, .. } = msg.key();
         let cid = msg.client_msg_id.clone();
-        let (kind, sender) = (msg.party.kind(), Some(msg.party.id()));
         let lookup =
             async move { store::messages::by_client_id(&db, id, kind, sender, &cid).await };
-        ctx.spawn(lookup.into_actor(self).map(move |found, act, ctx| {
-            let cid = msg.client_msg_id.as_str();
-            match found {
-                Ok(Some(m)) => waiter.answer(&act.bus, Ok(&store::messages::view(&m)), cid),
-                Ok(None) => act.accept(ctx, msg, waiter),
-                Err(e) => waiter.answer(&act.bus, Err(&ActorError::from(e)), cid),
-            }
-        }));
+        ctx.spawn(
+            lookup
+                .into_actor(self)
+                .map(move |found, act, ctx| match found {
+                    Ok(Some(m)) => {
+                        let view = store::messages::view(&m);
+                        let json = MessageJson::of(&view);
+                        waiter.acked(&act.bus, &view, &json, &msg.client_msg_id);
+                    }
+                    Ok(None) => act.accept(ctx, msg, waiter),
+                    Err(e) => waiter.failed(&act.bus, &ActorError::from(e)),
+                }),
+        );
     }
 }
 

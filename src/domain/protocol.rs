@@ -806,12 +806,9 @@ pub enum ReceiptKind {
 }
 
 impl ServerFrame {
-    /// The frame as JSON text. These types always serialise; the fallback
-    /// only guards against a future mistake.
+    /// The frame as JSON text.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| {
-            format!(r#"{{"type":"error","code":"internal","message":"encoding failed: {e}"}}"#)
-        })
+        encode_frame(self)
     }
 
     /// An `error` frame.
@@ -822,6 +819,14 @@ impl ServerFrame {
             message: message.into(),
         }
     }
+}
+
+/// A server frame as JSON text. Frames always serialise; the fallback
+/// only guards against a future mistake.
+fn encode_frame(frame: &impl Serialize) -> String {
+    serde_json::to_string(frame).unwrap_or_else(|e| {
+        format!(r#"{{"type":"error","code":"internal","message":"encoding failed: {e}"}}"#)
+    })
 }
 
 impl From<FrameError> for ServerFrame {

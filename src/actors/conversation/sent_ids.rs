@@ -19,9 +19,6 @@ use std::hash::{BuildHasher, RandomState};
 use crate::domain::protocol::{PartyKind, Sender};
 use crate::store::messages::SentKey;
 
-/// Prefix of the keys the triage bot gives its replies.
-pub(super) const BOT_REPLY_PREFIX: &str = "bot:";
-
 /// Who sent a message (side and visitor or user id) under which
 /// `client_msg_id`: the unit of invariant 3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,7 +96,7 @@ impl SentIds {
     /// Remembers `key`, just committed.
     pub(super) fn remember(&mut self, key: Key<'_>) {
         self.fingerprints.insert(self.fingerprint(key));
-        if key.kind == PartyKind::Bot && key.client_msg_id.starts_with(BOT_REPLY_PREFIX) {
+        if key.kind == PartyKind::Bot {
             self.bot_replies.insert(key.client_msg_id.to_owned());
         }
     }

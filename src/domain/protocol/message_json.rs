@@ -3,12 +3,12 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{MessageView, ServerFrame};
+use super::{MessageView, encode_frame};
 
 /// A committed message as JSON, written once for the sender's
 /// `message.ack` and every other socket's `message.new` (each used to
 /// serialise the whole message again, the ack from a clone of it). The
-/// frames are byte for byte what [`ServerFrame::to_json`] gives.
+/// frames are byte for byte what [`super::ServerFrame::to_json`] gives.
 pub struct MessageJson(Box<RawValue>);
 
 /// `message.new` around an already serialised message.
@@ -41,7 +41,7 @@ impl MessageJson {
 
     /// The `message.new` frame.
     pub fn new_frame(&self) -> String {
-        encode(&NewFrame {
+        encode_frame(&NewFrame {
             kind: "message.new",
             message: &self.0,
         })
@@ -49,7 +49,7 @@ impl MessageJson {
 
     /// The sender's `message.ack` frame.
     pub fn ack_frame(&self, reference: Option<&str>, client_msg_id: &str) -> String {
-        encode(&AckFrame {
+        encode_frame(&AckFrame {
             kind: "message.ack",
             reference,
             client_msg_id,
@@ -58,20 +58,9 @@ impl MessageJson {
     }
 }
 
-fn encode(frame: &impl Serialize) -> String {
-    serde_json::to_string(frame).unwrap_or_else(|e| {
-        ServerFrame::error(
-            None,
-            crate::domain::ErrorCode::Internal,
-            format!("encoding failed: {e}"),
-        )
-        .to_json()
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{PartyKind, Sender};
+    use super::super::{PartyKind, Sender, ServerFrame};
     use super::*;
     use chrono::TimeZone;
     use proptest::prelude::*;
