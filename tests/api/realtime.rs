@@ -99,6 +99,36 @@ async fn stored_messages(app: &TestApp, conversation: i64) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
+/// Makes the store refuse (or, with `on` false, take again) every message
+/// whose text is `text`: a commit that fails, on either backend.
+async fn refuse_text(app: &TestApp, text: &str, on: bool) {
+    use sea_orm::{ConnectionTrait, DbBackend};
+    let statements = match (app.db.get_database_backend(), on) {
+        (DbBackend::Postgres, true) => vec![
+            format!(
+                "CREATE FUNCTION refuse_text() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.text = '{text}' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql"
+            ),
+            "CREATE TRIGGER refuse_text BEFORE INSERT ON messages \
+             FOR EACH ROW EXECUTE FUNCTION refuse_text()"
+                .to_owned(),
+        ],
+        (DbBackend::Postgres, false) => vec![
+            "DROP TRIGGER refuse_text ON messages".to_owned(),
+            "DROP FUNCTION refuse_text()".to_owned(),
+        ],
+        (_, true) => vec![format!(
+            "CREATE TRIGGER refuse_text BEFORE INSERT ON messages WHEN NEW.text = '{text}' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )],
+        (_, false) => vec!["DROP TRIGGER refuse_text".to_owned()],
+    };
+    for sql in statements {
+        app.db.execute_unprepared(&sql).await.unwrap();
+    }
+}
+
 /// Sends `total` messages of `text` from `agent` into `conversation`, a
 /// hundred at a time, each hundred's acks read (in seq order from 1)
 /// before the next: as fast as a client that keeps reading its acks.
@@ -379,6 +409,33 @@ on_both! {
         assert_eq!(customer.say(None, "1", "from the customer").await["message"], mine["message"]);
         assert_eq!(agent.say(Some(s.conversation), "1", "from the agent").await["message"], theirs["message"]);
         assert_eq!(stored_messages(&app, s.conversation).await, 4);
+    }
+
+    async fn a_send_whose_commit_fails_gets_an_error_no_ack_and_leaves_no_gap(app) {
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        refuse_text(&app, "boom", true).await;
+        customer.send(json!({"type": "message.send", "client_msg_id": "b", "text": "boom", "ref": "b"})).await;
+        // Invariant 1: the sender hears of the failure, never an ack.
+        let err = loop {
+            let f = customer.recv().await;
+            assert_ne!(f["type"], "message.ack", "ack of an uncommitted message: {f}");
+            if f["type"] == "error" {
+                break f;
+            }
+        };
+        assert_eq!((err["ref"].clone(), err["code"].clone()), (json!("b"), json!("internal")), "{err}");
+        assert_eq!(stored_messages(&app, s.conversation).await, 0);
+        // Invariant 2: the next message takes the failed one's seq, and the
+        // other side sees no gap.
+        let next = customer.say(None, "fine", "after it").await;
+        assert_eq!(next["message"]["seq"], 1);
+        let seen = agent.recv_type("message.new").await;
+        assert_eq!((seen["message"]["seq"].clone(), seen["message"]["text"].clone()), (json!(1), json!("after it")));
+        // Invariant 3: the failed key was never remembered; sent again it is new.
+        refuse_text(&app, "boom", false).await;
+        let again = customer.say(None, "b", "boom").await;
+        assert_eq!(again["message"]["seq"], 2, "{again}");
+        assert_eq!(stored_messages(&app, s.conversation).await, 2);
     }
 
     async fn a_resend_of_a_message_the_store_no_longer_holds_is_a_new_message(app) {
