@@ -1363,3 +1363,40 @@ fn database_url_rewrite() {
         "postgres://u@db/sbmig_x"
     );
 }
+
+/// Migrations are append-only once landed (`landed.txt`): each landed file
+/// keeps its bytes, and `Migrator` runs them first, in their order, so a
+/// database migrated before a new one lands never meets one it skipped.
+#[test]
+fn landed_migrations_never_change_and_new_ones_come_last() {
+    use sha2::{Digest, Sha256};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("landed.txt")).unwrap();
+    let landed: Vec<(&str, &str)> = manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_once("  ").expect("`SHA256  name` lines"))
+        .collect();
+    assert!(!landed.is_empty());
+    let run: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let landed_names: Vec<&str> = landed.iter().map(|(_, n)| *n).collect();
+    assert!(
+        run.len() >= landed.len() && run[..landed.len()] == landed_names[..],
+        "Migrator must run the landed migrations first, in their order, and add new ones after them: \
+         landed {landed_names:?}, runs {run:?}"
+    );
+    for (sum, name) in landed {
+        let bytes = std::fs::read(root.join("src").join(format!("{name}.rs"))).unwrap();
+        let actual: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            actual, sum,
+            "{name} changed after it landed: migrations are append-only, write a new one"
+        );
+    }
+}

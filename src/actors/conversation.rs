@@ -65,8 +65,23 @@ struct Subscriber {
 struct CatchUp {
     /// Which resume (a later one on the same socket supersedes it).
     resume: u64,
-    /// Live frames committed since its history was bounded, in order.
-    held: Vec<Deliver>,
+    /// The last committed seq when the first of this socket's overlapping
+    /// resumes began: the history reads up to it, the rest is in `held`.
+    upto: i64,
+    /// The resume's `ref`, answered if a later resume supersedes it.
+    reference: Option<String>,
+    /// A catch-up the client did not ask for (no `resume.done`).
+    quiet: bool,
+    /// Live frames produced since its history was bounded, in order.
+    held: Vec<Held>,
+}
+
+/// A live frame held back from a socket that is catching up.
+struct Held {
+    /// The seq of a `message.new` (the history may carry it already);
+    /// `None` for anything else, which is always sent.
+    seq: Option<i64>,
+    frame: Deliver,
 }
 
 /// Where a resume's history reading stands: pages of [`RESUME_PAGE`] are
@@ -442,6 +457,18 @@ impl Conversation {
         except: Option<SessionId>,
         filter: impl Fn(&Subscriber) -> bool,
     ) -> Vec<(PartyKind, i64)> {
+        self.fan_out(deliver, None, except, filter)
+    }
+
+    /// [`Self::broadcast_deliver`], for a frame that is the `message.new`
+    /// of `seq` when `seq` is given.
+    fn fan_out(
+        &mut self,
+        deliver: &Deliver,
+        seq: Option<i64>,
+        except: Option<SessionId>,
+        filter: impl Fn(&Subscriber) -> bool,
+    ) -> Vec<(PartyKind, i64)> {
         let key = self.key();
         let mut reached = Vec::new();
         let mut targets = Vec::new();
@@ -451,7 +478,10 @@ impl Conversation {
             }
             reached.push((sub.kind, sub.id));
             match sub.catching_up.as_mut() {
-                Some(c) => c.held.push(deliver.clone()),
+                Some(c) => c.held.push(Held {
+                    seq,
+                    frame: deliver.clone(),
+                }),
                 None => targets.push(&sub.to),
             }
         }
@@ -467,6 +497,26 @@ impl Conversation {
     /// This actor's cluster-wide name.
     fn key(&self) -> ActorKey {
         ActorKey::Conversation(self.id)
+    }
+
+    /// Answers a send with its stored message. A socket in the middle of a
+    /// resume gets the ack after the history before it, like the
+    /// `message.new` it stands for (§5.2 of docs/protocol.md: a socket's
+    /// messages and acks come in increasing seq).
+    fn ack(&mut self, waiter: Waiter, message: &MessageView, json: &MessageJson, cid: &str) {
+        if let Waiter::Socket { to, reference } = &waiter
+            && let Some(c) = self
+                .subscribers
+                .get_mut(&to.id())
+                .and_then(|s| s.catching_up.as_mut())
+        {
+            c.held.push(Held {
+                seq: None,
+                frame: Deliver(json.ack_frame(reference.as_deref(), cid).into()),
+            });
+            return;
+        }
+        waiter.acked(&self.bus, message, json, cid);
     }
 
     /// Subscribes a socket to what is committed from now on (a plain join:
@@ -562,11 +612,11 @@ impl Conversation {
             // Serialised once for the sender's ack and everyone's `message.new`.
             let json = MessageJson::of(&view);
             for w in pending.waiters {
-                w.acked(&self.bus, &view, &json, cid);
+                self.ack(w, &view, &json, cid);
             }
             let side = side_of(view.sender.kind);
             let deliver = Deliver(json.new_frame().into());
-            let reached = self.broadcast_deliver(&deliver, pending.origin, |_| true);
+            let reached = self.fan_out(&deliver, Some(row.seq), pending.origin, |_| true);
             if reached.iter().any(|(k, _)| *k != side) {
                 last_from.insert(side, row.seq);
             }
@@ -1186,6 +1236,30 @@ impl Handler<Subscribe> for Conversation {
         // later arrives live and is held until the history is out.
         self.resumes += 1;
         let resume = self.resumes;
+        // A resume still reading on this socket is superseded: its caller
+        // hears so, and what it held stays held for this one (read up to
+        // the same bound), so no live frame is lost between the two.
+        let superseded = self
+            .subscribers
+            .remove(&msg.session)
+            .and_then(|s| s.catching_up);
+        let (upto, held) = match superseded {
+            Some(old) => {
+                if !old.quiet {
+                    let error = ActorError::new(
+                        ErrorCode::Conflict,
+                        "superseded by a later resume of this conversation",
+                    );
+                    self.bus.deliver_one(
+                        &Deliver::frame(&error.frame(old.reference)),
+                        &msg.to,
+                        None,
+                    );
+                }
+                (old.upto, old.held)
+            }
+            None => (self.committed_seq, Vec::new()),
+        };
         self.subscribers.insert(
             msg.session,
             Subscriber {
@@ -1195,7 +1269,10 @@ impl Handler<Subscribe> for Conversation {
                 to: msg.to,
                 catching_up: Some(CatchUp {
                     resume,
-                    held: Vec::new(),
+                    upto,
+                    reference: msg.reference.clone(),
+                    quiet: msg.quiet,
+                    held,
                 }),
             },
         );
@@ -1205,7 +1282,7 @@ impl Handler<Subscribe> for Conversation {
                 session: msg.session,
                 resume,
                 from: after,
-                upto: self.committed_seq,
+                upto,
                 reference: msg.reference,
                 quiet: msg.quiet,
             },
@@ -1239,9 +1316,18 @@ impl Conversation {
                     let page = match res {
                         Ok(page) => page,
                         Err(e) => {
-                            sub.catching_up = None;
+                            // The client resumes again for the messages; the
+                            // rest held meanwhile (its acks among them) is
+                            // not in any history, so it goes out now.
+                            let held = sub.catching_up.take().map(|c| c.held).unwrap_or_default();
                             let error = Deliver::frame(&ActorError::from(e).frame(r.reference));
-                            act.send_asked_for(r.session, &error);
+                            if act.send_asked_for(r.session, &error) {
+                                for h in held.into_iter().filter(|h| h.seq.is_none()) {
+                                    if !act.send_asked_for(r.session, &h.frame) {
+                                        return;
+                                    }
+                                }
+                            }
                             return;
                         }
                     };
@@ -1257,21 +1343,27 @@ impl Conversation {
                             return;
                         }
                     }
-                    r.from = last;
+                    // Past `upto` the held frames take over (a page may
+                    // reach beyond it; those were not sent).
+                    r.from = last.min(r.upto);
                     act.read_history(ctx, r);
                 }),
         );
     }
 
-    /// The history is out: the live frames held meanwhile, then
-    /// `resume.done` (unless quiet), and the socket follows live.
+    /// The history is out: the live frames held meanwhile (but messages
+    /// the client said it has), then `resume.done` (unless quiet), and the
+    /// socket follows live.
     fn end_resume(&mut self, r: HistoryRead) {
         let Some(sub) = self.subscribers.get_mut(&r.session) else {
             return;
         };
         let held = sub.catching_up.take().map(|c| c.held).unwrap_or_default();
-        for f in held {
-            if !self.send_asked_for(r.session, &f) {
+        for h in held {
+            if h.seq.is_some_and(|seq| seq <= r.from) {
+                continue;
+            }
+            if !self.send_asked_for(r.session, &h.frame) {
                 return;
             }
         }
@@ -1394,12 +1486,11 @@ impl Handler<SendMessage> for Conversation {
     type Result = ResponseFuture<Result<Option<MessageView>, ActorError>>;
 
     fn handle(&mut self, mut msg: SendMessage, ctx: &mut Self::Context) -> Self::Result {
-        if let Err(e) = self.authorize_write(&msg.party) {
+        // Rights are checked once the send is known to be new (`accept`): a
+        // resend of a stored message is answered with it even after the
+        // conversation closed or the agent lost it (invariant 3).
+        if let Err(e) = self.loaded() {
             return Box::pin(async move { Err(e) });
-        }
-        self.last_activity = Instant::now();
-        if msg.party.kind() == PartyKind::Customer {
-            self.arm_idle(ctx, Duration::from_secs(self.settings.idle_close_after_s));
         }
         let (waiter, rx) = match msg.reply_to.take() {
             Some((to, reference)) => (Waiter::Socket { to, reference }, None),
@@ -1435,6 +1526,14 @@ impl Conversation {
         if let Some(p) = self.uncommitted(msg.key()) {
             p.waiters.push(waiter);
             return;
+        }
+        if let Err(e) = self.authorize_write(&msg.party) {
+            waiter.failed(&self.bus, &e);
+            return;
+        }
+        self.last_activity = Instant::now();
+        if msg.party.kind() == PartyKind::Customer {
+            self.arm_idle(ctx, Duration::from_secs(self.settings.idle_close_after_s));
         }
         let sender = Sender {
             kind: msg.party.kind(),
@@ -1505,7 +1604,7 @@ impl Conversation {
                     Ok(Some(m)) => {
                         let view = store::messages::view(&m);
                         let json = MessageJson::of(&view);
-                        waiter.acked(&act.bus, &view, &json, &msg.client_msg_id);
+                        act.ack(waiter, &view, &json, &msg.client_msg_id);
                     }
                     Ok(None) => act.accept(ctx, msg, waiter),
                     Err(e) => waiter.failed(&act.bus, &ActorError::from(e)),

@@ -12,7 +12,8 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_ws::{CloseCode, CloseReason, Message, ProtocolError};
+use actix_ws::{CloseCode, CloseReason, Item, Message, ProtocolError};
+use bytes::BytesMut;
 use bytestring::ByteString;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
@@ -326,6 +327,28 @@ pub struct SocketCore {
     last_seen: Instant,
     heartbeat: Duration,
     timeout: Duration,
+    /// A message arriving in fragments, joined until its last one.
+    fragments: Option<Fragments>,
+    /// The bound of a whole message, fragmented or not (`realtime.max_frame_bytes`).
+    max_message: usize,
+}
+
+/// The fragments of one message received so far. Joined here rather than
+/// by `actix_ws::AggregatedMessageStream`: that reports an oversized message
+/// as an I/O error like any other, and such a message must close with 1009
+/// like an oversized frame.
+struct Fragments {
+    text: bool,
+    bytes: BytesMut,
+}
+
+impl Fragments {
+    fn new(text: bool) -> Self {
+        Fragments {
+            text,
+            bytes: BytesMut::new(),
+        }
+    }
 }
 
 /// What the session should do with one incoming WebSocket item.
@@ -363,6 +386,8 @@ impl SocketCore {
             last_seen: Instant::now(),
             heartbeat,
             timeout: heartbeat * settings.client_timeout_heartbeats,
+            fragments: None,
+            max_message: settings.max_frame_bytes,
         }
     }
 
@@ -479,7 +504,7 @@ impl SocketCore {
                 Intake::Done
             }
             Ok(Message::Pong(_) | Message::Nop) => Intake::Done,
-            Ok(Message::Continuation(_)) => Intake::Done,
+            Ok(Message::Continuation(item)) => self.fragment(item, ctx),
             Ok(Message::Close(_)) => Intake::Stop,
             Err(ProtocolError::Overflow) => {
                 self.outbox.close(CloseCode::Size, "frame too large");
@@ -491,6 +516,57 @@ impl SocketCore {
                 Intake::Stop
             }
         }
+    }
+
+    /// Joins a fragmented message; its last fragment makes it one text (or
+    /// binary) message, taken in as if it had come whole.
+    fn fragment<A>(&mut self, item: Item, ctx: &mut Context<A>) -> Intake
+    where
+        A: Actor<Context = Context<A>>,
+    {
+        let (part, last) = match item {
+            Item::FirstText(b) => {
+                self.fragments = Some(Fragments::new(true));
+                (b, false)
+            }
+            Item::FirstBinary(b) => {
+                self.fragments = Some(Fragments::new(false));
+                (b, false)
+            }
+            Item::Continue(b) => (b, false),
+            Item::Last(b) => (b, true),
+        };
+        // The codec refuses a continuation that starts nothing; kept here
+        // so no state can make this take in bytes without a kind.
+        let Some(f) = self.fragments.as_mut() else {
+            self.outbox.close(CloseCode::Protocol, "protocol error");
+            return Intake::Stop;
+        };
+        if f.bytes.len() + part.len() > self.max_message {
+            self.fragments = None;
+            self.outbox.close(CloseCode::Size, "frame too large");
+            return Intake::Stop;
+        }
+        f.bytes.extend_from_slice(&part);
+        if !last {
+            return Intake::Done;
+        }
+        let Some(Fragments { text, bytes }) = self.fragments.take() else {
+            return Intake::Done;
+        };
+        let whole = if text {
+            match ByteString::try_from(bytes.freeze()) {
+                Ok(t) => Message::Text(t),
+                Err(_) => {
+                    // As for a whole text frame that is not UTF-8.
+                    self.outbox.close(CloseCode::Protocol, "protocol error");
+                    return Intake::Stop;
+                }
+            }
+        } else {
+            Message::Binary(bytes.freeze())
+        };
+        self.intake(Ok(whole), ctx)
     }
 }
 

@@ -35,10 +35,19 @@ pub async fn verify(candidate: &str, stored_hash: &str) -> Result<bool, Password
 /// Spends the same time as a real check, for unknown accounts, so response
 /// time does not reveal which e-mail addresses exist.
 pub async fn verify_dummy(candidate: &str) -> Result<(), PasswordError> {
-    // A fixed valid hash of an unguessable string, made with the same params.
-    static DUMMY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    // A fixed valid hash of an unguessable string, made with the same
+    // params, once, on the blocking pool like every other hash.
+    static DUMMY: tokio::sync::OnceCell<Option<String>> = tokio::sync::OnceCell::const_new();
     let dummy = DUMMY
-        .get_or_init(|| hash_blocking("no-such-account-placeholder-password").ok())
+        .get_or_init(|| async {
+            tokio::task::spawn_blocking(|| {
+                hash_blocking("no-such-account-placeholder-password").ok()
+            })
+            .await
+            .ok()
+            .flatten()
+        })
+        .await
         .clone();
     if let Some(dummy) = dummy {
         verify(candidate, &dummy).await?;

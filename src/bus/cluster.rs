@@ -499,6 +499,25 @@ impl Cluster {
         Ok(())
     }
 
+    /// This node missed what other nodes published to it (its subscription
+    /// was down): every local socket following an actor elsewhere is told
+    /// to reconnect, and its `resume` fetches what it missed. The hosts
+    /// dropped these sockets when nobody heard their frames, so without
+    /// this they would stay open and hear nothing more.
+    fn followers_resume(&self) {
+        let followed = std::mem::take(&mut *lock(&self.followed));
+        let sockets: usize = followed.values().map(HashMap::len).sum();
+        if sockets > 0 {
+            tracing::warn!(
+                sockets,
+                "frames to this node were lost while it was cut off from Redis; its followers reconnect"
+            );
+        }
+        for control in followed.into_values().flat_map(HashMap::into_values) {
+            let _ = control.try_send(Control::Reconnect(LOST_FRAMES.into()));
+        }
+    }
+
     /// Nodes that local sockets follow and that are gone: their followers
     /// are told to reconnect (the conversation continues elsewhere).
     async fn check_followed(&self) -> Result<(), ClusterError> {
@@ -526,6 +545,11 @@ impl Cluster {
         Ok(())
     }
 }
+
+/// The close reason of a socket that may have missed frames while its node
+/// was cut off from Redis.
+pub const LOST_FRAMES: &str =
+    "this node lost contact with the cluster for a while; reconnect and resume";
 
 /// Runs one Redis operation with a bound on its duration.
 async fn bounded<T>(f: impl Future<Output = Result<T, ClusterError>>) -> Result<T, ClusterError> {
@@ -636,6 +660,17 @@ async fn subscriber(cluster: Arc<Cluster>, bus: Bus) {
             tracing::info!("cluster subscriber reconnected");
             if let Err(e) = cluster.resync(&bus).await {
                 tracing::warn!(error = %e, "resync after reconnect failed");
+            }
+            // Frames published to this node while it was unsubscribed are
+            // gone, and their senders took its sockets for closed.
+            cluster.followers_resume();
+            // An agent's events (assignments, follows) cross nodes too.
+            let agents = bus.inner.registry.agents.reconnect_all(LOST_FRAMES);
+            if agents > 0 {
+                tracing::warn!(
+                    sockets = agents,
+                    "agent sockets here may have missed their events; they reconnect"
+                );
             }
         }
         attempt = 0;

@@ -90,7 +90,7 @@ impl From<BusError> for ActorError {
 #[derive(Clone)]
 pub(crate) struct LocalSession {
     frames: Recipient<Deliver>,
-    control: Recipient<Control>,
+    pub(crate) control: Recipient<Control>,
 }
 
 /// The close reason of a socket this node fell behind (see

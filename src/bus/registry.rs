@@ -95,6 +95,19 @@ impl AgentSockets {
         }
     }
 
+    /// Tells every agent socket here to reconnect (with `reason`), as when
+    /// frames to this node were lost; returns how many were told.
+    pub(crate) fn reconnect_all(&self, reason: &str) -> usize {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        let mut told = 0;
+        for to in map.values().flat_map(HashMap::values) {
+            to.control
+                .do_send(crate::actors::Control::Reconnect(reason.to_owned()));
+            told += 1;
+        }
+        told
+    }
+
     /// Hands `frame` to every socket of `agent` here; returns how many took
     /// it. A socket that cannot misses it: one that stopped is removed when
     /// the Router hears it ended, one whose mailbox is full is told to

@@ -105,7 +105,12 @@ pub const POOL_PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 /// Opens the pool for the configured database. SQLite runs in WAL mode with
 /// `synchronous=FULL` (an acknowledged write survives power loss), foreign
 /// keys on, checkpoints every [`SQLITE_WAL_AUTOCHECKPOINT_PAGES`] and a busy
-/// timeout so concurrent writers wait instead of failing.
+/// timeout so concurrent writers wait instead of failing. PostgreSQL
+/// sessions start with `synchronous_commit=on` whatever the server, the
+/// database, the role or the URL's `options` say: a commit returns once its
+/// log is flushed, so an acknowledged message survives a crash there too
+/// (a client's startup option outranks every default but a later `SET`,
+/// which no code here issues).
 pub async fn connect(settings: &Settings) -> Result<Db, StoreError> {
     let url = settings.database_url();
     let kind = settings
@@ -135,7 +140,8 @@ pub async fn connect(settings: &Settings) -> Result<Db, StoreError> {
                 )
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
-        });
+        })
+        .map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "on")]));
     Ok(Database::connect(opts).await?)
 }
 

@@ -991,6 +991,83 @@ async fn a_node_cut_off_from_redis_serves_what_it_hosts_reports_not_ready_and_re
 }
 
 #[actix_web::test]
+async fn a_socket_on_a_node_that_missed_frames_while_cut_off_reconnects_and_resumes_them() {
+    // The conversation lives on n1; the agent's socket is on n0, which is
+    // cut off from Redis while the customer writes. n1 publishes the
+    // frames to nobody and drops the socket from the conversation's
+    // followers; once n0 is back, its socket must not stay open hearing
+    // nothing: it is told to reconnect (1012), and its resume brings
+    // exactly what it missed.
+    let Some(upstream) = redis_url() else {
+        let _ = Cluster::start(0, None).await;
+        return;
+    };
+    let proxy = Proxy::start(&upstream).await;
+    let Some(c) = Cluster::start(2, Some(&proxy.url)).await else {
+        return;
+    };
+    let (a, b) = (c.app(0), c.app(1));
+    let admin = a.admin_token().await;
+    let t = team(a, &admin, json!({"name": "Support", "auto_assign": false})).await;
+    let agent = a
+        .create_user(&admin, "agent", json!({"team_ids": [t]}))
+        .await;
+    let (id, token) = widget_session(b, json!({})).await;
+    assert_eq!(
+        c.owner(&format!("conversation:{id}")).await.as_deref(),
+        Some("n1")
+    );
+    let mut customer = Ws::customer(b, &token).await;
+    let mut staff = Ws::agent(a, &agent.token).await;
+    staff
+        .send(json!({"type": "conversation.accept", "conversation_id": id, "ref": "acc"}))
+        .await;
+    assert_eq!(staff.recv_answer().await["type"], "ok");
+    customer.say(None, "c0", "before").await;
+    assert_eq!(staff.recv_type("message.new").await["message"]["seq"], 1);
+
+    proxy.cut();
+    until(10, "n0 reports not ready", || async {
+        ready(a).await == 503
+    })
+    .await;
+    for i in 2..=6 {
+        let ack = customer
+            .say(None, &format!("c{i}"), &format!("while cut off {i}"))
+            .await;
+        assert_eq!(ack["message"]["seq"], i);
+    }
+    proxy.restore();
+    until(15, "n0 ready again", || async { ready(a).await == 200 }).await;
+
+    let (frames, ended) = staff.frames_until_end().await;
+    assert_eq!(
+        ended,
+        Ended::Closed(Some(1012)),
+        "frames before the end: {frames:?}"
+    );
+    let mut again = Ws::agent(a, &agent.token).await;
+    again
+        .send(json!({"type": "resume", "conversation_id": id, "after_seq": 1, "ref": "r"}))
+        .await;
+    let mut seqs = Vec::new();
+    loop {
+        let f = again.recv().await;
+        match f["type"].as_str() {
+            Some("message.new") => seqs.push(f["message"]["seq"].as_i64().unwrap()),
+            Some("resume.done") => {
+                assert_eq!(f["last_seq"], 6);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seqs, (2..=6).collect::<Vec<_>>());
+    customer.say(None, "c7", "live again").await;
+    assert_eq!(again.recv_type("message.new").await["message"]["seq"], 7);
+}
+
+#[actix_web::test]
 async fn a_host_whose_fencing_token_was_taken_cannot_write_and_steps_down() {
     let Some(c) = Cluster::start(1, None).await else {
         return;

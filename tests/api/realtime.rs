@@ -319,31 +319,48 @@ on_both! {
         resume_while_live_messages_come(&app, 1_100).await;
     }
 
-    async fn a_second_resume_on_a_socket_stops_the_first_ones_history(app) {
-        // Two resumes back to back: the first's pages stop where the second
-        // began (a page it had read may already be out), and only the
-        // second's history and `resume.done` follow; nothing twice. Should
-        // the first end before the second reaches the conversation (a busy
-        // machine may delay it), the first's `resume.done` comes between
-        // the two whole histories.
-        let (s, _customer, mut agent) = accepted(&app).await;
-        burst(&mut agent, s.conversation, "h", 1_100, "history").await;
+    async fn a_second_resume_on_a_socket_supersedes_the_first_and_keeps_what_it_held(app) {
+        // Two resumes back to back, with a typing frame and a live message
+        // produced while the first reads its history. Should the second
+        // reach the conversation while the first still reads, the first's
+        // pages stop where they were, the first hears `conflict` (not
+        // silence), and what the first held comes after the second's
+        // history, before its `resume.done`. Should the first end first (a
+        // fast machine), its `resume.done` comes between two whole
+        // histories. Either way nothing is lost and nothing comes twice
+        // but what the second asked for again.
+        // Ten pages of history: the second resume comes while the first
+        // still reads (nearly always; the other order is checked too).
+        const H: i64 = 5_000;
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        burst(&mut agent, s.conversation, "h", H, "history").await;
         let mut admin = Ws::agent(&app, &s.admin).await;
-        for (after, r) in [(0, "first"), (1_000, "second")] {
-            admin.send(json!({"type": "resume", "conversation_id": s.conversation, "after_seq": after, "ref": r})).await;
-        }
-        // What arrives, in order: seqs, and `done:<ref>` for each resume.done.
+        admin.send(json!({"type": "resume", "conversation_id": s.conversation, "after_seq": 0, "ref": "first"})).await;
+        // What arrives, in order: seqs, `typing`, and `done:<ref>` or
+        // `error:<ref>` for each resume's end.
         let mut got: Vec<String> = Vec::new();
+        let first = admin.recv_type("message.new").await;
+        got.push(first["message"]["seq"].to_string());
+        // The first is reading: the customer types, then writes (its ack
+        // says the conversation took the typing before it).
+        customer.send(json!({"type": "typing", "is_typing": true})).await;
+        assert_eq!(customer.say(None, "during", "while you read").await["message"]["seq"], H + 1);
+        admin.send(json!({"type": "resume", "conversation_id": s.conversation, "after_seq": H - 100, "ref": "second"})).await;
         // A message sent after the second's `resume.done` marks the end:
         // anything the first still sent would arrive before it.
-        while got.last().map(String::as_str) != Some("1101") {
+        let (live, marker) = ((H + 1).to_string(), (H + 2).to_string());
+        while got.last() != Some(&marker) {
             let f = admin.recv().await;
             match f["type"].as_str() {
                 Some("message.new") => got.push(f["message"]["seq"].to_string()),
-                Some("resume.done") => {
+                Some("typing") => got.push("typing".into()),
+                Some("resume.done" | "error") => {
                     let r = f["ref"].as_str().unwrap_or_default();
-                    got.push(format!("done:{r}"));
-                    if r == "second" {
+                    if f["type"] == "error" {
+                        assert_eq!(f["code"], "conflict", "{f}");
+                    }
+                    got.push(format!("{}:{r}", if f["type"] == "error" { "error" } else { "done" }));
+                    if f["type"] == "resume.done" && r == "second" {
                         agent.send(json!({"type": "message.send", "conversation_id": s.conversation,
                             "client_msg_id": "marker", "text": "after"})).await;
                     }
@@ -352,22 +369,86 @@ on_both! {
             }
         }
         let seqs = |r: std::ops::RangeInclusive<i64>| r.map(|n| n.to_string()).collect::<Vec<_>>();
-        let mut second = seqs(1_001..=1_100);
-        second.extend(["done:second".to_owned(), "1101".to_owned()]);
-        if got.iter().any(|f| f == "done:first") {
-            // The first ended before the second began: two whole histories.
-            let mut both = seqs(1..=1_100);
-            both.push("done:first".into());
-            both.extend(second);
-            assert!(got == both, "frames came as {}", runs(&got));
+        let strs = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        if got.iter().any(|f| f == "error:first") {
+            // Superseded: the first's pages out so far (1..=k, k at most
+            // 1,000: its last page would have ended it), its `conflict`,
+            // the second's history up to where the first's bound was, then
+            // what the first held, in order.
+            let k = got.iter().position(|f| f == "error:first").unwrap();
+            assert!(k <= (H - 100) as usize && got[..k] == seqs(1..=k as i64)[..], "frames came as {}", runs(&got));
+            let mut tail = seqs(H - 99..=H);
+            tail.extend([strs(&["typing"]), vec![live.clone()], strs(&["done:second"]), vec![marker.clone()]].concat());
+            assert!(got[k + 1..] == tail[..], "frames came as {}", runs(&got));
         } else {
-            // The first's pages out before the second began (1..=k, k at
-            // most 1,000: its last page would have ended it), then the
-            // second's.
-            assert!(got.ends_with(&second), "frames came as {}", runs(&got));
-            let k = got.len() - second.len();
-            assert!(k <= 1_000 && got[..k] == seqs(1..=k as i64)[..], "frames came as {}", runs(&got));
+            // The first ended before the second began: its history, the
+            // typing and the live message (held or live, so its `resume.done` may come
+            // before, between or after them), then the second's whole
+            // history.
+            let done = got.iter().position(|f| f == "done:first");
+            assert!(done.is_some_and(|d| d >= H as usize), "frames came as {}", runs(&got));
+            let mut all = seqs(1..=H);
+            all.extend([strs(&["typing"]), vec![live.clone()]].concat());
+            all.extend(seqs(H - 99..=H + 1));
+            all.extend([strs(&["done:second"]), vec![marker.clone()]].concat());
+            let without: Vec<String> = got.iter().filter(|f| *f != "done:first").cloned().collect();
+            assert!(without == all, "frames came as {}", runs(&got));
         }
+    }
+
+    async fn a_senders_ack_during_its_resume_comes_after_the_history(app) {
+        // A socket that sends while its resume reads history gets its ack
+        // after the history's messages, as every frame about the
+        // conversation in seq order (docs/protocol.md §5.2), not before.
+        // Ten pages of history: the commit comes while it is read.
+        const H: i64 = 5_000;
+        let (s, _customer, mut agent) = accepted(&app).await;
+        burst(&mut agent, s.conversation, "h", H, "history").await;
+        let mut customer = Ws::customer(&app, &s.visitor_token).await;
+        customer.send(json!({"type": "resume", "after_seq": 0, "ref": "r"})).await;
+        customer.send(json!({"type": "message.send", "client_msg_id": "mine", "text": "meanwhile", "ref": "m"})).await;
+        let mut got: Vec<String> = Vec::new();
+        while !(got.iter().any(|f| f.starts_with("ack:")) && got.iter().any(|f| f.starts_with("done:"))) {
+            let f = customer.recv().await;
+            match f["type"].as_str() {
+                Some("message.new") => got.push(f["message"]["seq"].to_string()),
+                Some("message.ack") => got.push(format!("ack:{}", f["message"]["seq"])),
+                Some("resume.done") => got.push(format!("done:{}", f["last_seq"])),
+                _ => {}
+            }
+        }
+        let mut expected = (1..=H).map(|n| n.to_string()).collect::<Vec<_>>();
+        let n = expected.len();
+        // Committed during the catch-up (the usual case) or after it.
+        let during = [expected.clone(), vec![format!("ack:{}", H + 1), format!("done:{}", H + 1)]].concat();
+        expected.extend([format!("done:{H}"), format!("ack:{}", H + 1)]);
+        assert!(got == during || got == expected, "frames came as {} (history {n})", runs(&got));
+    }
+
+    async fn a_resend_is_answered_with_its_message_after_the_sender_lost_the_right_to_write(app) {
+        // Invariant 3 outranks the rights of a new send: a resend of a
+        // stored message gets that message, even once the conversation is
+        // closed (the customer) or gone to another team (its old agent);
+        // a new send is refused as before, and nothing is stored.
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        let mine = customer.say(None, "c-77", "from the customer").await;
+        let theirs = agent.say(Some(s.conversation), "a-1", "from the agent").await;
+        let billing = app.create_team(&s.admin, "Billing").await;
+        agent.send(json!({"type": "conversation.transfer", "conversation_id": s.conversation, "team_id": billing, "ref": "t"})).await;
+        assert_eq!(agent.recv_type("ok").await["ref"], "t");
+        let again = agent.say(Some(s.conversation), "a-1", "from the agent").await;
+        assert_eq!(again["message"], theirs["message"]);
+        agent.send(json!({"type": "message.send", "conversation_id": s.conversation, "client_msg_id": "a-2", "text": "new", "ref": "a2"})).await;
+        let refused = agent.recv_type("error").await;
+        assert_eq!((refused["ref"].clone(), refused["code"].clone()), (json!("a2"), json!("forbidden")), "{refused}");
+        customer.send(json!({"type": "conversation.close", "ref": "c"})).await;
+        assert_eq!(customer.recv_type("ok").await["ref"], "c");
+        let again = customer.say(None, "c-77", "from the customer").await;
+        assert_eq!(again["message"], mine["message"]);
+        customer.send(json!({"type": "message.send", "client_msg_id": "c-78", "text": "new", "ref": "c78"})).await;
+        let refused = customer.recv_type("error").await;
+        assert_eq!((refused["ref"].clone(), refused["code"].clone()), (json!("c78"), json!("conflict")), "{refused}");
+        assert_eq!(stored_messages(&app, s.conversation).await, 2);
     }
 
     async fn the_same_client_msg_id_twice_gives_one_message_and_the_same_ack(app) {
@@ -902,6 +983,44 @@ mod abuse {
         ))
         .await;
         assert_eq!(ws.ended().await, Ended::Closed(Some(1009)));
+        app.finish().await;
+    }
+
+    #[actix_web::test]
+    async fn a_message_in_fragments_is_taken_whole_and_too_large_a_one_closes_with_1009() {
+        let app = spawn_app(Backend::Sqlite).await.unwrap();
+        let (s, mut customer, mut agent) = accepted(&app).await;
+        let frame = json!({"type": "message.send", "client_msg_id": "f", "text": "in three parts", "ref": "f"}).to_string();
+        let (a, rest) = frame.split_at(10);
+        let (b, c) = rest.split_at(20);
+        customer.send_fragments(&[a, b, c], true).await;
+        let ack = customer.recv_type("message.ack").await;
+        assert_eq!(
+            (ack["ref"].clone(), ack["message"]["seq"].clone()),
+            (json!("f"), json!(1)),
+            "{ack}"
+        );
+        assert_eq!(
+            agent.recv_type("message.new").await["message"]["text"],
+            "in three parts"
+        );
+        // Fragments of a binary message are refused as a whole one is.
+        customer
+            .send_fragments(&["{\"type\":", "\"ping\"}"], false)
+            .await;
+        assert_eq!(customer.recv_type("error").await["code"], "bad_request");
+        customer.send(json!({"type": "ping", "ref": "p"})).await;
+        assert_eq!(customer.recv_type("pong").await["ref"], "p");
+        // Each fragment is under the frame limit; the message is not.
+        let part = "x".repeat(30_000);
+        customer
+            .send_fragments(
+                &["{\"type\":\"ping\",\"pad\":\"", &part, &part, &part, "\"}"],
+                true,
+            )
+            .await;
+        assert_eq!(customer.ended().await, Ended::Closed(Some(1009)));
+        assert_eq!(stored_messages(&app, s.conversation).await, 1);
         app.finish().await;
     }
 

@@ -120,6 +120,44 @@ async fn sqlite_runs_in_wal_mode_with_full_sync_foreign_keys_and_seldom_checkpoi
 }
 
 #[actix_web::test]
+async fn postgresql_commits_durably_whatever_the_url_or_the_role_asks() {
+    let Some(url) = fresh_pg_database().await else {
+        return;
+    };
+    // The database's own default and the URL's startup option both ask for
+    // commits that return before their log is flushed.
+    let admin = sea_orm::Database::connect(&url).await.unwrap();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    admin
+        .execute_unprepared(&format!(
+            "ALTER DATABASE \"{name}\" SET synchronous_commit = off"
+        ))
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let lax = format!("{url}?options=-c%20synchronous_commit%3Doff");
+    let dir = tempfile::tempdir().unwrap();
+    let settings = test_settings(dir.path(), Some(lax.clone()));
+    let plain = sea_orm::Database::connect(&lax).await.unwrap();
+    let show = |db: sea_orm::DatabaseConnection| async move {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SHOW synchronous_commit",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let value: String = row.try_get_by_index(0).unwrap();
+        db.close().await.unwrap();
+        value
+    };
+    assert_eq!(show(plain).await, "off", "the set-up asks for lax commits");
+    let db = store::connect(&settings).await.unwrap();
+    assert_eq!(show(db).await, "on");
+}
+
+#[actix_web::test]
 async fn at_its_bound_the_sqlite_writer_checkpoints_the_log_itself_so_the_log_restarts() {
     use std::sync::Arc;
     use switchboard::store::conversations::Fence;

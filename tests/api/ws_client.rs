@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use actix_codec::Framed;
+use actix_ws::Item;
 use awc::BoxedSocket;
 use awc::ws::{Codec, Frame, Message};
 use futures_util::{SinkExt, StreamExt};
@@ -77,6 +78,28 @@ impl Ws {
             .send(Message::Text(s.into()))
             .await
             .expect("send raw");
+    }
+
+    /// Sends one message in fragments, `parts` (at least two) in order:
+    /// a text message, or with `text` false a binary one.
+    pub async fn send_fragments(&mut self, parts: &[&str], text: bool) {
+        assert!(
+            parts.len() >= 2,
+            "a fragmented message has two parts or more"
+        );
+        for (i, part) in parts.iter().enumerate() {
+            let bytes = bytes::Bytes::copy_from_slice(part.as_bytes());
+            let item = match i {
+                0 if text => Item::FirstText(bytes),
+                0 => Item::FirstBinary(bytes),
+                i if i + 1 == parts.len() => Item::Last(bytes),
+                _ => Item::Continue(bytes),
+            };
+            self.io
+                .send(Message::Continuation(item))
+                .await
+                .expect("send fragment");
+        }
     }
 
     /// The next JSON frame (pings are answered and skipped).
