@@ -126,6 +126,7 @@ pub async fn delete_skill(
     let skill = store::skills::find(&txn, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such skill".into()))?;
+    let waiting = store::skills::teams_waiting_for(&txn, id).await?;
     store::skills::delete(&txn, id).await?;
     audit::record(
         &txn,
@@ -139,5 +140,12 @@ pub async fn delete_skill(
     )
     .await?;
     txn.commit().await?;
+    // Conversations that waited for the skill may go to anyone now (the
+    // queue plans from what it holds, which still names the skill).
+    for team in waiting {
+        if let Ok(queue) = state.bus.team(team).await {
+            queue.tell(crate::actors::team_queue::Reload);
+        }
+    }
     Ok(HttpResponse::NoContent().finish())
 }

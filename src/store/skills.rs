@@ -1,14 +1,17 @@
 //! The skill catalogue.
 
 use chrono::Utc;
-use entity::skills;
+use entity::{conversation_skills, conversations, skills};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use super::StoreError;
-use crate::domain::{SkillId, SkillName};
+use crate::domain::conversation::ConversationState;
+use crate::domain::{SkillId, SkillName, TeamId};
 
 /// Inserts a skill.
 pub async fn insert(
@@ -47,6 +50,32 @@ pub async fn delete(db: &impl ConnectionTrait, id: SkillId) -> Result<(), StoreE
         return Err(StoreError::NotFound);
     }
     Ok(())
+}
+
+/// The teams with a queued conversation that requires skill `id`: their
+/// queues must plan again once the requirement is gone.
+pub async fn teams_waiting_for(
+    db: &impl ConnectionTrait,
+    id: SkillId,
+) -> Result<Vec<TeamId>, StoreError> {
+    let teams: Vec<Option<i64>> = conversations::Entity::find()
+        .select_only()
+        .column(conversations::Column::TeamId)
+        .distinct()
+        .filter(conversations::Column::State.eq(ConversationState::Queued.as_str()))
+        .filter(
+            conversations::Column::Id.in_subquery(
+                Query::select()
+                    .column(conversation_skills::Column::ConversationId)
+                    .from(conversation_skills::Entity)
+                    .and_where(Expr::col(conversation_skills::Column::SkillId).eq(id.0))
+                    .to_owned(),
+            ),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(teams.into_iter().flatten().map(TeamId).collect())
 }
 
 /// Ids for `names`, creating the skills that do not exist yet, so an admin

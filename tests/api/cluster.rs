@@ -931,22 +931,49 @@ async fn a_graceful_shutdown_hands_its_conversations_over_at_once() {
     assert_eq!(conv["last_seq"], 1);
 }
 
-#[actix_web::test]
-async fn a_node_cut_off_from_redis_serves_what_it_hosts_reports_not_ready_and_resyncs() {
+/// Two nodes, n0 reaching Redis through a proxy a test can cut, a team that
+/// takes conversations by hand, its admin's token and an agent in it;
+/// `None` when Redis or PostgreSQL is not configured.
+async fn cut_off_able_pair() -> Option<(Proxy, Cluster, String, TestUser)> {
     let Some(upstream) = redis_url() else {
         let _ = Cluster::start(0, None).await;
-        return;
+        return None;
     };
     let proxy = Proxy::start(&upstream).await;
-    let Some(c) = Cluster::start(2, Some(&proxy.url)).await else {
-        return;
-    };
-    let (a, b) = (c.app(0), c.app(1));
+    let c = Cluster::start(2, Some(&proxy.url)).await?;
+    let a = c.app(0);
     let admin = a.admin_token().await;
     let t = team(a, &admin, json!({"name": "Support", "auto_assign": false})).await;
     let agent = a
         .create_user(&admin, "agent", json!({"team_ids": [t]}))
         .await;
+    Some((proxy, c, admin, agent))
+}
+
+/// Cuts `node` off from Redis and waits until it says so.
+async fn cut(proxy: &Proxy, node: &TestApp) {
+    proxy.cut();
+    until(10, "the node reports not ready", || async {
+        ready(node).await == 503
+    })
+    .await;
+}
+
+/// Lets `node` reach Redis again and waits until it is ready.
+async fn restore(proxy: &Proxy, node: &TestApp) {
+    proxy.restore();
+    until(15, "the node ready again", || async {
+        ready(node).await == 200
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_node_cut_off_from_redis_serves_what_it_hosts_reports_not_ready_and_resyncs() {
+    let Some((proxy, c, admin, agent)) = cut_off_able_pair().await else {
+        return;
+    };
+    let (a, b) = (c.app(0), c.app(1));
     let (id, token) = widget_session(a, json!({})).await;
     let mut customer = Ws::customer(a, &token).await;
     let mut staff = Ws::agent(a, &agent.token).await;
@@ -956,11 +983,7 @@ async fn a_node_cut_off_from_redis_serves_what_it_hosts_reports_not_ready_and_re
     assert_eq!(staff.recv_answer().await["type"], "ok");
     assert_eq!(ready(a).await, 200);
 
-    proxy.cut();
-    until(10, "n0 reports not ready", || async {
-        ready(a).await == 503
-    })
-    .await;
+    cut(&proxy, a).await;
     assert_eq!(ready(b).await, 200, "the other node is fine");
     // What n0 hosts keeps working, durably.
     for i in 1..=5 {
@@ -971,8 +994,7 @@ async fn a_node_cut_off_from_redis_serves_what_it_hosts_reports_not_ready_and_re
         assert_eq!(staff.recv_type("message.new").await["message"]["seq"], i);
     }
 
-    proxy.restore();
-    until(15, "n0 ready again", || async { ready(a).await == 200 }).await;
+    restore(&proxy, a).await;
     // Resynchronised: n0 still hosts its conversation (nobody took it), and
     // a socket on n1 reaches it again.
     assert_eq!(
@@ -998,20 +1020,10 @@ async fn a_socket_on_a_node_that_missed_frames_while_cut_off_reconnects_and_resu
     // followers; once n0 is back, its socket must not stay open hearing
     // nothing: it is told to reconnect (1012), and its resume brings
     // exactly what it missed.
-    let Some(upstream) = redis_url() else {
-        let _ = Cluster::start(0, None).await;
-        return;
-    };
-    let proxy = Proxy::start(&upstream).await;
-    let Some(c) = Cluster::start(2, Some(&proxy.url)).await else {
+    let Some((proxy, c, _admin, agent)) = cut_off_able_pair().await else {
         return;
     };
     let (a, b) = (c.app(0), c.app(1));
-    let admin = a.admin_token().await;
-    let t = team(a, &admin, json!({"name": "Support", "auto_assign": false})).await;
-    let agent = a
-        .create_user(&admin, "agent", json!({"team_ids": [t]}))
-        .await;
     let (id, token) = widget_session(b, json!({})).await;
     assert_eq!(
         c.owner(&format!("conversation:{id}")).await.as_deref(),
@@ -1026,19 +1038,14 @@ async fn a_socket_on_a_node_that_missed_frames_while_cut_off_reconnects_and_resu
     customer.say(None, "c0", "before").await;
     assert_eq!(staff.recv_type("message.new").await["message"]["seq"], 1);
 
-    proxy.cut();
-    until(10, "n0 reports not ready", || async {
-        ready(a).await == 503
-    })
-    .await;
+    cut(&proxy, a).await;
     for i in 2..=6 {
         let ack = customer
             .say(None, &format!("c{i}"), &format!("while cut off {i}"))
             .await;
         assert_eq!(ack["message"]["seq"], i);
     }
-    proxy.restore();
-    until(15, "n0 ready again", || async { ready(a).await == 200 }).await;
+    restore(&proxy, a).await;
 
     let (frames, ended) = staff.frames_until_end().await;
     assert_eq!(

@@ -12,13 +12,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use reqwest::Method;
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
 use crate::on_both;
 use crate::realtime::widget_session;
-use crate::routing::{conversation, eventually, online, team};
+use crate::routing::{conversation, eventually, loads, online, team};
 use crate::ws_client::{Ended, Ws};
 
 /// How long a conversation is watched to prove it waits.
@@ -44,27 +43,6 @@ async fn still_waiting(app: &TestApp, admin: &str, id: i64, why: &str) {
     let c = conversation(app, admin, id).await;
     assert_eq!(c["state"], "queued", "{why}: {c}");
     assert!(c["assignee_id"].is_null(), "{why}: {c}");
-}
-
-/// (assignee, conversations in state `assigned`) for every agent holding any.
-async fn loads(app: &TestApp) -> Vec<(i64, i64)> {
-    let rows = app
-        .db
-        .query_all_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            "SELECT assignee_id, COUNT(*) AS n FROM conversations \
-             WHERE state = 'assigned' GROUP BY assignee_id ORDER BY assignee_id",
-        ))
-        .await
-        .unwrap();
-    rows.iter()
-        .map(|r| {
-            (
-                r.try_get::<i64>("", "assignee_id").unwrap(),
-                r.try_get::<i64>("", "n").unwrap(),
-            )
-        })
-        .collect()
 }
 
 on_both! {
@@ -121,40 +99,38 @@ on_both! {
     }
 
     async fn adding_an_online_agent_to_the_conversations_team_assigns_it(app) {
+        an_agent_joining_the_team_takes_the_waiting_conversation(&app, Join::TeamMembers).await;
+    }
+
+    async fn setting_an_online_agents_teams_to_the_conversations_team_assigns_it(app) {
+        an_agent_joining_the_team_takes_the_waiting_conversation(&app, Join::UserTeams).await;
+    }
+
+    async fn deleting_the_skill_a_conversation_waits_for_lets_a_free_agent_take_it(app) {
+        // The requirement goes with the skill (conversation_skills cascade),
+        // so by the store the online agent with room is now eligible.
         let admin = app.admin_token().await;
-        let support = team(&app, &admin, json!({"name": "Support"})).await;
-        let other = team(&app, &admin, json!({"name": "Other"})).await;
-        let a = app.create_user(&admin, "agent", json!({"team_ids": [other], "capacity": 2})).await;
-        let mut ws1 = Ws::agent(&app, &a.token).await;
+        let t = team(&app, &admin, json!({"name": "Support"})).await;
+        let res = app.post("/api/v1/routing-rules", &admin, json!({
+            "name": "Klingon", "conditions": {"language": "tlh"}, "team_id": t,
+            "required_skills": {"language:tlh": 2}
+        })).await;
+        assert_eq!(res.status(), 201);
+        let a = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 2})).await;
+        let mut wa = Ws::agent(&app, &a.token).await;
         online(&app, &a).await;
-        let (c, customer) = widget_session(&app, json!({"issue_type": "Support"})).await;
-        assert_eq!(conversation(&app, &admin, c).await["team_id"], support);
-        still_waiting(&app, &admin, c, "the team has nobody").await;
+        let (c, _) = widget_session(&app, json!({"language": "tlh"})).await;
+        still_waiting(&app, &admin, c, "nobody speaks Klingon").await;
+        let skills: Value = app.get("/api/v1/skills", &admin).await.json().await.unwrap();
+        let skill = skills["items"].as_array().unwrap().iter()
+            .find(|s| s["name"] == "language:tlh").expect("the rule's skill is in the catalogue")["id"].clone();
 
-        let res = app.put(&format!("/api/v1/teams/{support}/members"), &admin,
-            json!({"user_ids": [a.id]})).await;
-        assert_eq!(res.status(), 200);
-        assert_eq!(res.json::<Value>().await.unwrap()["member_ids"], json!([a.id]));
+        assert_eq!(app.delete(&format!("/api/v1/skills/{skill}"), &admin).await.status(), 204);
+        assert_eq!(app.count("conversation_skills").await, 0, "the requirement went with the skill");
 
-        // The socket connected with the old teams is told to reconnect
-        // (docs/protocol.md §1.7); it may or may not see the assignment first.
-        let (frames, ended) = ws1.frames_until_end().await;
-        assert_eq!(ended, Ended::Closed(Some(1012)), "{frames:?}");
-        let mut ws2 = Ws::agent(&app, &a.token).await;
-        let queued_at_connect = conversation(&app, &admin, c).await["state"] == "queued";
         let got = eventually(&app, &admin, c, "assigned", |c| c["state"] == "assigned").await;
         assert_eq!(got["assignee_id"], a.id);
-        if queued_at_connect {
-            // Assigned while the new socket was open: it is told.
-            let f = assigned_frame(&mut ws2, c).await;
-            assert_eq!(f["conversation"]["assignee_id"], a.id);
-        }
-        // Either way the agent's socket follows the conversation now.
-        let mut cust = Ws::customer(&app, &customer).await;
-        cust.say(None, "m1", "hello?").await;
-        let m = ws2.recv_type("message.new").await;
-        assert_eq!(m["message"]["conversation_id"], c, "{m}");
-        assert_eq!(loads(&app).await, vec![(a.id, 1)]);
+        assert_eq!(assigned_frame(&mut wa, c).await["conversation"]["assignee_id"], a.id);
     }
 
     async fn a_transfer_to_another_team_frees_the_agent_for_the_next_waiting_conversation(app) {
@@ -240,6 +216,71 @@ on_both! {
         assert_eq!(app.count("conversations").await - conversations, i64::from(n));
         assert_eq!(app.count("visitors").await - visitors, i64::from(n));
     }
+}
+
+/// How an agent is added to a team.
+#[derive(Debug, Clone, Copy)]
+enum Join {
+    /// `PUT /teams/{id}/members`.
+    TeamMembers,
+    /// `PUT /users/{id}/teams`.
+    UserTeams,
+}
+
+/// An online agent with room, in another team, is added to the team where
+/// a conversation waits (nobody else there): it gets the conversation.
+async fn an_agent_joining_the_team_takes_the_waiting_conversation(app: &TestApp, how: Join) {
+    let admin = app.admin_token().await;
+    let support = team(app, &admin, json!({"name": "Support"})).await;
+    let other = team(app, &admin, json!({"name": "Other"})).await;
+    let a = app
+        .create_user(&admin, "agent", json!({"team_ids": [other], "capacity": 2}))
+        .await;
+    let mut ws1 = Ws::agent(app, &a.token).await;
+    online(app, &a).await;
+    let (c, customer) = widget_session(app, json!({"issue_type": "Support"})).await;
+    assert_eq!(conversation(app, &admin, c).await["team_id"], support);
+    still_waiting(app, &admin, c, "the team has nobody").await;
+
+    let res = match how {
+        Join::TeamMembers => {
+            app.put(
+                &format!("/api/v1/teams/{support}/members"),
+                &admin,
+                json!({"user_ids": [a.id]}),
+            )
+            .await
+        }
+        Join::UserTeams => {
+            app.put(
+                &format!("/api/v1/users/{}/teams", a.id),
+                &admin,
+                json!({"team_ids": [other, support]}),
+            )
+            .await
+        }
+    };
+    assert_eq!(res.status(), 200, "{how:?}");
+
+    // The socket connected with the old teams is told to reconnect
+    // (docs/protocol.md §1.7); it may or may not see the assignment first.
+    let (frames, ended) = ws1.frames_until_end().await;
+    assert_eq!(ended, Ended::Closed(Some(1012)), "{frames:?}");
+    let mut ws2 = Ws::agent(app, &a.token).await;
+    let queued_at_connect = conversation(app, &admin, c).await["state"] == "queued";
+    let got = eventually(app, &admin, c, "assigned", |c| c["state"] == "assigned").await;
+    assert_eq!(got["assignee_id"], a.id);
+    if queued_at_connect {
+        // Assigned while the new socket was open: it is told.
+        let f = assigned_frame(&mut ws2, c).await;
+        assert_eq!(f["conversation"]["assignee_id"], a.id);
+    }
+    // Either way the agent's socket follows the conversation now.
+    let mut cust = Ws::customer(app, &customer).await;
+    cust.say(None, "m1", "hello?").await;
+    let m = ws2.recv_type("message.new").await;
+    assert_eq!(m["message"]["conversation_id"], c, "{m}");
+    assert_eq!(loads(app).await, vec![(a.id, 1)]);
 }
 
 #[actix_web::test]

@@ -56,7 +56,7 @@ pub async fn eventually(
 }
 
 /// (assignee, open conversations) for every agent holding any.
-async fn loads(app: &TestApp) -> Vec<(i64, i64)> {
+pub(crate) async fn loads(app: &TestApp) -> Vec<(i64, i64)> {
     let rows = app
         .db
         .query_all_raw(Statement::from_string(
