@@ -1322,11 +1322,7 @@ impl Conversation {
                             let held = sub.catching_up.take().map(|c| c.held).unwrap_or_default();
                             let error = Deliver::frame(&ActorError::from(e).frame(r.reference));
                             if act.send_asked_for(r.session, &error) {
-                                for h in held.into_iter().filter(|h| h.seq.is_none()) {
-                                    if !act.send_asked_for(r.session, &h.frame) {
-                                        return;
-                                    }
-                                }
+                                act.send_held(r.session, held, |h| h.seq.is_none());
                             }
                             return;
                         }
@@ -1359,13 +1355,8 @@ impl Conversation {
             return;
         };
         let held = sub.catching_up.take().map(|c| c.held).unwrap_or_default();
-        for h in held {
-            if h.seq.is_some_and(|seq| seq <= r.from) {
-                continue;
-            }
-            if !self.send_asked_for(r.session, &h.frame) {
-                return;
-            }
+        if !self.send_held(r.session, held, |h| h.seq.is_none_or(|seq| seq > r.from)) {
+            return;
         }
         if !r.quiet {
             let done = Deliver::frame(&ServerFrame::ResumeDone {
@@ -1375,6 +1366,19 @@ impl Conversation {
             });
             self.send_asked_for(r.session, &done);
         }
+    }
+
+    /// Sends the held frames `keep` accepts, in order; false when the
+    /// socket is gone.
+    fn send_held(
+        &mut self,
+        session: SessionId,
+        held: Vec<Held>,
+        keep: impl Fn(&Held) -> bool,
+    ) -> bool {
+        held.iter()
+            .filter(|h| keep(h))
+            .all(|h| self.send_asked_for(session, &h.frame))
     }
 
     /// Hands a frame the socket asked for (see `Pace::Requested`: a long

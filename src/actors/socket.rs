@@ -538,22 +538,20 @@ impl SocketCore {
         };
         // The codec refuses a continuation that starts nothing; kept here
         // so no state can make this take in bytes without a kind.
-        let Some(f) = self.fragments.as_mut() else {
+        let Some(mut f) = self.fragments.take() else {
             self.outbox.close(CloseCode::Protocol, "protocol error");
             return Intake::Stop;
         };
         if f.bytes.len() + part.len() > self.max_message {
-            self.fragments = None;
             self.outbox.close(CloseCode::Size, "frame too large");
             return Intake::Stop;
         }
         f.bytes.extend_from_slice(&part);
         if !last {
+            self.fragments = Some(f);
             return Intake::Done;
         }
-        let Some(Fragments { text, bytes }) = self.fragments.take() else {
-            return Intake::Done;
-        };
+        let Fragments { text, bytes } = f;
         let whole = if text {
             match ByteString::try_from(bytes.freeze()) {
                 Ok(t) => Message::Text(t),

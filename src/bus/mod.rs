@@ -90,7 +90,7 @@ impl From<BusError> for ActorError {
 #[derive(Clone)]
 pub(crate) struct LocalSession {
     frames: Recipient<Deliver>,
-    pub(crate) control: Recipient<Control>,
+    control: Recipient<Control>,
 }
 
 /// The close reason of a socket this node fell behind (see
@@ -117,11 +117,17 @@ impl LocalSession {
             Ok(()) => true,
             Err(SendError::Full(_)) => {
                 tracing::info!("a socket's mailbox is full; asking it to reconnect");
-                self.control.do_send(Control::Reconnect(FELL_BEHIND.into()));
+                self.reconnect(FELL_BEHIND);
                 false
             }
             Err(SendError::Closed(_)) => false,
         }
+    }
+
+    /// Tells the socket to reconnect (close 1012 with `reason`), past the
+    /// mailbox's bound and after what it already holds.
+    pub(crate) fn reconnect(&self, reason: &str) {
+        self.control.do_send(Control::Reconnect(reason.to_owned()));
     }
 
     /// Hands `frame` past the mailbox's bound: for frames the socket asked

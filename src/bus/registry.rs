@@ -101,8 +101,7 @@ impl AgentSockets {
         let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
         let mut told = 0;
         for to in map.values().flat_map(HashMap::values) {
-            to.control
-                .do_send(crate::actors::Control::Reconnect(reason.to_owned()));
+            to.reconnect(reason);
             told += 1;
         }
         told

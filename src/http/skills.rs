@@ -143,9 +143,7 @@ pub async fn delete_skill(
     // Conversations that waited for the skill may go to anyone now (the
     // queue plans from what it holds, which still names the skill).
     for team in waiting {
-        if let Ok(queue) = state.bus.team(team).await {
-            queue.tell(crate::actors::team_queue::Reload);
-        }
+        super::teams::reload_queue(&state, team).await;
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -189,6 +189,14 @@ fn name_conflict(e: StoreError) -> ApiError {
     }
 }
 
+/// Makes team `id`'s live queue reload from the store and plan again,
+/// after a change it cannot see (it plans from what it holds).
+pub(super) async fn reload_queue(state: &AppState, id: TeamId) {
+    if let Ok(queue) = state.bus.team(id).await {
+        queue.tell(crate::actors::team_queue::Reload);
+    }
+}
+
 async fn load_view(db: &impl ConnectionTrait, id: TeamId) -> Result<TeamView, ApiError> {
     let team = store::teams::find(db, id)
         .await?
@@ -356,9 +364,7 @@ pub async fn update_team(
     let out = load_view(&txn, id).await?;
     txn.commit().await?;
     // The live queue picks up new settings or members (and routes with them).
-    if let Ok(queue) = state.bus.team(id).await {
-        queue.tell(crate::actors::team_queue::Reload);
-    }
+    reload_queue(&state, id).await;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -447,9 +453,7 @@ pub async fn set_members(
         super::users::reconnect_sockets(&state, *user);
     }
     // The live queue picks up new settings or members (and routes with them).
-    if let Ok(queue) = state.bus.team(id).await {
-        queue.tell(crate::actors::team_queue::Reload);
-    }
+    reload_queue(&state, id).await;
     Ok(HttpResponse::Ok().json(out))
 }
 
