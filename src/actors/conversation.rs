@@ -113,6 +113,14 @@ pub enum Waiter {
 }
 
 impl Waiter {
+    /// The socket this waiter is, if it is one.
+    fn socket(&self) -> Option<SessionId> {
+        match self {
+            Waiter::Socket { to, .. } => Some(to.id()),
+            Waiter::Call(_) => None,
+        }
+    }
+
     /// Answers with the stored `message`, serialised as `json`.
     fn acked(self, bus: &Bus, message: &MessageView, json: &MessageJson, client_msg_id: &str) {
         match self {
@@ -400,24 +408,25 @@ impl Conversation {
     fn loaded(&self) -> Result<&conversations::Model, ActorError> {
         match &self.row {
             Some(r) if !self.missing => Ok(r),
-            _ => Err(ActorError::new(ErrorCode::NotFound, "no such conversation")),
+            _ => Err(no_such_conversation()),
         }
     }
 
     /// Invariant 6: a customer only its own conversation; staff by role.
+    /// A conversation the party may not see is answered as one that does
+    /// not exist, word for word, as REST answers 404: ids are sequential,
+    /// and `forbidden` would tell which exist.
     fn authorize(&self, party: &Party) -> Result<(), ActorError> {
         let row = self.loaded()?;
         match party {
             Party::Customer { conversation, .. } if *conversation == self.id => Ok(()),
-            Party::Customer { .. } => Err(ActorError::forbidden("not your conversation")),
+            Party::Customer { .. } => Err(no_such_conversation()),
             Party::Staff { scope, .. } => {
                 let conv = store::conversations::scope_of(row).map_err(ActorError::internal)?;
                 if staff_may_access(scope, &conv) {
                     Ok(())
                 } else {
-                    Err(ActorError::forbidden(
-                        "this conversation is neither assigned to you nor waiting in your teams' queues",
-                    ))
+                    Err(no_such_conversation())
                 }
             }
         }
@@ -611,12 +620,22 @@ impl Conversation {
             let cid = row.client_msg_id.as_deref().unwrap_or_default();
             // Serialised once for the sender's ack and everyone's `message.new`.
             let json = MessageJson::of(&view);
+            // A sender's other socket that resent while this was in flight
+            // has its ack; a `message.new` too would show it twice.
+            let resent_from: Vec<SessionId> = pending
+                .waiters
+                .iter()
+                .filter_map(Waiter::socket)
+                .filter(|s| Some(*s) != pending.origin)
+                .collect();
             for w in pending.waiters {
                 self.ack(w, &view, &json, cid);
             }
             let side = side_of(view.sender.kind);
             let deliver = Deliver(json.new_frame().into());
-            let reached = self.fan_out(&deliver, Some(row.seq), pending.origin, |_| true);
+            let reached = self.fan_out(&deliver, Some(row.seq), pending.origin, |s| {
+                !resent_from.contains(&s.to.id())
+            });
             if reached.iter().any(|(k, _)| *k != side) {
                 last_from.insert(side, row.seq);
             }
@@ -1073,6 +1092,12 @@ async fn fenced_out(db: &Db, id: ConversationId, fence: Fence) -> bool {
             .is_some_and(|now| now != mine),
         None => false,
     }
+}
+
+/// The answer for a conversation that does not exist or that the caller
+/// may not see: the two must read the same.
+fn no_such_conversation() -> ActorError {
+    ActorError::new(ErrorCode::NotFound, "no such conversation")
 }
 
 fn change_error(e: ChangeError) -> ActorError {
@@ -1797,6 +1822,7 @@ impl Conversation {
     /// Who may move the conversation: supervisors of its team and admins
     /// (`assign`), or additionally the agent holding it (`transfer`).
     fn check_reassign(&self, by: &Party, supervisors_only: bool) -> Result<(), ActorError> {
+        self.authorize(by)?;
         let row = self.loaded()?;
         let Party::Staff { scope, .. } = by else {
             return Err(ActorError::forbidden("customers cannot move conversations"));

@@ -188,7 +188,16 @@ pub async fn spawn_app_with(
 /// Runs a test body once on SQLite and once on PostgreSQL (when configured).
 #[macro_export]
 macro_rules! on_both {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        $crate::on_both_with! { |_| {}; $(async fn $name($app) $body)* }
+    };
+}
+
+/// [`on_both!`] for tests that need their own settings: `adjust` (a
+/// closure taking `&mut Settings`) runs before each backend's app starts.
+#[macro_export]
+macro_rules! on_both_with {
+    ($adjust:expr; $(async fn $name:ident($app:ident) $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -198,12 +207,12 @@ macro_rules! on_both {
             }
             #[actix_web::test]
             async fn sqlite() {
-                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await;
+                let app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $adjust).await;
                 run(app.expect("sqlite app")).await.finish().await;
             }
             #[actix_web::test]
             async fn postgres() {
-                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                if let Some(app) = $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $adjust).await {
                     run(app).await.finish().await;
                 }
             }

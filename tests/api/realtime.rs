@@ -7,8 +7,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::on_both;
 use crate::ws_client::{Ended, Ws};
+use crate::{on_both, on_both_with};
 
 /// A team with one agent, and a customer conversation waiting in it.
 pub struct Scene {
@@ -440,7 +440,8 @@ on_both! {
         assert_eq!(again["message"], theirs["message"]);
         agent.send(json!({"type": "message.send", "conversation_id": s.conversation, "client_msg_id": "a-2", "text": "new", "ref": "a2"})).await;
         let refused = agent.recv_type("error").await;
-        assert_eq!((refused["ref"].clone(), refused["code"].clone()), (json!("a2"), json!("forbidden")), "{refused}");
+        // Gone to a team it is not in, the conversation is out of its sight.
+        assert_eq!((refused["ref"].clone(), refused["code"].clone()), (json!("a2"), json!("not_found")), "{refused}");
         customer.send(json!({"type": "conversation.close", "ref": "c"})).await;
         assert_eq!(customer.recv_type("ok").await["ref"], "c");
         let again = customer.say(None, "c-77", "from the customer").await;
@@ -543,21 +544,29 @@ on_both! {
         let other_team = app.create_team(&s.admin, "Elsewhere").await;
         let outsider = app.create_user(&s.admin, "agent", json!({"team_ids": [other_team]})).await;
         let mut ws = Ws::agent(&app, &outsider.token).await;
-        for (i, frame) in [
-            json!({"type": "resume", "conversation_id": s.conversation, "after_seq": 0}),
-            json!({"type": "message.send", "conversation_id": s.conversation, "client_msg_id": "x", "text": "hi"}),
-            json!({"type": "conversation.accept", "conversation_id": s.conversation}),
-            json!({"type": "typing", "conversation_id": s.conversation, "is_typing": true}),
-            json!({"type": "read", "conversation_id": s.conversation, "up_to_seq": 1}),
-            json!({"type": "conversation.close", "conversation_id": s.conversation}),
-            json!({"type": "queue.watch", "team_id": s.team}),
+        // The conversation is answered as missing, word for word (REST's
+        // 404); the team, which is no secret, as forbidden.
+        ws.send(json!({"type": "resume", "conversation_id": 987_654, "after_seq": 0})).await;
+        let missing = ws.recv_type("error").await;
+        assert_eq!(missing["code"], "not_found", "{missing}");
+        for (i, (frame, code)) in [
+            (json!({"type": "resume", "conversation_id": s.conversation, "after_seq": 0}), "not_found"),
+            (json!({"type": "message.send", "conversation_id": s.conversation, "client_msg_id": "x", "text": "hi"}), "not_found"),
+            (json!({"type": "conversation.accept", "conversation_id": s.conversation}), "not_found"),
+            (json!({"type": "typing", "conversation_id": s.conversation, "is_typing": true}), "not_found"),
+            (json!({"type": "read", "conversation_id": s.conversation, "up_to_seq": 1}), "not_found"),
+            (json!({"type": "conversation.close", "conversation_id": s.conversation}), "not_found"),
+            (json!({"type": "queue.watch", "team_id": s.team}), "forbidden"),
         ].into_iter().enumerate() {
             let mut f = frame;
             f["ref"] = json!(format!("r{i}"));
             ws.send(f).await;
             let e = ws.recv_type("error").await;
-            assert_eq!(e["code"], "forbidden", "{e}");
+            assert_eq!(e["code"], code, "{e}");
             assert_eq!(e["ref"], format!("r{i}"));
+            if code == "not_found" {
+                assert_eq!(e["message"], missing["message"], "{e}");
+            }
         }
         let rest = app.get(&format!("/api/v1/conversations/{}", s.conversation), &outsider.token).await;
         assert_problem(rest, 404, "not_found").await;
@@ -574,10 +583,16 @@ on_both! {
         let s = scene(&app).await;
         let (other, _) = widget_session(&app, json!({"name": "Bob"})).await;
         let mut ws = Ws::customer(&app, &s.visitor_token).await;
+        // Any conversation id but its own gets the same answer, whether it
+        // exists or not: nothing tells a customer which ids exist.
         ws.send(json!({"type": "message.send", "conversation_id": other, "client_msg_id": "x", "text": "hi"})).await;
-        assert_eq!(ws.recv_type("error").await["code"], "forbidden");
+        let e = ws.recv_type("error").await;
+        assert_eq!((e["code"].as_str(), e["message"].as_str()), (Some("forbidden"), Some("not your conversation")), "{e}");
         ws.send(json!({"type": "resume", "conversation_id": other, "after_seq": 0})).await;
         assert_eq!(ws.recv_type("error").await["code"], "forbidden");
+        ws.send(json!({"type": "resume", "conversation_id": 987_654, "after_seq": 0})).await;
+        let e = ws.recv_type("error").await;
+        assert_eq!((e["code"].as_str(), e["message"].as_str()), (Some("forbidden"), Some("not your conversation")), "{e}");
         ws.send(json!({"type": "conversation.accept", "conversation_id": other})).await;
         assert_eq!(ws.recv_type("error").await["code"], "forbidden");
         assert_eq!(stored_messages(&app, other).await, 0);
@@ -1339,39 +1354,31 @@ mod abuse {
         assert_eq!(res.status(), 200);
     }
 
-    #[actix_web::test]
-    async fn a_resend_to_a_reactivated_conversation_gives_the_stored_message() {
-        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.passivate_after_s = 1)
-            .await
-            .unwrap();
-        let (s, mut customer, agent) = accepted(&app).await;
-        let first = customer.say(None, "early", "before the break").await;
-        drop(customer);
-        drop(agent);
-        // Its actor, passivated, restarts with an idempotence memory read
-        // from the store.
-        close_passivate_reopen(&app, &s).await;
-        let mut customer = Ws::customer(&app, &s.visitor_token).await;
-        let again = customer.say(None, "early", "before the break").await;
-        assert_eq!(again["message"], first["message"]);
-        let next = customer.say(None, "late", "after it").await;
-        assert_eq!(next["message"]["seq"], 2);
-        assert_eq!(stored_messages(&app, s.conversation).await, 2);
-        app.finish().await;
-    }
+    on_both_with! { |s| s.realtime.passivate_after_s = 1;
+        async fn a_resend_to_a_reactivated_conversation_gives_the_stored_message(app) {
+            let (s, mut customer, agent) = accepted(&app).await;
+            let first = customer.say(None, "early", "before the break").await;
+            drop(customer);
+            drop(agent);
+            // Its actor, passivated, restarts with an idempotence memory read
+            // from the store.
+            close_passivate_reopen(&app, &s).await;
+            let mut customer = Ws::customer(&app, &s.visitor_token).await;
+            let again = customer.say(None, "early", "before the break").await;
+            assert_eq!(again["message"], first["message"]);
+            let next = customer.say(None, "late", "after it").await;
+            assert_eq!(next["message"]["seq"], 2);
+            assert_eq!(stored_messages(&app, s.conversation).await, 2);
+        }
 
-    #[actix_web::test]
-    async fn a_stopped_conversation_actor_is_reactivated_from_the_store() {
-        let app = spawn_app_with(Backend::Sqlite, |s| s.realtime.passivate_after_s = 1)
-            .await
-            .unwrap();
-        let (s, customer, agent) = accepted(&app).await;
-        drop(customer);
-        drop(agent);
-        close_passivate_reopen(&app, &s).await;
-        let mut customer = Ws::customer(&app, &s.visitor_token).await;
-        let m = customer.say(None, "back", "I'm back").await;
-        assert_eq!(m["message"]["seq"], 1);
-        app.finish().await;
+        async fn a_stopped_conversation_actor_is_reactivated_from_the_store(app) {
+            let (s, customer, agent) = accepted(&app).await;
+            drop(customer);
+            drop(agent);
+            close_passivate_reopen(&app, &s).await;
+            let mut customer = Ws::customer(&app, &s.visitor_token).await;
+            let m = customer.say(None, "back", "I'm back").await;
+            assert_eq!(m["message"]["seq"], 1);
+        }
     }
 }

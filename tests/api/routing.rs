@@ -9,9 +9,9 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::on_both;
 use crate::realtime::widget_session;
 use crate::ws_client::Ws;
+use crate::{on_both, on_both_with};
 
 pub async fn team(app: &TestApp, admin: &str, body: Value) -> i64 {
     let res = app.post("/api/v1/teams", admin, body).await;
@@ -384,37 +384,34 @@ on_both! {
     }
 }
 
-#[actix_web::test]
-async fn an_agent_disconnected_past_the_grace_period_loses_its_conversations_to_the_queue() {
-    let app = spawn_app_with(Backend::Sqlite, |s| {
+on_both_with! { |s| {
         s.realtime.requeue_after_s = 1;
         s.realtime.presence_grace_s = 1;
-    })
-    .await
-    .unwrap();
-    let admin = app.admin_token().await;
-    let t = team(
-        &app,
-        &admin,
-        json!({"name": "Support", "auto_assign": false}),
-    )
-    .await;
-    let a = app
-        .create_user(&admin, "agent", json!({"team_ids": [t]}))
+    };
+    async fn an_agent_disconnected_past_the_grace_period_loses_its_conversations_to_the_queue(app) {
+        let admin = app.admin_token().await;
+        let t = team(
+            &app,
+            &admin,
+            json!({"name": "Support", "auto_assign": false}),
+        )
         .await;
-    let (c, _) = widget_session(&app, json!({})).await;
-    let ws = Ws::agent(&app, &a.token).await;
-    app.post(
-        &format!("/api/v1/conversations/{c}/accept"),
-        &a.token,
-        json!({}),
-    )
-    .await;
-    drop(ws);
-    let back = eventually(&app, &admin, c, "requeued", |x| x["state"] == "queued").await;
-    assert!(back["assignee_id"].is_null());
-    let _ = Method::GET;
-    app.finish().await;
+        let a = app
+            .create_user(&admin, "agent", json!({"team_ids": [t]}))
+            .await;
+        let (c, _) = widget_session(&app, json!({})).await;
+        let ws = Ws::agent(&app, &a.token).await;
+        let res = app.post(
+            &format!("/api/v1/conversations/{c}/accept"),
+            &a.token,
+            json!({}),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        drop(ws);
+        let back = eventually(&app, &admin, c, "requeued", |x| x["state"] == "queued").await;
+        assert!(back["assignee_id"].is_null());
+    }
 }
 
 /// Waits until `team`'s queue (watched on `sup`) sees `agent` online.

@@ -246,7 +246,7 @@ on_both! {
         assert_eq!(app.get(&format!("/api/v1/conversations/{}/transcript", f.conv), &f.a.token).await.status(), 200);
     }
 
-    async fn ws_reading_events_from_a_teammate_of_the_assignee_are_forbidden(app) {
+    async fn ws_reading_events_from_a_teammate_of_the_assignee_are_answered_as_missing(app) {
         let f = fixture(&app).await;
         let before = state_of(&app, &f.admin, f.conv).await;
         let mut ws = Ws::agent(&app, &f.mate.token).await;
@@ -262,8 +262,9 @@ on_both! {
             frame["ref"] = json!(format!("r{i}"));
             ws.send(frame.clone()).await;
             let e = ws.recv_type("error").await;
-            // Accept by a member of the team: conflict (§3.5); the rest forbidden.
-            let want = if i == 5 { "conflict" } else { "forbidden" };
+            // Accept by a member of the team: conflict (§3.5); the rest
+            // not_found, as the conversation is out of the teammate's sight.
+            let want = if i == 5 { "conflict" } else { "not_found" };
             assert_eq!((e["code"].as_str(), e["ref"].as_str()), (Some(want), Some(format!("r{i}").as_str())), "{frame}: {e}");
             assert_eq!(state_of(&app, &f.admin, f.conv).await, before, "{frame}");
         }
@@ -309,11 +310,12 @@ on_both! {
         let missing = 987_654;
         for (who, user) in [("agent of T2", &f.outsider), ("teammate of A", &f.mate), ("supervisor of T2", &f.sup2)] {
             let mut ws = Ws::agent(&app, &user.token).await;
+            // None of them may see A's conversation: it is answered as missing.
             for (i, (frame, code)) in [
-                (json!({"type": "conversation.assign", "conversation_id": f.conv, "agent_id": user.id}), "forbidden"),
-                (json!({"type": "conversation.assign", "conversation_id": f.conv, "agent_id": f.mate.id}), "forbidden"),
-                (json!({"type": "conversation.transfer", "conversation_id": f.conv, "team_id": f.t2, "note": "mine now"}), "forbidden"),
-                (json!({"type": "conversation.transfer", "conversation_id": f.conv, "agent_id": user.id}), "forbidden"),
+                (json!({"type": "conversation.assign", "conversation_id": f.conv, "agent_id": user.id}), "not_found"),
+                (json!({"type": "conversation.assign", "conversation_id": f.conv, "agent_id": f.mate.id}), "not_found"),
+                (json!({"type": "conversation.transfer", "conversation_id": f.conv, "team_id": f.t2, "note": "mine now"}), "not_found"),
+                (json!({"type": "conversation.transfer", "conversation_id": f.conv, "agent_id": user.id}), "not_found"),
                 (json!({"type": "conversation.assign", "conversation_id": missing, "agent_id": user.id}), "not_found"),
                 (json!({"type": "conversation.transfer", "conversation_id": missing, "team_id": f.t2}), "not_found"),
             ].into_iter().enumerate() {
@@ -327,6 +329,22 @@ on_both! {
             }
         }
         assert_eq!(app.count("conversations").await, 1, "no conversation made for a missing id");
+        // A conversation the teammate may see (queued in T1) but not move:
+        // forbidden, and nothing changes.
+        let (queued, _) = widget_session(&app, json!({"name": "Bob", "issue_type": "support"})).await;
+        let before = state_of(&app, &f.admin, queued).await;
+        let mut ws = Ws::agent(&app, &f.mate.token).await;
+        for (i, frame) in [
+            json!({"type": "conversation.assign", "conversation_id": queued, "agent_id": f.mate.id}),
+            json!({"type": "conversation.transfer", "conversation_id": queued, "team_id": f.t2}),
+        ].into_iter().enumerate() {
+            let mut frame = frame;
+            frame["ref"] = json!(format!("q{i}"));
+            ws.send(frame.clone()).await;
+            let answer = ws.recv_answer().await;
+            assert_eq!((answer["code"].as_str(), answer["ref"].as_str()), (Some("forbidden"), Some(format!("q{i}").as_str())), "{frame}: {answer}");
+            assert_eq!(state_of(&app, &f.admin, queued).await, before, "{frame} changed something");
+        }
     }
 
     async fn ws_a_supervisor_may_not_watch_a_team_that_is_not_theirs(app) {
@@ -370,7 +388,8 @@ on_both! {
         customer.recv_type("conversation.assigned").await;
         a.send(json!({"type": "message.send", "conversation_id": f.conv, "client_msg_id": "a-2", "text": "still mine?", "ref": "a2"})).await;
         let e = a.recv_answer().await;
-        assert_eq!((e["type"].as_str(), e["code"].as_str(), e["ref"].as_str()), (Some("error"), Some("forbidden"), Some("a2")), "{e}");
+        // The teammate's now, and out of A's sight.
+        assert_eq!((e["type"].as_str(), e["code"].as_str(), e["ref"].as_str()), (Some("error"), Some("not_found"), Some("a2")), "{e}");
         assert_eq!(app.count("messages").await, 2);
         customer.expect_no("message.new", Duration::from_millis(400)).await;
         // A resend of what A had stored is still its message (§5.4), nothing new.
