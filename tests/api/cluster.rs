@@ -1113,3 +1113,339 @@ async fn a_host_whose_fencing_token_was_taken_cannot_write_and_steps_down() {
     assert_eq!(ack["message"]["seq"], 2);
     assert_eq!(stored(&c, id).await.len(), 2);
 }
+
+/// A message as stored or sent: (seq, id, client_msg_id, text).
+type Row = (i64, i64, Option<String>, String);
+
+/// The [`Row`] of a message object of a frame.
+fn row_of(m: &Value) -> Row {
+    (
+        m["seq"].as_i64().expect("seq"),
+        m["id"].as_i64().expect("id"),
+        m["client_msg_id"].as_str().map(str::to_owned),
+        m["text"].as_str().expect("text").to_owned(),
+    )
+}
+
+/// Every stored message of a conversation, in `seq` order.
+async fn stored_messages(c: &Cluster, id: i64) -> Vec<Row> {
+    let rows =
+        c.db.query_all_raw(Statement::from_string(
+            c.db.get_database_backend(),
+            format!(
+                "SELECT seq, id, client_msg_id, text FROM messages \
+                 WHERE conversation_id = {id} ORDER BY seq"
+            ),
+        ))
+        .await
+        .expect("messages");
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get::<i64>("", "seq").expect("seq"),
+                r.try_get::<i64>("", "id").expect("id"),
+                r.try_get::<Option<String>>("", "client_msg_id")
+                    .expect("cid"),
+                r.try_get::<String>("", "text").expect("text"),
+            )
+        })
+        .collect()
+}
+
+/// Takes a frame the bursting customer got: an ack goes into `acks` as
+/// client_msg_id → (seq, message id), checked against what was sent (a
+/// second ack for one client_msg_id fails the test); an `error` fails it;
+/// anything else is skipped.
+fn note_ack(f: &Value, acks: &mut std::collections::BTreeMap<String, (i64, i64)>, when: &str) {
+    match f["type"].as_str() {
+        Some("message.ack") => {
+            let cid = f["client_msg_id"]
+                .as_str()
+                .expect("client_msg_id")
+                .to_owned();
+            let m = &f["message"];
+            assert_eq!(m["client_msg_id"], cid.as_str(), "{when}: {f}");
+            assert!(
+                f["ref"] == cid.as_str() || f["ref"] == format!("re-{cid}"),
+                "{when}: an ack with another send's ref: {f}"
+            );
+            assert_eq!(
+                m["text"],
+                format!("burst {}", &cid[1..]),
+                "{when}: an ack with another message's text: {f}"
+            );
+            let seq = m["seq"].as_i64().expect("seq");
+            let id = m["id"].as_i64().expect("id");
+            if let Some(first) = acks.insert(cid.clone(), (seq, id)) {
+                panic!("{when}: {cid} acked twice: first {first:?}, then {f}");
+            }
+        }
+        Some("error") => panic!("{when}: a send was refused: {f}"),
+        _ => {}
+    }
+}
+
+/// Sends burst message `i`: client_msg_id `b<i>`, text `burst <i>`, ref
+/// `<prefix>b<i>`.
+async fn send_burst(ws: &mut Ws, i: i64, prefix: &str) {
+    ws.send(json!({"type": "message.send", "client_msg_id": format!("b{i}"), "text": format!("burst {i}"), "ref": format!("{prefix}b{i}")}))
+        .await;
+}
+
+/// `resume` after `after` on a customer socket whose conversation may not
+/// be reachable yet: the messages and `resume.done`'s `last_seq`, or `None`
+/// when an `error` or the socket's end came instead (try again).
+async fn try_resume(ws: &mut Ws, after: i64) -> Option<(Vec<Value>, i64)> {
+    ws.send(json!({"type": "resume", "after_seq": after, "ref": "resume"}))
+        .await;
+    let mut out = Vec::new();
+    loop {
+        let f = tokio::time::timeout(crate::ws_client::WAIT, ws.next_frame())
+            .await
+            .expect("an answer to resume")?;
+        match f["type"].as_str() {
+            Some("message.new") => out.push(f["message"].clone()),
+            Some("resume.done") => return Some((out, f["last_seq"].as_i64().expect("last_seq"))),
+            Some("error") => return None,
+            _ => {}
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_node_killed_mid_burst_loses_no_acknowledged_message_and_resends_are_stored_once() {
+    use std::collections::BTreeMap;
+    const BURST: i64 = 200;
+    const CHUNK: i64 = 10;
+    const KILL_AFTER: usize = 20;
+    let cid = |i: i64| format!("b{i}");
+    let text = |i: i64| format!("burst {i}");
+    let Some(mut c) = Cluster::start(2, None).await else {
+        return;
+    };
+    // The customer on n0, which hosts the conversation; the agent on n1.
+    let admin = c.app(0).admin_token().await;
+    let t = team(
+        c.app(0),
+        &admin,
+        json!({"name": "Support", "auto_assign": false}),
+    )
+    .await;
+    let agent = c
+        .app(1)
+        .create_user(&admin, "agent", json!({"team_ids": [t]}))
+        .await;
+    let (id, token) = widget_session(c.app(0), json!({"name": "Ana"})).await;
+    assert_eq!(
+        c.owner(&format!("conversation:{id}")).await.as_deref(),
+        Some("n0")
+    );
+    let mut customer = Ws::customer(c.app(0), &token).await;
+    let mut staff = Ws::agent(c.app(1), &agent.token).await;
+    assert_eq!(customer.hello["node_id"], "n0");
+    assert_eq!(staff.hello["node_id"], "n1");
+    staff
+        .send(json!({"type": "conversation.accept", "conversation_id": id, "ref": "acc"}))
+        .await;
+    assert_eq!(staff.recv_answer().await["type"], "ok");
+    assert_eq!(
+        customer.recv_type("conversation.updated").await["conversation"]["state"],
+        "assigned"
+    );
+
+    // The burst goes out ten frames at a time, never waiting for an ack:
+    // between chunks the acks that have already arrived are taken, without
+    // waiting either. n0 dies once KILL_AFTER acks are in, with the rest of
+    // the burst on its way: committed with its ack unread (acks the
+    // customer has not read are lost to it, as if its link died with the
+    // node), sent but not committed, or not sent yet.
+    let mut before: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut sent = 0;
+    while before.len() < KILL_AFTER {
+        if sent < BURST {
+            for _ in 0..CHUNK.min(BURST - sent) {
+                sent += 1;
+                send_burst(&mut customer, sent, "").await;
+            }
+            while let Ok(f) = tokio::time::timeout(Duration::ZERO, customer.next_frame()).await {
+                let f = f.expect("the customer's socket open during the burst");
+                note_ack(&f, &mut before, "burst");
+            }
+        } else {
+            note_ack(&customer.recv().await, &mut before, "burst");
+        }
+    }
+    // From here the customer reads nothing more. So that every run has
+    // an ack lost with the node, n0 dies the moment it has committed a
+    // message past the last ack read (one more chunk goes out first if
+    // there is nothing unacked on its way).
+    let last_seen = before.values().map(|(seq, _)| *seq).max().unwrap();
+    if sent == last_seen {
+        assert!(sent < BURST, "the whole burst was acked before the kill");
+        for _ in 0..CHUNK.min(BURST - sent) {
+            sent += 1;
+            send_burst(&mut customer, sent, "").await;
+        }
+    }
+    let count = format!("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = {id}");
+    let mut polls = 0;
+    while c.count(&count).await <= last_seen {
+        polls += 1;
+        assert!(polls < 10_000, "n0 committed nothing past seq {last_seen}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    c.kill(0);
+    drop(customer);
+    let acked_at_kill = before.len();
+    // Acks come in seq order, b1 first: what the customer saw is a prefix.
+    let expected: BTreeMap<String, i64> = (1..=acked_at_kill as i64).map(|i| (cid(i), i)).collect();
+    let seen: BTreeMap<String, i64> = before.iter().map(|(k, (s, _))| (k.clone(), *s)).collect();
+    assert_eq!(seen, expected, "acks before the kill");
+
+    // The agent's socket on n1 followed the conversation on the dead node.
+    match staff.ended().await {
+        Ended::Closed(Some(code)) => assert_eq!(code, 1012),
+        other => panic!("expected a 1012 close, got {other:?}"),
+    }
+    drop(staff);
+    // What n0 committed before it died: every acked message, under its
+    // seq and id, and seqs 1..=k without a gap.
+    let at_kill = stored_messages(&c, id).await;
+    let k = at_kill.len() as i64;
+    for (i, (seq, _, row_cid, row_text)) in at_kill.iter().enumerate() {
+        let i = i as i64 + 1;
+        assert_eq!(
+            (*seq, row_cid.as_deref(), row_text.as_str()),
+            (i, Some(cid(i).as_str()), text(i).as_str()),
+            "stored at the kill: {at_kill:?}"
+        );
+    }
+    for (c_id, (seq, msg_id)) in &before {
+        assert!(
+            at_kill
+                .iter()
+                .any(|(s, m, r, _)| (s, m, r.as_deref()) == (seq, msg_id, Some(c_id.as_str()))),
+            "acked {c_id} (seq {seq}, id {msg_id}) is not stored as acked: {at_kill:?}"
+        );
+    }
+
+    // The customer reconnects to n1 until the conversation is served there
+    // (n0's lease lapses within LEASE_MS) and resumes after the last seq it
+    // saw: it gets exactly what n0 committed past that.
+    let b = c.app(1);
+    let mut attempts = 0;
+    let (mut customer, missed, last_seq) = loop {
+        attempts += 1;
+        assert!(attempts <= 60, "the conversation never came back on n1");
+        if let Ok(mut ws) = Ws::connect(b, &format!("/ws/v1/customer?token={token}")).await
+            && let Some((missed, last_seq)) = try_resume(&mut ws, last_seen).await
+        {
+            break (ws, missed, last_seq);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(customer.hello["node_id"], "n1");
+    assert_eq!(last_seq, k, "resume.done after the kill");
+    let missed: Vec<Row> = missed.iter().map(row_of).collect();
+    assert_eq!(
+        missed,
+        at_kill[last_seen as usize..],
+        "resumed after {last_seen}"
+    );
+
+    // It resends, with the same text, every client_msg_id it has no ack
+    // for: those n0 committed must come back as the stored message, the
+    // others are stored now, once each.
+    let unacked: Vec<i64> = (1..=BURST)
+        .filter(|i| !before.contains_key(&cid(*i)))
+        .collect();
+    for &i in &unacked {
+        send_burst(&mut customer, i, "re-").await;
+    }
+    let mut resent: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    while resent.len() < unacked.len() {
+        note_ack(&customer.recv().await, &mut resent, "resend");
+    }
+    customer
+        .expect_no("message.ack", Duration::from_millis(500))
+        .await;
+    let mut stored_before = 0;
+    for (c_id, (seq, msg_id)) in &resent {
+        match at_kill
+            .iter()
+            .find(|(_, _, r, _)| r.as_deref() == Some(c_id.as_str()))
+        {
+            Some((s, m, _, _)) => {
+                stored_before += 1;
+                assert_eq!(
+                    (seq, msg_id),
+                    (s, m),
+                    "{c_id} was committed on n0 as seq {s}, id {m}; its resend must get that message"
+                );
+            }
+            None => assert!(*seq > k, "{c_id} new after the kill, yet seq {seq} <= {k}"),
+        }
+    }
+    eprintln!(
+        "mid-burst kill: {sent} of {BURST} sent, {acked_at_kill} acks read (last seq {last_seen}), \
+         {k} stored when n0 died; {} resent: {stored_before} answered \
+         with the stored message, {} stored new; n1 served after {attempts} attempt(s)",
+        unacked.len(),
+        unacked.len() - stored_before
+    );
+    assert_eq!(stored_before as i64, k - last_seen);
+
+    // In the end: every b1..b200 acked once, and stored once, under the
+    // seq and id of its ack; seqs 1..=200 without a gap, in send order.
+    let mut all = before.clone();
+    for (c_id, ack) in &resent {
+        assert!(
+            all.insert(c_id.clone(), *ack).is_none(),
+            "{c_id} acked twice"
+        );
+    }
+    assert_eq!(all.len(), BURST as usize);
+    let rows = stored_messages(&c, id).await;
+    let mut seqs_of: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (seq, _, row_cid, _) in &rows {
+        seqs_of
+            .entry(row_cid.as_deref().unwrap_or("(none)"))
+            .or_default()
+            .push(*seq);
+    }
+    let doubled: Vec<_> = seqs_of.iter().filter(|(_, s)| s.len() > 1).collect();
+    assert!(
+        doubled.is_empty(),
+        "client_msg_ids stored more than once (with their seqs): {doubled:?}"
+    );
+    let as_stored: Vec<Row> = (1..=BURST)
+        .map(|i| {
+            let (seq, msg_id) = all[&cid(i)];
+            (seq, msg_id, Some(cid(i)), text(i))
+        })
+        .collect();
+    assert_eq!(rows, as_stored, "stored rows against the acks");
+    assert_eq!(
+        rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (1..=BURST).collect::<Vec<_>>()
+    );
+
+    // The agent, back on n1, gets every message once, in order.
+    let mut staff = Ws::agent(b, &agent.token).await;
+    let history = resume(&mut staff, Some(id), 0).await;
+    let history: Vec<Row> = history.iter().map(row_of).collect();
+    assert_eq!(history, rows, "the agent's resume from 0");
+
+    // The chat goes on.
+    let ack = customer.say(None, "after", "still there?").await;
+    assert_eq!(ack["message"]["seq"], BURST + 1);
+    let m = staff.recv_type("message.new").await;
+    assert_eq!(
+        (&m["message"]["seq"], &m["message"]["text"]),
+        (&json!(BURST + 1), &json!("still there?"))
+    );
+    staff
+        .expect_no("message.new", Duration::from_millis(300))
+        .await;
+    assert_eq!(stored_messages(&c, id).await.len() as i64, BURST + 1);
+}

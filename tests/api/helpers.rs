@@ -82,8 +82,23 @@ fn with_database(base: &str, name: &str) -> String {
     }
 }
 
+/// Whether the test database `name` (`sb_test_<pid>_<n>`) was left by a
+/// test process that has ended. Another test process still running (a
+/// second `cargo test` beside this one) keeps its databases: dropping them
+/// would fail its tests. Where `/proc` cannot tell, nothing is dropped.
+fn left_by_ended_process(name: &str) -> bool {
+    let Some(pid) = name
+        .strip_prefix("sb_test_")
+        .and_then(|rest| rest.split('_').next())
+        .and_then(|pid| pid.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// Creates an empty PostgreSQL database for one test. Databases left by
-/// earlier runs (other process ids) are dropped once per run.
+/// earlier runs (test processes that have ended) are dropped once per run.
 pub async fn fresh_pg_database() -> Option<String> {
     let Some(base) = pg_base_url() else {
         note_pg_skipped();
@@ -104,7 +119,7 @@ pub async fn fresh_pg_database() -> Option<String> {
                 .expect("list test databases");
             for row in rows {
                 let name: String = row.try_get("", "datname").expect("datname");
-                if !name.starts_with(&format!("sb_test_{pid}_")) {
+                if left_by_ended_process(&name) {
                     let _ = admin
                         .execute_unprepared(&format!(
                             "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
