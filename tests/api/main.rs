@@ -13,6 +13,7 @@ mod cluster;
 mod conservation;
 mod demo;
 mod errors;
+mod faults;
 mod health;
 mod inbox;
 mod macros;
