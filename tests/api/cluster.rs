@@ -748,11 +748,17 @@ async fn presence_queue_views_and_scope_changes_are_cluster_wide() {
     assert_eq!(watch.ended().await, Ended::Closed(Some(1012)));
 }
 
-#[actix_web::test]
-async fn a_killed_node_loses_its_conversations_and_nothing_acknowledged_is_lost() {
-    let Some(mut c) = Cluster::start(2, None).await else {
-        return;
-    };
+/// A chat across two nodes: the customer on n0 (where its conversation
+/// starts), an agent of a manual team on n1 who has accepted it.
+struct Across {
+    id: i64,
+    token: String,
+    agent: TestUser,
+    customer: Ws,
+    staff: Ws,
+}
+
+async fn chat_across(c: &Cluster) -> Across {
     let admin = c.app(0).admin_token().await;
     let t = team(
         c.app(0),
@@ -765,12 +771,33 @@ async fn a_killed_node_loses_its_conversations_and_nothing_acknowledged_is_lost(
         .create_user(&admin, "agent", json!({"team_ids": [t]}))
         .await;
     let (id, token) = widget_session(c.app(0), json!({"name": "Ana"})).await;
-    let mut customer = Ws::customer(c.app(0), &token).await;
+    let customer = Ws::customer(c.app(0), &token).await;
     let mut staff = Ws::agent(c.app(1), &agent.token).await;
     staff
         .send(json!({"type": "conversation.accept", "conversation_id": id, "ref": "acc"}))
         .await;
     assert_eq!(staff.recv_answer().await["type"], "ok");
+    Across {
+        id,
+        token,
+        agent,
+        customer,
+        staff,
+    }
+}
+
+#[actix_web::test]
+async fn a_killed_node_loses_its_conversations_and_nothing_acknowledged_is_lost() {
+    let Some(mut c) = Cluster::start(2, None).await else {
+        return;
+    };
+    let Across {
+        id,
+        token,
+        agent,
+        mut customer,
+        mut staff,
+    } = chat_across(&c).await;
     let mut acked = Vec::new();
     for i in 1..=10 {
         let ack = customer
@@ -1223,31 +1250,19 @@ async fn a_node_killed_mid_burst_loses_no_acknowledged_message_and_resends_are_s
     let Some(mut c) = Cluster::start(2, None).await else {
         return;
     };
-    // The customer on n0, which hosts the conversation; the agent on n1.
-    let admin = c.app(0).admin_token().await;
-    let t = team(
-        c.app(0),
-        &admin,
-        json!({"name": "Support", "auto_assign": false}),
-    )
-    .await;
-    let agent = c
-        .app(1)
-        .create_user(&admin, "agent", json!({"team_ids": [t]}))
-        .await;
-    let (id, token) = widget_session(c.app(0), json!({"name": "Ana"})).await;
+    let Across {
+        id,
+        token,
+        agent,
+        mut customer,
+        mut staff,
+    } = chat_across(&c).await;
     assert_eq!(
         c.owner(&format!("conversation:{id}")).await.as_deref(),
         Some("n0")
     );
-    let mut customer = Ws::customer(c.app(0), &token).await;
-    let mut staff = Ws::agent(c.app(1), &agent.token).await;
     assert_eq!(customer.hello["node_id"], "n0");
     assert_eq!(staff.hello["node_id"], "n1");
-    staff
-        .send(json!({"type": "conversation.accept", "conversation_id": id, "ref": "acc"}))
-        .await;
-    assert_eq!(staff.recv_answer().await["type"], "ok");
     assert_eq!(
         customer.recv_type("conversation.updated").await["conversation"]["state"],
         "assigned"
