@@ -57,32 +57,41 @@ pub fn visible_to(
     Ok((visible, hidden))
 }
 
+/// Conversations asked about in one query of [`last_messages`]: each adds
+/// a level of nesting to the condition sea-query builds, recursively, and
+/// SQLite bounds an expression's depth at 1,000. A visitor profile lists
+/// every conversation under the visitor's e-mail, which anyone can multiply
+/// through the widget: in one query, a thousand of them overflowed the
+/// stack and took the server down.
+const LAST_MESSAGES_PER_QUERY: usize = 100;
+
 /// The last message of each conversation that has one, by conversation id:
-/// one lookup per row on the unique `(conversation_id, seq)` index.
+/// one lookup per row on the unique `(conversation_id, seq)` index, in
+/// queries of [`LAST_MESSAGES_PER_QUERY`] conversations.
 pub async fn last_messages(
     db: &impl ConnectionTrait,
     rows: &[conversations::Model],
 ) -> Result<HashMap<i64, messages::Model>, StoreError> {
-    let mut any = Condition::any();
-    let mut wanted = 0;
-    for r in rows.iter().filter(|r| r.last_seq > 0) {
-        any = any.add(
-            Condition::all()
-                .add(messages::Column::ConversationId.eq(r.id))
-                .add(messages::Column::Seq.eq(r.last_seq)),
+    let wanted: Vec<&conversations::Model> = rows.iter().filter(|r| r.last_seq > 0).collect();
+    let mut last = HashMap::with_capacity(wanted.len());
+    for chunk in wanted.chunks(LAST_MESSAGES_PER_QUERY) {
+        let any = chunk.iter().fold(Condition::any(), |any, r| {
+            any.add(
+                Condition::all()
+                    .add(messages::Column::ConversationId.eq(r.id))
+                    .add(messages::Column::Seq.eq(r.last_seq)),
+            )
+        });
+        last.extend(
+            messages::Entity::find()
+                .filter(any)
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|m| (m.conversation_id, m)),
         );
-        wanted += 1;
     }
-    if wanted == 0 {
-        return Ok(HashMap::new());
-    }
-    Ok(messages::Entity::find()
-        .filter(any)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| (m.conversation_id, m))
-        .collect())
+    Ok(last)
 }
 
 /// One member of the staff directory.

@@ -10,6 +10,26 @@ use crate::realtime::{scene, widget_session};
 use crate::ws_client::Ws;
 
 on_both! {
+    async fn last_messages_of_thousands_of_conversations_are_read_in_bounded_queries(app) {
+        // A visitor profile asks for the last message of every conversation
+        // under the visitor's e-mail, which the public widget can multiply;
+        // in one query, a thousand of them overflowed the stack of the
+        // thread building it and took the whole server down.
+        use sea_orm::EntityTrait;
+        let (id, token) = widget_session(&app, json!({"name": "Ana"})).await;
+        let mut customer = Ws::customer(&app, &token).await;
+        let sent = customer.say(None, "c1", "hello").await;
+        let row = entity::conversations::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap();
+        assert_eq!(row.last_seq, 1);
+        let mut rows: Vec<_> = (1..=3_000)
+            .map(|i| entity::conversations::Model { id: id + i, ..row.clone() })
+            .collect();
+        rows.push(row);
+        let last = switchboard::store::inbox::last_messages(&app.db, &rows).await.unwrap();
+        assert_eq!(last.len(), 1, "only the one that exists has a message");
+        assert_eq!(last[&id].id, sent["message"]["id"].as_i64().unwrap());
+    }
+
     async fn a_visitor_profile_shows_only_conversations_the_caller_may_read(app) {
         let s = scene(&app).await;
         // Another conversation with the same e-mail (a new widget session is
