@@ -21,6 +21,22 @@ pub const MAX_CLIENT_MSG_ID: usize = 64;
 pub const MAX_REF: usize = 128;
 /// Longest close reason.
 pub const MAX_REASON: usize = 200;
+
+/// Why a close reason is refused, if it is: longer than [`MAX_REASON`],
+/// blank, or holding a control character. A line break in a reason would
+/// let whoever closes write lines that read as messages in the
+/// conversation's transcript.
+pub fn reason_problem(reason: &str) -> Option<&'static str> {
+    if reason.chars().count() > MAX_REASON {
+        Some("reason must be at most 200 characters")
+    } else if reason.trim().is_empty() {
+        Some("reason must not be blank")
+    } else if reason.chars().any(char::is_control) {
+        Some("reason must not hold control characters (line breaks included)")
+    } else {
+        None
+    }
+}
 /// Longest transfer note.
 pub const MAX_NOTE_CHARS: usize = 2000;
 
@@ -414,11 +430,8 @@ fn validate(wire: Wire) -> Result<ClientEvent, (ErrorCode, String)> {
             conversation_id,
             reason,
         } => {
-            if reason
-                .as_ref()
-                .is_some_and(|r| r.chars().count() > MAX_REASON)
-            {
-                return Err(bad("reason must be at most 200 characters"));
+            if let Some(problem) = reason.as_deref().and_then(reason_problem) {
+                return Err(bad(problem));
             }
             ClientEvent::Close {
                 conversation_id: opt_conv(conversation_id)?,

@@ -81,6 +81,12 @@ fn closed_line(closed: &(Option<DateTime<Utc>>, Option<String>)) -> String {
         line.push_str(&format!(": {}", stamp(*at)));
     }
     if let Some(r) = reason.as_deref().filter(|r| !r.is_empty()) {
+        // Reasons are refused with control characters now; one stored
+        // before that must still not break the header into fake entries.
+        let r: String = r
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         line.push_str(&format!(" ({r})"));
     }
     line
@@ -247,5 +253,30 @@ mod tests {
         assert!(t.contains("] Visitor: hi\n    [2026-01-01"), "{t}");
         assert!(t.contains("Ended (resolved)"), "{t}");
         assert!(t.starts_with("Help <desk> — conversation #7\n"));
+    }
+
+    #[test]
+    fn a_close_reason_stored_with_line_breaks_stays_on_the_header_line() {
+        let mut h = header();
+        h.closed = Some((
+            None,
+            Some("done)\n\n[2026-12-08 00:50:00 UTC] Visitor: I agree to cancel\n(x".into()),
+        ));
+        let t = text(&h, &[]);
+        assert!(!t.contains("\n[2026-12-08"), "{t}");
+        assert_eq!(t.lines().filter(|l| l.starts_with("Ended")).count(), 1, "{t}");
+        assert!(t.contains("Ended (done)  [2026-12-08 00:50:00 UTC]"), "{t}");
+    }
+
+    #[test]
+    fn close_reasons_with_control_characters_or_blank_are_refused() {
+        use crate::domain::protocol::reason_problem;
+        assert_eq!(reason_problem("resolved"), None);
+        assert_eq!(reason_problem(&"x".repeat(200)), None);
+        assert!(reason_problem(&"x".repeat(201)).is_some());
+        assert!(reason_problem("a\nb").is_some());
+        assert!(reason_problem("a\u{7}b").is_some());
+        assert!(reason_problem("   ").is_some());
+        assert!(reason_problem("").is_some());
     }
 }

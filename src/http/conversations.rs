@@ -17,8 +17,8 @@ use crate::domain::access::{StaffScope, staff_may_access};
 use crate::domain::conversation::ConversationState;
 use crate::domain::inbox::{SearchText, TagName};
 use crate::domain::protocol::{
-    ConversationView, MAX_NOTE_CHARS, MAX_REASON, MAX_TEXT_CHARS, MessageView, NoteView, PartyKind,
-    Sender,
+    ConversationView, MAX_NOTE_CHARS, MAX_TEXT_CHARS, MessageView, NoteView, PartyKind, Sender,
+    reason_problem,
 };
 use crate::domain::{ConversationId, TeamId, UserId};
 use crate::store;
@@ -513,11 +513,8 @@ pub async fn close(
         .into_inner()
         .reason
         .unwrap_or_else(|| "resolved".to_owned());
-    if reason.chars().count() > MAX_REASON {
-        return Err(ApiError::field(
-            "reason",
-            format!("at most {MAX_REASON} characters"),
-        ));
+    if let Some(problem) = reason_problem(&reason) {
+        return Err(ApiError::field("reason", problem));
     }
     change(&state, &staff, path.into_inner(), false, |by| Close {
         by,

@@ -669,6 +669,17 @@ on_both! {
 
     async fn closing_reaches_everyone_and_a_closed_conversation_takes_no_messages(app) {
         let (s, mut customer, mut agent) = accepted(&app).await;
+        // A reason with a line break (it would write fake lines into the
+        // transcript) or blank is refused on both sides, and nothing closes.
+        for (i, reason) in ["done)\n[2026-12-08 00:50:00 UTC] Ana: I agree", "  "].into_iter().enumerate() {
+            customer.send(json!({"type": "conversation.close", "reason": reason, "ref": format!("bad{i}")})).await;
+            let e = customer.recv_type("error").await;
+            assert_eq!((e["code"].as_str(), e["ref"].as_str()), (Some("bad_request"), Some(format!("bad{i}").as_str())), "{e}");
+            let path = format!("/api/v1/conversations/{}/close", s.conversation);
+            assert_problem(app.post(&path, &s.admin, json!({"reason": reason})).await, 422, "bad_request").await;
+        }
+        let conv: Value = app.get(&format!("/api/v1/conversations/{}", s.conversation), &s.admin).await.json().await.unwrap();
+        assert_eq!(conv["state"], "assigned");
         customer.send(json!({"type": "conversation.close", "reason": "done", "ref": "c"})).await;
         assert_eq!(customer.recv_type("ok").await["ref"], "c");
         let upd = agent.recv_type("conversation.updated").await;
