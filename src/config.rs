@@ -93,6 +93,11 @@ pub struct RealtimeSettings {
     /// An agent disconnected this long gets its open conversations put back
     /// at the front of their queues.
     pub requeue_after_s: u64,
+    /// Every team queue re-reads its waiting list and agents from the store
+    /// this often, and every node makes sure each team's queue runs: the
+    /// safety net for a queue message lost (between nodes) and for a queue
+    /// nothing has started since a restart, whose overflow would never fire.
+    pub queue_resync_s: u64,
     /// Threads of their own for conversation actors; 0 (the default): they
     /// run on the HTTP worker threads (one per core), next to the sockets.
     pub arbiters: usize,
@@ -314,6 +319,7 @@ impl Settings {
         positive("realtime.idle_close_after_s", rt.idle_close_after_s)?;
         positive("realtime.passivate_after_s", rt.passivate_after_s)?;
         positive("realtime.requeue_after_s", rt.requeue_after_s)?;
+        positive("realtime.queue_resync_s", rt.queue_resync_s)?;
         if rt.max_frame_bytes < 1024 {
             return Err(invalid("realtime.max_frame_bytes", "must be at least 1024"));
         }

@@ -178,6 +178,11 @@ impl Application {
                 sweeper.login_limiter.forget_idle();
             }
         });
+        crate::actors::team_queue::keep_every_queue_running(
+            db.clone(),
+            state.bus.clone(),
+            Duration::from_secs(settings.realtime.queue_resync_s),
+        );
         let max_body = settings.server.max_body_bytes;
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),

@@ -214,7 +214,8 @@ impl Router {
         if let Some(addr) = self.bus.registry().teams.live(id) {
             return addr;
         }
-        let addr = TeamQueue::new(id, self.db.clone(), self.bus.clone()).start();
+        let resync = Duration::from_secs(self.settings.queue_resync_s);
+        let addr = TeamQueue::new(id, self.db.clone(), self.bus.clone(), resync).start();
         self.bus.registry().teams.insert(id, addr.clone());
         addr
     }

@@ -69,6 +69,13 @@ pub struct TeamQueue {
     /// A reload is running; another was asked for meanwhile.
     reloading: bool,
     reload_again: bool,
+    /// The last load from the store failed: the queue holds less than the
+    /// store (after a failed first load, nothing at all, and auto-assign
+    /// off), so each tick tries again until a load succeeds.
+    stale: bool,
+    /// How often the queue re-reads the store though nothing asked it to
+    /// (`realtime.queue_resync_s`).
+    resync: Duration,
     /// Agents to re-read (their status, load or skills changed), and
     /// whether such a read is running.
     agents_pending: HashSet<UserId>,
@@ -104,12 +111,15 @@ struct AgentRow {
 }
 
 impl TeamQueue {
-    /// A queue that loads itself when started.
-    pub fn new(team: TeamId, db: Db, bus: Bus) -> Self {
+    /// A queue that loads itself when started and re-reads the store every
+    /// `resync`.
+    pub fn new(team: TeamId, db: Db, bus: Bus, resync: Duration) -> Self {
         TeamQueue {
             team,
             db,
             bus,
+            stale: false,
+            resync,
             settings: TeamSettings::default(),
             waiting: Waiting::default(),
             agents: Vec::new(),
@@ -389,6 +399,7 @@ impl TeamQueue {
         ctx.spawn(async move { load(&db, team).await }.into_actor(self).map(
             move |res, act, ctx| {
                 act.reloading = false;
+                act.stale = res.is_err();
                 match res {
                     Ok(loaded) => {
                         act.apply(ticket, read, Some(loaded));
@@ -721,16 +732,54 @@ impl Actor for TeamQueue {
                     act.route(ctx);
                 }
                 Err(e) => {
+                    act.stale = true;
                     act.apply(ticket, read, None);
-                    tracing::error!(team_id = %act.team, error = %e, "could not load queue")
+                    tracing::error!(team_id = %act.team, error = %e, "could not load queue; retrying");
                 }
             },
         ));
         ctx.run_interval(TICK, |act, ctx| {
+            if act.stale {
+                act.reload(ctx);
+            }
             act.overflow(ctx);
             act.route(ctx);
         });
+        ctx.run_interval(self.resync, |act, ctx| act.reload(ctx));
     }
+}
+
+/// Makes sure every team's queue runs, now and every `every`: a queue
+/// starts on first use, so after a restart (or a node's death) a team whose
+/// conversations wait without anyone sending, watching or joining would
+/// have no queue, and its overflow timer would never fire. Resolving a team
+/// through the bus starts its queue here unless a live node hosts it.
+pub fn keep_every_queue_running(db: Db, bus: Bus, every: Duration) {
+    actix_rt::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let mut after = None;
+            loop {
+                let page = match store::teams::list(&db, after, 500).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not list teams to start their queues");
+                        break;
+                    }
+                };
+                for team in &page {
+                    if let Err(e) = bus.team(TeamId(team.id)).await {
+                        tracing::warn!(team_id = team.id, error = %e, "could not start a team queue");
+                    }
+                }
+                match page.last() {
+                    Some(last) if page.len() == 500 => after = Some(last.id),
+                    _ => break,
+                }
+            }
+        }
+    });
 }
 
 /// A conversation starts (or goes back to) waiting here.

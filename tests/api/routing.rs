@@ -414,6 +414,39 @@ on_both_with! { |s| {
     }
 }
 
+on_both_with! { |s| s.realtime.queue_resync_s = 1;
+    async fn a_conversation_the_queue_never_heard_of_is_found_by_its_resync_and_assigned(app) {
+        // The store holds a waiting conversation no queue message announced
+        // (one lost between nodes, or written while no queue ran): the
+        // queue's periodic re-read finds it and gives it to the free agent.
+        use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, EntityTrait, IntoActiveModel, Set};
+        let admin = app.admin_token().await;
+        let t = team(&app, &admin, json!({"name": "Support"})).await;
+        let agent = app.create_user(&admin, "agent", json!({"team_ids": [t], "capacity": 2})).await;
+        let mut ws = Ws::agent(&app, &agent.token).await;
+        online(&app, &agent).await;
+        let (first, _) = widget_session(&app, json!({"name": "Ana", "issue_type": "Support"})).await;
+        assert_eq!(ws.recv_type("conversation.assigned").await["conversation"]["id"], first);
+        let row = entity::conversations::Entity::find_by_id(first).one(&app.db).await.unwrap().unwrap();
+        let now = chrono::Utc::now();
+        let mut unheard = row.into_active_model().reset_all();
+        unheard.id = NotSet;
+        unheard.state = Set("queued".into());
+        unheard.assignee_id = Set(None);
+        unheard.owner_token = Set(0);
+        unheard.version = Set(0);
+        unheard.last_seq = Set(0);
+        unheard.waiting_since = Set(Some(now));
+        unheard.created_at = Set(now);
+        unheard.updated_at = Set(now);
+        let unheard = unheard.insert(&app.db).await.unwrap();
+        let got = ws.recv_type("conversation.assigned").await;
+        assert_eq!(got["conversation"]["id"], unheard.id, "{got}");
+        let c = eventually(&app, &admin, unheard.id, "assigned", |c| c["state"] == "assigned").await;
+        assert_eq!(c["assignee_id"], agent.id);
+    }
+}
+
 /// Waits until `team`'s queue (watched on `sup`) sees `agent` online.
 async fn queue_sees_online(sup: &mut Ws, agent: i64) {
     for _ in 0..50 {
