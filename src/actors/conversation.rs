@@ -1967,10 +1967,29 @@ impl Handler<Reopen> for Conversation {
                 "only a closed conversation can be reopened",
             )))));
         }
-        let team = self.row.as_ref().and_then(|r| r.team_id).map(TeamId);
+        let issue_type = self.row.as_ref().and_then(|r| r.issue_type.clone());
+        let default_team = self.settings.default_team.clone();
         let last_agent = self.row.as_ref().and_then(|r| r.assignee_id).map(UserId);
         self.change(move |db, id, fence| async move {
             let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
+            // Its team as stored, not as this actor remembers it: a deleted
+            // team's conversations lose it in the store alone. Without one,
+            // it waits where a new conversation of its issue type would.
+            let team = match store::teams::of_conversation(&txn, id).await? {
+                Some(t) => Some(TeamId(t.id)),
+                None => {
+                    let teams: Vec<(TeamId, String)> = store::teams::list(&txn, None, 1000)
+                        .await?
+                        .into_iter()
+                        .map(|t| (TeamId(t.id), t.name))
+                        .collect();
+                    crate::domain::team::team_for_issue(
+                        issue_type.as_deref(),
+                        &default_team,
+                        &teams,
+                    )
+                }
+            };
             let mut row =
                 store::conversations::requeue(&txn, id, fence, team, &[ConversationState::Closed])
                     .await?;

@@ -6,6 +6,27 @@ use crate::helpers::*;
 use crate::on_both;
 
 on_both! {
+    async fn reopening_a_conversation_whose_team_was_deleted_queues_it_where_a_new_one_would_go(app) {
+        // The store sets a deleted team's conversations to no team; their
+        // actors remembered the old id, and reopening answered 500 (a
+        // foreign key) until the actor went away.
+        let admin = app.admin_token().await;
+        let support = app.create_team(&admin, "Support").await;
+        let temp = app.create_team(&admin, "Temp").await;
+        let (id, _) = crate::realtime::widget_session(&app, json!({"issue_type": "Temp"})).await;
+        let path = format!("/api/v1/conversations/{id}");
+        let c: Value = app.get(&path, &admin).await.json().await.unwrap();
+        assert_eq!(c["team_id"], temp);
+        assert_eq!(app.post(&format!("{path}/close"), &admin, json!({})).await.status(), 200);
+        assert_eq!(app.delete(&format!("/api/v1/teams/{temp}"), &admin).await.status(), 204);
+        let res = app.post(&format!("{path}/reopen"), &admin, json!({})).await;
+        assert_eq!(res.status(), 200);
+        let c: Value = res.json().await.unwrap();
+        assert_eq!((c["state"].as_str(), c["team_id"].as_i64()), (Some("queued"), Some(support)), "{c}");
+        let c: Value = app.get(&path, &admin).await.json().await.unwrap();
+        assert_eq!(c["team_id"], support);
+    }
+
     async fn an_admin_creates_reads_and_lists_teams(app) {
         let admin = app.admin_token().await;
         let fb = app.create_team(&admin, "Tier 2").await;
