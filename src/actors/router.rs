@@ -210,6 +210,101 @@ impl Router {
         }
     }
 
+    /// Starts the timers of an agent without sockets here: `offline` after
+    /// the grace period, its conversations requeued after `requeue_after_s`;
+    /// a socket connecting first cancels them. Timers already running are kept.
+    fn start_absence_timers(&mut self, agent: UserId, ctx: &mut Context<Self>) {
+        let entry = self.agents.entry(agent).or_default();
+        if entry.controls.is_empty() && entry.requeue_timer.is_none() {
+            // Still gone after the grace period: its conversations
+            // go back to the front of their queues.
+            let after = Duration::from_secs(self.settings.requeue_after_s);
+            entry.requeue_timer = Some(ctx.run_later(after, move |act, ctx| {
+                let gone = act.agents.get(&agent).is_none_or(|a| a.controls.is_empty());
+                if let Some(a) = act.agents.get_mut(&agent) {
+                    a.requeue_timer = None;
+                }
+                if gone {
+                    let elsewhere = act.connected_elsewhere(agent);
+                    ctx.spawn(elsewhere.into_actor(act).map(move |elsewhere, act, _| {
+                        if !elsewhere {
+                            act.requeue_all(agent);
+                        }
+                    }));
+                }
+            }));
+        }
+        let Some(entry) = self.agents.get_mut(&agent) else {
+            return;
+        };
+        if entry.controls.is_empty() && entry.offline_timer.is_none() {
+            let grace = Duration::from_secs(self.settings.presence_grace_s);
+            entry.offline_timer = Some(ctx.run_later(grace, move |act, ctx| {
+                let still_gone = act
+                    .agents
+                    .get(&agent)
+                    .is_some_and(|a| a.controls.is_empty());
+                if !still_gone {
+                    return;
+                }
+                let db = act.db.clone();
+                let elsewhere = act.connected_elsewhere(agent);
+                ctx.spawn(
+                    async move {
+                        // A socket on another node keeps it online.
+                        if elsewhere.await {
+                            return Ok(None);
+                        }
+                        store::users::update(
+                            &db,
+                            agent,
+                            store::users::UserChanges {
+                                status: Some(AgentStatus::Offline),
+                                ..Default::default()
+                            },
+                        )
+                        .await
+                        .map(Some)
+                    }
+                    .into_actor(act)
+                    .map(move |res, act, ctx| {
+                        if let Err(e) = res {
+                            tracing::warn!(agent_id = %agent, error = %e, "could not mark agent offline");
+                        }
+                        act.refresh_agent_in_teams(ctx, agent);
+                        if let Some(a) = act.agents.get_mut(&agent) {
+                            a.offline_timer = None;
+                        }
+                    }),
+                );
+            }));
+        }
+    }
+
+    /// After a start on one node: every active user stored present
+    /// (`online`, `away`) is treated as if its last socket had just closed,
+    /// since its sockets died with the process before; a reconnect within
+    /// the grace period cancels the timers, as for any disconnect. Not in a
+    /// cluster: there such a user's sockets may live on another node, and
+    /// the timers kept per process would requeue from a connected agent.
+    fn absent_since_start(&mut self, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        ctx.spawn(async move { store::users::present(&db).await }.into_actor(self).map(
+            |res, act, ctx| match res {
+                Ok(agents) => {
+                    for agent in agents {
+                        if act.agents.get(&agent).is_none_or(|a| a.controls.is_empty()) {
+                            act.start_absence_timers(agent, ctx);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not list agents present before the start")
+                }
+            },
+        ));
+    }
+
     fn team(&mut self, id: TeamId) -> Addr<TeamQueue> {
         if let Some(addr) = self.bus.registry().teams.live(id) {
             return addr;
@@ -277,6 +372,8 @@ impl Actor for Router {
         self.activate_open(ctx);
         if self.bus.clustered() {
             ctx.run_interval(SWEEP, |act, ctx| act.activate_open(ctx));
+        } else {
+            self.absent_since_start(ctx);
         }
     }
 }
@@ -455,8 +552,8 @@ pub enum AgentEvent {
         /// The agent.
         agent: UserId,
     },
-    /// The agent set itself offline: its conversations go back to the
-    /// front of their queues now.
+    /// The agent set itself offline, or was deactivated: its conversations
+    /// go back to the front of their queues now.
     WentOffline {
         /// The agent.
         agent: UserId,
@@ -536,73 +633,7 @@ impl Handler<AgentEvent> for Router {
                         .into_actor(self),
                     );
                 }
-                let Some(entry) = self.agents.get_mut(&agent) else {
-                    return;
-                };
-                if entry.controls.is_empty() && entry.requeue_timer.is_none() {
-                    // Still gone after the grace period: its conversations
-                    // go back to the front of their queues.
-                    let after = Duration::from_secs(self.settings.requeue_after_s);
-                    entry.requeue_timer = Some(ctx.run_later(after, move |act, ctx| {
-                        let gone = act.agents.get(&agent).is_none_or(|a| a.controls.is_empty());
-                        if let Some(a) = act.agents.get_mut(&agent) {
-                            a.requeue_timer = None;
-                        }
-                        if gone {
-                            let elsewhere = act.connected_elsewhere(agent);
-                            ctx.spawn(elsewhere.into_actor(act).map(move |elsewhere, act, _| {
-                                if !elsewhere {
-                                    act.requeue_all(agent);
-                                }
-                            }));
-                        }
-                    }));
-                }
-                let Some(entry) = self.agents.get_mut(&agent) else {
-                    return;
-                };
-                if entry.controls.is_empty() && entry.offline_timer.is_none() {
-                    let grace = Duration::from_secs(self.settings.presence_grace_s);
-                    entry.offline_timer = Some(ctx.run_later(grace, move |act, ctx| {
-                        let still_gone = act
-                            .agents
-                            .get(&agent)
-                            .is_some_and(|a| a.controls.is_empty());
-                        if !still_gone {
-                            return;
-                        }
-                        let db = act.db.clone();
-                        let elsewhere = act.connected_elsewhere(agent);
-                        ctx.spawn(
-                            async move {
-                                // A socket on another node keeps it online.
-                                if elsewhere.await {
-                                    return Ok(None);
-                                }
-                                store::users::update(
-                                    &db,
-                                    agent,
-                                    store::users::UserChanges {
-                                        status: Some(AgentStatus::Offline),
-                                        ..Default::default()
-                                    },
-                                )
-                                .await
-                                .map(Some)
-                            }
-                            .into_actor(act)
-                            .map(move |res, act, ctx| {
-                                if let Err(e) = res {
-                                    tracing::warn!(agent_id = %agent, error = %e, "could not mark agent offline");
-                                }
-                                act.refresh_agent_in_teams(ctx, agent);
-                                if let Some(a) = act.agents.get_mut(&agent) {
-                                    a.offline_timer = None;
-                                }
-                            }),
-                        );
-                    }));
-                }
+                self.start_absence_timers(agent, ctx);
             }
             AgentEvent::Deliver { agent, frame } => {
                 self.bus.registry().agents.deliver(agent, &frame);

@@ -493,8 +493,8 @@ async fn apply_update(
     if let Some(teams) = &update.team_ids {
         check_teams_exist(&txn, teams).await?;
     }
-    let ends_sessions =
-        update.changes.active == Some(false) || update.changes.password_hash.is_some();
+    let deactivates = update.changes.active == Some(false);
+    let ends_sessions = deactivates || update.changes.password_hash.is_some();
     let new_role = update.changes.role.is_some_and(|r| r != current_role);
     let mut changed: Vec<&str> = Vec::new();
     let c = &update.changes;
@@ -544,6 +544,15 @@ async fn apply_update(
             });
     } else if rescoped {
         reconnect_sockets(state, id);
+    }
+    if deactivates {
+        // Its conversations go back to the front of their queues now, as
+        // when an agent sets itself offline: a user without a socket has no
+        // socket to close, so the requeue timer of a disconnect would never
+        // start for it.
+        state
+            .bus
+            .agent_event(crate::actors::router::AgentEvent::WentOffline { agent: id });
     }
     // Queues of the teams the user left or joined show the change (status,
     // capacity, membership) and may now route differently.

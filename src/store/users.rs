@@ -363,6 +363,21 @@ pub async fn record(db: &impl ConnectionTrait, id: UserId) -> Result<UserRecord,
         .ok_or(StoreError::NotFound)
 }
 
+/// Active users whose stored status is not `offline`. After a restart these
+/// are the ones whose sockets, if any, died with the old process.
+pub async fn present(db: &impl ConnectionTrait) -> Result<Vec<UserId>, StoreError> {
+    let ids: Vec<i64> = users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::Active.eq(true))
+        .filter(users::Column::Status.ne(AgentStatus::Offline.as_str()))
+        .order_by_asc(users::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(ids.into_iter().map(UserId).collect())
+}
+
 /// The teams of each of `agents` (a pair per membership), in one read.
 pub async fn team_ids_of(
     db: &impl ConnectionTrait,

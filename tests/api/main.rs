@@ -18,6 +18,7 @@ mod health;
 mod inbox;
 mod macros;
 mod me;
+mod offline;
 mod openapi;
 mod rbac;
 mod realtime;
