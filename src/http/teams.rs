@@ -165,6 +165,7 @@ async fn check_fallback(
     team: Option<TeamId>,
     fallback: TeamId,
 ) -> Result<(), ApiError> {
+    store::teams::lock_fallbacks(db).await?;
     let map = store::teams::fallback_map(db).await?;
     if !map.contains_key(&fallback) {
         return Err(ApiError::field("fallback_team_id", "no such team"));
@@ -384,7 +385,7 @@ pub async fn delete_team(
     staff.require(Role::Admin)?;
     let id = TeamId(path.into_inner());
     let txn = store::begin(&state.db).await?;
-    if store::teams::find(&txn, id).await?.is_none() {
+    if store::teams::find_for_change(&txn, id).await?.is_none() {
         return Err(ApiError::NotFound("no such team".into()));
     }
     let open = store::teams::open_conversations(&txn, id).await?;

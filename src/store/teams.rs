@@ -64,6 +64,40 @@ pub async fn insert(db: &impl ConnectionTrait, new: &NewTeam) -> Result<teams::M
     .await?)
 }
 
+/// The PostgreSQL advisory lock that serialises changes of fallback teams.
+const FALLBACK_LOCK: i64 = 0x5357_4642; // "SWFB"
+
+/// Finds a team and, on PostgreSQL, locks its row until the transaction
+/// ends. A deletion that counts the team's open conversations under this
+/// lock sees a conversation moved into the team meanwhile (the move's
+/// foreign-key check waits for the lock), instead of deleting the team
+/// from under it. SQLite's transactions hold the write lock from the start.
+pub async fn find_for_change(
+    db: &impl ConnectionTrait,
+    id: TeamId,
+) -> Result<Option<teams::Model>, StoreError> {
+    let mut find = teams::Entity::find_by_id(id.0);
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        find = find.lock_exclusive();
+    }
+    Ok(find.one(db).await?)
+}
+
+/// Serialises the transactions that change a fallback team, on PostgreSQL
+/// (until the transaction ends), so that two changes at once cannot each
+/// pass the cycle check against the other's old state (A → B beside
+/// B → A). SQLite's transactions are serial already.
+pub async fn lock_fallbacks(db: &impl ConnectionTrait) -> Result<(), StoreError> {
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        db.query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({FALLBACK_LOCK})"),
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Finds a team.
 pub async fn find(
     db: &impl ConnectionTrait,

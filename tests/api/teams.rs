@@ -6,6 +6,27 @@ use crate::helpers::*;
 use crate::on_both;
 
 on_both! {
+    async fn two_fallbacks_set_at_once_cannot_make_a_circle(app) {
+        // Each change passes the cycle check against the other's old state
+        // unless the checks are serial: PostgreSQL answered 200 to both
+        // A → B and B → A sent at once, and overflow then went round.
+        let admin = app.admin_token().await;
+        for round in 0..8 {
+            let a = app.create_team(&admin, &format!("A{round}")).await;
+            let b = app.create_team(&admin, &format!("B{round}")).await;
+            let (pa, pb) = (format!("/api/v1/teams/{a}"), format!("/api/v1/teams/{b}"));
+            let (ra, rb) = tokio::join!(
+                app.patch(&pa, &admin, json!({"fallback_team_id": b})),
+                app.patch(&pb, &admin, json!({"fallback_team_id": a})),
+            );
+            let statuses = [ra.status().as_u16(), rb.status().as_u16()];
+            assert!(statuses.contains(&200) && statuses.contains(&422), "round {round}: {statuses:?}");
+            let fa: Value = app.get(&format!("/api/v1/teams/{a}"), &admin).await.json().await.unwrap();
+            let fb: Value = app.get(&format!("/api/v1/teams/{b}"), &admin).await.json().await.unwrap();
+            assert!(fa["fallback_team_id"].is_null() || fb["fallback_team_id"].is_null(), "round {round}: {fa} {fb}");
+        }
+    }
+
     async fn reopening_a_conversation_whose_team_was_deleted_queues_it_where_a_new_one_would_go(app) {
         // The store sets a deleted team's conversations to no team; their
         // actors remembered the old id, and reopening answered 500 (a
