@@ -2,7 +2,7 @@
 //! conversations assigned to its user, and any other it resumes or accepts;
 //! every request is checked by the Conversation actor against invariant 6.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use actix::prelude::*;
 use actix_ws::{Message, ProtocolError};
@@ -43,6 +43,11 @@ pub struct AgentSession {
     watching: HashMap<TeamId, TeamRef>,
     /// This socket, as actors on any node reach it.
     this: SessionRef,
+    /// `presence.set` frames not yet answered, oldest first (status, ref);
+    /// the head's write is in flight. Written one at a time, as concurrent
+    /// writes could commit in either order and leave stored a status other
+    /// than the last one asked for.
+    presence: VecDeque<(AgentStatus, Option<String>)>,
 }
 
 impl AgentSession {
@@ -77,6 +82,7 @@ impl AgentSession {
             family,
             convs: HashMap::new(),
             watching: HashMap::new(),
+            presence: VecDeque::new(),
         }
     }
 
@@ -335,37 +341,11 @@ impl AgentSession {
                 });
             }
             ClientEvent::PresenceSet { status } => {
-                let db = self.db.clone();
-                let user = self.scope.user;
-                let bus = self.bus.clone();
-                ctx.spawn(
-                    async move {
-                        store::users::update(
-                            &db,
-                            user,
-                            store::users::UserChanges {
-                                status: Some(status),
-                                ..Default::default()
-                            },
-                        )
-                        .await
-                    }
-                    .into_actor(self)
-                    .map(move |res, act, ctx| {
-                        let frame = match res {
-                            Ok(_) if status == AgentStatus::Offline => {
-                                bus.agent_event(AgentEvent::WentOffline { agent: user });
-                                ServerFrame::Ok { reference }
-                            }
-                            Ok(_) => {
-                                bus.agent_event(AgentEvent::Changed { agent: user });
-                                ServerFrame::Ok { reference }
-                            }
-                            Err(e) => ActorError::from(e).frame(reference),
-                        };
-                        act.core.reply(ctx, &frame);
-                    }),
-                );
+                self.presence.push_back((status, reference));
+                // Otherwise a write is in flight and starts this one when done.
+                if self.presence.len() == 1 {
+                    self.write_presence(ctx);
+                }
             }
             ClientEvent::QueueWatch { team_id } => {
                 let allowed = self.scope.role == Role::Admin || self.scope.teams.contains(&team_id);
@@ -407,6 +387,53 @@ impl AgentSession {
             }
             ClientEvent::Ping => self.core.reply(ctx, &ServerFrame::Pong { reference }),
         }
+    }
+
+    /// Stores the status of the oldest pending `presence.set`, then answers
+    /// it, tells the router and starts the next one. Chained rather than
+    /// awaited with `ctx.wait`, so pings and messages are not held up by
+    /// the database, while writes, answers and router events still follow
+    /// the order the frames came in.
+    fn write_presence(&mut self, ctx: &mut Context<Self>) {
+        let Some(&(status, _)) = self.presence.front() else {
+            return;
+        };
+        let db = self.db.clone();
+        let user = self.scope.user;
+        ctx.spawn(
+            async move {
+                store::users::update(
+                    &db,
+                    user,
+                    store::users::UserChanges {
+                        status: Some(status),
+                        ..Default::default()
+                    },
+                )
+                .await
+            }
+            .into_actor(self)
+            .map(move |res, act, ctx| {
+                // Left at the head until now, so a frame arriving during
+                // the write queued behind it instead of starting its own.
+                let Some((_, reference)) = act.presence.pop_front() else {
+                    return;
+                };
+                let frame = match res {
+                    Ok(_) if status == AgentStatus::Offline => {
+                        act.bus.agent_event(AgentEvent::WentOffline { agent: user });
+                        ServerFrame::Ok { reference }
+                    }
+                    Ok(_) => {
+                        act.bus.agent_event(AgentEvent::Changed { agent: user });
+                        ServerFrame::Ok { reference }
+                    }
+                    Err(e) => ActorError::from(e).frame(reference),
+                };
+                act.core.reply(ctx, &frame);
+                act.write_presence(ctx);
+            }),
+        );
     }
 
     /// Awaits a request whose success has no frame of its own (or, with

@@ -20,6 +20,7 @@ mod macros;
 mod me;
 mod offline;
 mod openapi;
+mod presence;
 mod rbac;
 mod realtime;
 mod routing;
