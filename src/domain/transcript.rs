@@ -264,7 +264,11 @@ mod tests {
         ));
         let t = text(&h, &[]);
         assert!(!t.contains("\n[2026-12-08"), "{t}");
-        assert_eq!(t.lines().filter(|l| l.starts_with("Ended")).count(), 1, "{t}");
+        assert_eq!(
+            t.lines().filter(|l| l.starts_with("Ended")).count(),
+            1,
+            "{t}"
+        );
         assert!(t.contains("Ended (done)  [2026-12-08 00:50:00 UTC]"), "{t}");
     }
 
