@@ -190,6 +190,10 @@ pub struct Conversation {
     sla: SlaTargets,
     /// Pending SLA warning/breach timers.
     sla_timers: Vec<SpawnHandle>,
+    /// The SLA warnings and breaches (kind, breach?) this actor announced:
+    /// re-armed after an assignment, a transfer or a reopen, they only mark
+    /// the conversation in its (maybe new) team's queue again.
+    sla_announced: Vec<(SlaKind, bool)>,
     /// An agent has replied (the first-response target is met).
     responded: bool,
     /// The triage bot, while the conversation is with it.
@@ -285,6 +289,7 @@ impl Conversation {
             required: BTreeMap::new(),
             sla: SlaTargets::default(),
             sla_timers: Vec::new(),
+            sla_announced: Vec::new(),
             responded: false,
             bot: None,
             fence: Fence::default(),
@@ -775,6 +780,10 @@ impl Conversation {
         if !still_due {
             return;
         }
+        let again = self.sla_announced.contains(&(d.kind, breach));
+        if !again {
+            self.sla_announced.push((d.kind, breach));
+        }
         let team = self.row.as_ref().and_then(|r| r.team_id).map(TeamId);
         let frame = ServerFrame::Notification {
             kind: if breach { "sla.breach" } else { "sla.warning" }.to_owned(),
@@ -784,27 +793,40 @@ impl Conversation {
             due_at: d.due_at,
         };
         let deliver = Deliver::frame(&frame);
-        self.broadcast_deliver(&deliver, None, |s| s.kind == PartyKind::Agent);
+        let text = deliver.0.to_string();
         let (db, bus, id) = (self.db.clone(), self.bus.clone(), self.id);
         ctx.spawn(
             async move {
-                if breach
-                    && let Err(e) =
-                        store::sla::record(&db, id, team, d.kind, d.target_s, d.due_at).await
-                {
-                    tracing::error!(conversation_id = %id, error = %e, "could not record SLA breach");
-                }
+                // Announced once: a breach by whoever records it first (an
+                // actor started after a restart re-arms deadlines long
+                // past); otherwise the queue is only told to mark it.
+                let first = !again
+                    && (!breach
+                        || match store::sla::record(&db, id, team, d.kind, d.target_s, d.due_at).await
+                    {
+                        Ok(recorded) => recorded,
+                        Err(e) => {
+                            tracing::error!(conversation_id = %id, error = %e, "could not record SLA breach");
+                            true
+                        }
+                    });
                 if let Some(t) = team
                     && let Ok(queue) = bus.team(t).await
                 {
                     queue.tell(SlaAlert {
                         conversation: id,
                         state: if breach { "breached" } else { "warning" }.to_owned(),
-                        frame: deliver.0.to_string(),
+                        frame: first.then_some(text),
                     });
                 }
+                first
             }
-            .into_actor(self),
+            .into_actor(self)
+            .map(move |first, act, _| {
+                if first {
+                    act.broadcast_deliver(&deliver, None, |s| s.kind == PartyKind::Agent);
+                }
+            }),
         );
     }
 

@@ -1032,8 +1032,9 @@ pub struct SlaAlert {
     pub conversation: ConversationId,
     /// `warning` or `breached`.
     pub state: String,
-    /// The `notification` frame for watchers, serialised.
-    pub frame: String,
+    /// The `notification` frame for watchers, serialised; `None` when it
+    /// was announced before (the queue only marks the conversation).
+    pub frame: Option<String>,
 }
 
 impl Handler<SlaAlert> for TeamQueue {
@@ -1045,7 +1046,7 @@ impl Handler<SlaAlert> for TeamQueue {
         if self.waiting.contains(msg.conversation) {
             self.sla.insert(msg.conversation, msg.state);
         }
-        self.publish(ctx, Some(Deliver(msg.frame.into())));
+        self.publish(ctx, msg.frame.map(|f| Deliver(f.into())));
     }
 }
 

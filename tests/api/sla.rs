@@ -28,6 +28,39 @@ async fn update_with_sla(ws: &mut Ws, sla: &str) -> Value {
 }
 
 on_both! {
+    async fn a_breach_is_announced_once_and_a_new_team_still_marks_it(app) {
+        // Every assignment, transfer or reopen re-arms the clocks; deadlines
+        // already announced used to be announced again each time.
+        let admin = app.admin_token().await;
+        let support = team(&app, &admin, json!({"name": "Support", "auto_assign": false,
+            "sla_first_response_s": 2})).await;
+        let other = team(&app, &admin, json!({"name": "Other", "auto_assign": false,
+            "sla_first_response_s": 2})).await;
+        let sup = app.create_user(&admin, "supervisor", json!({"team_ids": [support, other]})).await;
+        let agent = app.create_user(&admin, "agent", json!({"team_ids": [support]})).await;
+        let mut watch = Ws::agent(&app, &sup.token).await;
+        watch.send(json!({"type": "queue.watch", "team_id": support})).await;
+        watch.recv_type("queue.snapshot").await;
+        let mut watch_other = Ws::agent(&app, &sup.token).await;
+        watch_other.send(json!({"type": "queue.watch", "team_id": other})).await;
+        watch_other.recv_type("queue.snapshot").await;
+        let (id, _) = widget_session(&app, json!({"issue_type": "support"})).await;
+        assert_eq!(notification(&mut watch).await["kind"], "sla.warning");
+        assert_eq!(notification(&mut watch).await["kind"], "sla.breach");
+        let path = format!("/api/v1/conversations/{id}");
+        let res = app.post(&format!("{path}/assign"), &admin, json!({"agent_id": agent.id})).await;
+        assert_eq!(res.status(), 200);
+        watch.expect_no("notification", Duration::from_millis(800)).await;
+        let res = app.post(&format!("{path}/transfer"), &admin, json!({"team_id": other})).await;
+        assert_eq!(res.status(), 200);
+        // The new team's queue marks it breached, without a second notification.
+        let u = update_with_sla(&mut watch_other, "breached").await;
+        assert_eq!(u["waiting"][0]["conversation_id"], id);
+        watch_other.expect_no("notification", Duration::from_millis(800)).await;
+        watch.expect_no("notification", Duration::from_millis(100)).await;
+        assert_eq!(app.count("sla_breaches").await, 1);
+    }
+
     async fn supervisors_are_warned_then_told_of_a_breach_which_is_recorded(app) {
         let admin = app.admin_token().await;
         let support = team(&app, &admin, json!({"name": "Support", "auto_assign": false,
