@@ -132,13 +132,27 @@ pub async fn count(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
     Ok(users::Entity::find().count(db).await?)
 }
 
-/// How many active admins exist, to refuse removing the last one.
+/// How many active admins exist, to refuse removing the last one. On
+/// PostgreSQL their rows stay locked until the transaction ends: two admins
+/// removing each other at once would otherwise each count two and leave
+/// none. The second waits, then counts without the first (a row that no
+/// longer matches after the wait is left out). SQLite's transactions are
+/// serial already.
 pub async fn count_active_admins(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
-    Ok(users::Entity::find()
+    let admins = users::Entity::find()
         .filter(users::Column::Role.eq(Role::Admin.as_str()))
-        .filter(users::Column::Active.eq(true))
-        .count(db)
-        .await?)
+        .filter(users::Column::Active.eq(true));
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let locked: Vec<i64> = admins
+            .select_only()
+            .column(users::Column::Id)
+            .lock_exclusive()
+            .into_tuple()
+            .all(db)
+            .await?;
+        return Ok(locked.len() as u64);
+    }
+    Ok(admins.count(db).await?)
 }
 
 /// Lists users by ascending id, one page.

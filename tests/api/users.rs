@@ -6,6 +6,38 @@ use crate::helpers::*;
 use crate::on_both;
 
 on_both! {
+    async fn two_admins_deactivating_each_other_at_once_leave_one(app) {
+        // Each counted two active admins before either wrote: PostgreSQL
+        // let both through and left none.
+        let mut survivor = app.admin_token().await;
+        let me: Value = app.get("/api/v1/me", &survivor).await.json().await.unwrap();
+        let mut survivor_id = me["id"].as_i64().unwrap();
+        for round in 0..6 {
+            let other = app.create_user(&survivor, "admin", json!({})).await;
+            let (a, b) = (format!("/api/v1/users/{}/deactivate", other.id), format!("/api/v1/users/{survivor_id}/deactivate"));
+            let (ra, rb) = tokio::join!(
+                app.post(&a, &survivor, json!({})),
+                app.post(&b, &other.token, json!({})),
+            );
+            let statuses = [ra.status().as_u16(), rb.status().as_u16()];
+            // The loser is refused as the last admin (409), or, when the
+            // winner's commit came first, no longer signed in (401).
+            assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "round {round}: {statuses:?}");
+            assert!(statuses.iter().all(|s| [200, 401, 409].contains(s)), "round {round}: {statuses:?}");
+            let admins: i64 = {
+                use sea_orm::{ConnectionTrait, Statement};
+                let row = app.db.query_one_raw(Statement::from_string(app.db.get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND active")).await.unwrap().unwrap();
+                row.try_get("", "n").unwrap()
+            };
+            assert_eq!(admins, 1, "round {round}");
+            if statuses[1] == 200 {
+                survivor = other.token.clone();
+                survivor_id = other.id;
+            }
+        }
+    }
+
     async fn an_admin_creates_a_user_with_teams_skills_and_capacity(app) {
         let admin = app.admin_token().await;
         let sales = app.create_team(&admin, "Sales").await;
