@@ -1989,27 +1989,30 @@ impl Handler<Reopen> for Conversation {
                 "only a closed conversation can be reopened",
             )))));
         }
-        let issue_type = self.row.as_ref().and_then(|r| r.issue_type.clone());
+        // `authorize` passed, so the row is loaded.
+        let Some(stored) = self.row.clone() else {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(no_such_conversation()))));
+        };
         let default_team = self.settings.default_team.clone();
-        let last_agent = self.row.as_ref().and_then(|r| r.assignee_id).map(UserId);
+        let last_agent = stored.assignee_id.map(UserId);
         self.change(move |db, id, fence| async move {
             let txn = store::begin(&db).await.map_err(store::StoreError::from)?;
             // Its team as stored, not as this actor remembers it: a deleted
             // team's conversations lose it in the store alone. Without one,
-            // it waits where a new conversation of its issue type would.
+            // it is routed as a new conversation with its facts would be.
             let team = match store::teams::of_conversation(&txn, id).await? {
                 Some(t) => Some(TeamId(t.id)),
                 None => {
-                    let teams: Vec<(TeamId, String)> = store::teams::list(&txn, None, 1000)
-                        .await?
-                        .into_iter()
-                        .map(|t| (TeamId(t.id), t.name))
-                        .collect();
-                    crate::domain::team::team_for_issue(
-                        issue_type.as_deref(),
-                        &default_team,
-                        &teams,
-                    )
+                    let facts = Facts {
+                        issue_type: stored.issue_type.as_deref(),
+                        language: stored.language.as_deref(),
+                        channel: &stored.channel,
+                        custom_fields: stored.attributes.as_object(),
+                    };
+                    let new = Otherwise::NewConversation {
+                        default_team: &default_team,
+                    };
+                    store::routing_rules::route(&txn, &facts, new).await?.team
                 }
             };
             let mut row =
