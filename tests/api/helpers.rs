@@ -180,6 +180,12 @@ pub async fn spawn_app_with(
     };
     let mut settings = test_settings(data_dir.path(), url);
     adjust(&mut settings);
+    Some(run_app(settings, data_dir).await)
+}
+
+/// Builds an app on `settings` and serves it on this test's runtime;
+/// `data_dir` lives as long as the returned [`TestApp`].
+pub async fn run_app(settings: Settings, data_dir: TempDir) -> TestApp {
     let app = Application::build(
         settings,
         &FirstAdmin {
@@ -192,12 +198,12 @@ pub async fn spawn_app_with(
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
     actix_rt::spawn(app.run_until_stopped());
-    Some(TestApp {
+    TestApp {
         address,
         client: reqwest::Client::new(),
         db,
         data_dir,
-    })
+    }
 }
 
 /// Runs a test body once on SQLite and once on PostgreSQL (when configured).

@@ -18,8 +18,6 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard::bootstrap::FirstAdmin;
-use switchboard::startup::Application;
 
 use crate::helpers::*;
 use crate::on_both_with;
@@ -39,16 +37,7 @@ async fn holder_without_socket(app: &TestApp, admin: &str) -> (TestUser, TestUse
     let (c1, _) = widget_session(app, json!({})).await;
     let (c2, _) = widget_session(app, json!({})).await;
     let ws = Ws::agent(app, &a.token).await;
-    for c in [c1, c2] {
-        let res = app
-            .post(
-                &format!("/api/v1/conversations/{c}/accept"),
-                &a.token,
-                json!({}),
-            )
-            .await;
-        assert_eq!(res.status(), 200, "accept {c}");
-    }
+    accept_over_rest(app, &a, [c1, c2]).await;
     drop(ws);
     let b = app
         .create_user(admin, "agent", json!({"team_ids": [t], "capacity": 2}))
@@ -99,6 +88,20 @@ on_both_with! { |s| {
     }
 }
 
+/// `agent` accepts each of `conversations` over REST.
+async fn accept_over_rest(app: &TestApp, agent: &TestUser, conversations: [i64; 2]) {
+    for c in conversations {
+        let res = app
+            .post(
+                &format!("/api/v1/conversations/{c}/accept"),
+                &agent.token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "accept {c}");
+    }
+}
+
 /// Grace 1 s, requeue 2 s: the agent is offline before anything is requeued.
 fn short_timers(s: &mut switchboard::config::Settings) {
     s.realtime.presence_grace_s = 1;
@@ -110,24 +113,8 @@ fn short_timers(s: &mut switchboard::config::Settings) {
 async fn restarted(first: &TestApp) -> TestApp {
     let mut settings = test_settings(first.data_dir.path(), None);
     short_timers(&mut settings);
-    let app = Application::build(
-        settings,
-        &FirstAdmin {
-            email: Some(ADMIN_EMAIL.into()),
-            password: Some(ADMIN_PASSWORD.into()),
-        },
-    )
-    .await
-    .expect("build the restarted app");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let db = app.db().clone();
-    actix_rt::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        db,
-        data_dir: tempfile::tempdir().expect("temp dir"),
-    }
+    // The data directory stays `first`'s; this one only keeps the field.
+    run_app(settings, tempfile::tempdir().expect("temp dir")).await
 }
 
 /// In the "old process": a team without auto-assign and an agent stored
@@ -140,16 +127,7 @@ async fn present_before_restart(app: &TestApp, admin: &str) -> (TestUser, [i64; 
     online(app, &a).await;
     let (c1, _) = widget_session(app, json!({})).await;
     let (c2, _) = widget_session(app, json!({})).await;
-    for c in [c1, c2] {
-        let res = app
-            .post(
-                &format!("/api/v1/conversations/{c}/accept"),
-                &a.token,
-                json!({}),
-            )
-            .await;
-        assert_eq!(res.status(), 200, "accept {c}");
-    }
+    accept_over_rest(app, &a, [c1, c2]).await;
     (a, [c1, c2])
 }
 
